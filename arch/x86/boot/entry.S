@@ -1,0 +1,117 @@
+/*
+ * Two ways in, one kernel:
+ *  - hermit_entry: uhyve starts here in long mode with its GDT and an identity
+ *    map of the first 1 GiB already set up (the ELF entry point);
+ *  - pvh_entry32: QEMU's -kernel starts here in 32-bit protected mode without
+ *    paging (the Xen PVH note below), with %ebx = PVH start info.
+ */
+#include <hermit/abi.h>
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long 4
+	.long 8
+	.long XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz "Xen"
+	.balign 4
+	.quad pvh_entry32
+
+	.section .text.boot, "ax", @progbits
+	.code32
+	.hidden pvh_entry32
+pvh_entry32:
+	cli
+	cld
+	mov %ebx, %esi
+	rdtsc
+	movl %eax, tsc_entry
+	movl %edx, tsc_entry + 4
+
+	/* Identity-map the first 1 GiB with 2 MiB pages. */
+	mov $boot_pd, %edi
+	xor %ecx, %ecx
+1:	mov %ecx, %eax
+	shl $21, %eax
+	or $0x83, %eax			/* present, writable, 2 MiB */
+	mov %eax, (%edi, %ecx, 8)
+	movl $0, 4(%edi, %ecx, 8)
+	inc %ecx
+	cmp $512, %ecx
+	jne 1b
+	movl $(boot_pdpt + 3), boot_pml4
+	movl $(boot_pd + 3), boot_pdpt
+
+	mov $boot_pml4, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $0x20, %eax			/* PAE */
+	mov %eax, %cr4
+	mov $0xC0000080, %ecx		/* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax		/* PG | PE */
+	mov %eax, %cr0
+	lgdt boot_gdt_desc
+	ljmp $0x08, $pvh_entry64
+
+	.code64
+pvh_entry64:
+	mov $0x10, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+	lea boot_stack_top(%rip), %rsp
+	mov %esi, %edi
+	call pvh_setup
+	jmp common64
+
+	.globl hermit_entry
+	.type hermit_entry, @function
+hermit_entry:
+	cli
+	cld
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %rax, tsc_entry(%rip)
+	lea boot_stack_top(%rip), %rsp
+common64:
+	xor %ebp, %ebp
+	call kernel_main
+2:	hlt
+	jmp 2b
+
+	.section .rodata
+	.balign 8
+boot_gdt:
+	.quad 0
+	.quad 0x00af9a000000ffff	/* 64-bit code */
+	.quad 0x00cf92000000ffff	/* data */
+boot_gdt_desc:
+	.word boot_gdt_desc - boot_gdt - 1
+	.long boot_gdt
+
+	.section .data
+	.balign 8
+	.globl tsc_entry
+	.hidden tsc_entry
+tsc_entry:
+	.quad 0
+
+	.section .bss
+	.balign 4096
+boot_pml4: .skip 4096
+boot_pdpt: .skip 4096
+boot_pd: .skip 4096
+	.globl boot_stack_top
+	.hidden boot_stack_top
+boot_stack: .skip 16384
+boot_stack_top:
+	.section .note.GNU-stack, "", @progbits

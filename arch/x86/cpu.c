@@ -1,0 +1,183 @@
+/* Descriptor tables, IST stacks, FPU/SSE/AVX enablement and the syscall MSRs. */
+#include <hermit/arch.h>
+#include <asm/x86.h>
+
+#define IST_STACK_SIZE 16384
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+
+struct idt_entry {
+	uint16_t off_lo, sel;
+	uint8_t ist, flags;
+	uint16_t off_mid;
+	uint32_t off_hi, reserved;
+} __attribute__((packed));
+
+struct table_desc {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+/* Per-CPU data reached through %gs; the offsets are used by syscall.S. */
+struct percpu {
+	struct percpu *self;
+	uint64_t kstack_top;
+	uint64_t user_rsp;
+};
+
+extern char boot_stack_top[];
+extern const uint64_t isr_table[32];
+void syscall_entry(void);
+
+static uint64_t gdt[7];
+static struct tss tss;
+static struct idt_entry idt[256];
+static struct percpu percpu0;
+static uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
+static uint64_t hwcap;
+
+static void gdt_init(void)
+{
+	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+	struct table_desc d = { sizeof(gdt) - 1, (uint64_t)gdt };
+
+	gdt[1] = 0x00af9a000000ffffULL; /* kernel code, 64-bit */
+	gdt[2] = 0x00cf92000000ffffULL; /* kernel data */
+	gdt[3] = 0x00cff2000000ffffULL; /* user data */
+	gdt[4] = 0x00affa000000ffffULL; /* user code, 64-bit */
+	gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[6] = base >> 32;
+	for (int i = 0; i < 4; i++)
+		tss.ist[i] = (uint64_t)ist_stacks[i] + IST_STACK_SIZE;
+	tss.rsp[0] = (uint64_t)boot_stack_top; /* interrupts from the application */
+	tss.iomap_base = sizeof(tss);
+
+	__asm__ volatile("lgdt %0\n\t"
+			 "pushq %1\n\t"
+			 "leaq 1f(%%rip), %%rax\n\t"
+			 "pushq %%rax\n\t"
+			 "lretq\n"
+			 "1:\n\t"
+			 "mov %2, %%ds\n\t"
+			 "mov %2, %%es\n\t"
+			 "mov %2, %%ss\n\t"
+			 "ltr %w3"
+			 :
+			 : "m"(d), "i"(KERNEL_CS), "r"(KERNEL_DS), "r"(TSS_SEL)
+			 : "rax", "memory");
+}
+
+void trap_init(void)
+{
+	struct table_desc d = { sizeof(idt) - 1, (uint64_t)idt };
+
+	for (int v = 0; v < 32; v++) {
+		uint64_t h = isr_table[v];
+		/* IST1 for exceptions; own stacks for #DF, NMI and #MC. */
+		uint8_t ist = v == 8 ? 2 : v == 2 ? 3 : v == 18 ? 4 : 1;
+		idt[v] = (struct idt_entry){ (uint16_t)h, KERNEL_CS, ist, 0x8e, (uint16_t)(h >> 16),
+					     (uint32_t)(h >> 32), 0 };
+	}
+	__asm__ volatile("lidt %0" ::"m"(d));
+}
+
+static void fpu_init(void)
+{
+	uint32_t r[4];
+
+	write_cr0((read_cr0() & ~(uint64_t)(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	cpuid(1, 0, r);
+	hwcap = r[3];
+	int xsave = (r[2] >> 26) & 1;
+	if (xsave)
+		cr4 |= CR4_OSXSAVE;
+	cpuid(7, 0, r);
+	if (r[1] & 1)
+		cr4 |= CR4_FSGSBASE;
+	write_cr4(cr4);
+	if (xsave) {
+		cpuid(0xd, 0, r);
+		uint64_t xcr0 = r[0] & 0x7; /* x87, SSE, AVX */
+		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+	}
+	__asm__ volatile("fninit"); /* MXCSR keeps its reset value 0x1f80 */
+}
+
+static void syscall_init(void)
+{
+	percpu0.self = &percpu0;
+	percpu0.kstack_top = (uint64_t)boot_stack_top;
+	wrmsr(MSR_GS_BASE, (uint64_t)&percpu0);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)(USER_DS - 8 - 3) << 48));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_FMASK, 0x47700); /* clear TF, IF, DF, IOPL, AC on entry */
+}
+
+void arch_init(void)
+{
+	/* Mask the legacy PICs: nothing may arrive on the exception vectors. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	gdt_init();
+	trap_init();
+	fpu_init();
+	syscall_init();
+}
+
+uint64_t arch_hwcap(void)
+{
+	return hwcap;
+}
+
+void arch_set_tls(uint64_t base)
+{
+	wrmsr(MSR_FS_BASE, base);
+}
+
+uint64_t arch_get_tls(void)
+{
+	return rdmsr(MSR_FS_BASE);
+}
+
+uint64_t arch_cycles(void)
+{
+	return rdtsc();
+}
+
+void arch_relax(void)
+{
+	__asm__ volatile("pause");
+}
+
+noreturn void arch_halt(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+int arch_hw_random(uint64_t *out)
+{
+	uint32_t r[4];
+	unsigned char ok;
+
+	cpuid(1, 0, r);
+	if (!((r[2] >> 30) & 1))
+		return 0;
+	for (int i = 0; i < 10; i++) {
+		__asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok));
+		if (ok)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * The `syscall` entry.  The application runs in ring 3 of the one address
+ * space; `syscall` does not switch stacks, so switch to the thread's kernel
+ * stack before pushing anything, and return with `sysretq`.
+ * %gs points at this CPU's struct percpu (the application never uses %gs).
+ */
+#define PERCPU_KSTACK 8
+#define PERCPU_USER_RSP 16
+#define USER_DS (0x18 | 3)
+#define USER_CS (0x20 | 3)
+
+	.text
+	.globl syscall_entry
+	.hidden syscall_entry
+syscall_entry:
+	mov %rsp, %gs:PERCPU_USER_RSP
+	mov %gs:PERCPU_KSTACK, %rsp
+	pushq %gs:PERCPU_USER_RSP
+	push %r11			/* rflags */
+	push %rcx			/* rip */
+	push %rax
+	push %rdi
+	push %rsi
+	push %rdx
+	push %r10
+	push %r8
+	push %r9
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, %rdi
+	call syscall_dispatch
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	pop %r9
+	pop %r8
+	pop %r10
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	pop %rax
+	pop %rcx
+	pop %r11
+	pop %rsp			/* interrupts stay masked until sysret restores rflags */
+	sysretq
+
+	/* arch_enter_app(entry, stack): start the application like Linux starts a static binary. */
+	.globl arch_enter_app
+	.hidden arch_enter_app
+arch_enter_app:
+	pushq $USER_DS
+	pushq %rsi
+	pushq $0x202
+	pushq $USER_CS
+	pushq %rdi
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ecx, %ecx
+	xor %edx, %edx
+	xor %esi, %esi
+	xor %edi, %edi
+	xor %ebp, %ebp
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
+	mov $USER_DS, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	xor %eax, %eax
+	iretq
+	.section .note.GNU-stack, "", @progbits

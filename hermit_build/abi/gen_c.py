@@ -1,0 +1,30 @@
+"""Render the C view of the loader ABI: `python3 -m hermit_build.abi.gen_c OUT.h`."""
+
+import sys
+from pathlib import Path
+
+from .spec import CONSTANTS, HYPERCALLS, STRUCTS
+
+
+def render() -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
+        keep_trailing_newline=True,
+    )
+    return env.get_template("abi.h.j2").render(
+        constants=CONSTANTS, hypercalls=HYPERCALLS, structs=STRUCTS
+    )
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python3 -m hermit_build.abi.gen_c OUT.h", file=sys.stderr)
+        return 2
+    Path(argv[0]).write_text(render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

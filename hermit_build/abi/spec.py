@@ -1,0 +1,103 @@
+"""The loader ABI: the one definition shared by the kernel (C) and the loaders (Python).
+
+`gen_c.py` renders `hermit/abi.h` from this module at build time; `hermit_build.abi`
+builds `struct.Struct` objects from it at import time.  Every struct field is a
+64-bit little-endian integer so the C and Python layouts cannot drift apart
+through padding rules.
+"""
+
+ABI_VERSION = 1
+
+# Guest-physical addresses fixed by the ABI.
+CONSTANTS: dict[str, int] = {
+    "ABI_VERSION": ABI_VERSION,
+    "BOOT_INFO_MAGIC": 0x4845524D49540001,  # "HERMIT" + version
+    "KERNEL_BASE": 0x200000,  # link address of the image (text segment)
+    "BOOT_GDT_ADDR": 0x1000,  # uhyve: GDT it loads before the 64-bit entry
+    "BOOT_PML4_ADDR": 0x2000,  # uhyve: boot page tables (first 1 GiB, 2 MiB pages)
+    "BOOT_PDPT_ADDR": 0x3000,
+    "BOOT_PD_ADDR": 0x4000,
+    "BOOT_INFO_ADDR": 0x5000,  # the boot-info block (one page)
+    "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
+    "LOADER_UHYVE": 1,
+    "LOADER_QEMU": 2,
+    # uhyve: hypercall n is `rep outsl` of the 8-byte argument GPA to port base + n.
+    "HC_PORT_BASE": 0x500,
+    # QEMU: hypercall n is a 10-byte frame (u16 n, u64 GPA) on this UART, answered by one byte.
+    "HC_UART_PORT": 0x2F8,
+    "HC_ACK": 0x06,
+    "LOG_SIZE": 1 << 16,  # kernel log ring buffer
+    "MAX_FRAMES": 32,  # backtrace depth in a fault report
+    "ISATTY_STDIN": 1,  # boot_info.tty bits: which host fds are terminals
+    "ISATTY_STDOUT": 2,
+    "ISATTY_STDERR": 4,
+}
+
+# Hypercall numbers.  Argument struct for HC_<NAME> is struct hc_<name>.
+HYPERCALLS: dict[str, int] = {
+    "WRITE": 1,  # write buf[len] to host fd (1 or 2); ret = bytes or -errno
+    "EXIT": 2,  # the guest is done; code is the process exit status
+    "ARGS_SIZE": 3,  # sizes of argv/envp so the kernel can allocate room
+    "ARGS": 4,  # argv strings then envp strings, each NUL-terminated, into buf
+    "FAULT": 5,  # a CPU exception: registers and backtrace; the loader reports and exits
+    "TIME": 6,  # host wall clock (CLOCK_REALTIME) in ns
+    "READ": 7,  # read from host fd 0; ret = bytes or -errno
+}
+
+# Field lists; every field is u64 (signed values travel as two's complement).
+STRUCTS: dict[str, list[str]] = {
+    # Filled by the loader (uhyve) or by the PVH entry from QEMU's start info;
+    # the kernel adds the log location and boot timestamps.
+    "boot_info": [
+        "magic",
+        "abi_version",
+        "loader",  # LOADER_*
+        "mem_size",  # bytes of guest RAM starting at GPA 0
+        "cpus",
+        "tsc_khz",
+        "tty",  # ISATTY_* bits
+        "uart_port",  # 0: no kernel messages on a UART
+        "log_addr",  # kernel: GPA of the log ring buffer (LOG_SIZE bytes)
+        "log_head",  # kernel: bytes written so far (mod LOG_SIZE is the next slot)
+        "tsc_entry",  # kernel: TSC at the first kernel instruction
+        "tsc_main",  # kernel: TSC just before the application starts
+        "cmdline_addr",  # QEMU: kernel command line copied by the PVH entry
+        "cmdline_len",
+    ],
+    "hc_write": ["fd", "buf", "len", "ret"],
+    "hc_exit": ["code"],
+    "hc_args_size": ["argc", "argv_bytes", "envc", "env_bytes"],
+    "hc_args": ["buf", "len"],
+    # regs in the order of FAULT_REGS; frames are return addresses, outermost last.
+    "hc_fault": ["vector", "error", "cr2", "nframes"]
+    + ["r_" + r for r in ("rip", "rsp", "rbp", "rflags", "rax", "rbx", "rcx", "rdx",
+                          "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+                          "r15", "cs", "ss", "fs_base", "cr3")]
+    + [f"frame{i}" for i in range(CONSTANTS["MAX_FRAMES"])],
+    "hc_time": ["ns"],
+    "hc_read": ["fd", "buf", "len", "ret"],
+}
+
+# Exception vectors by number, for fault reports.
+EXCEPTIONS: dict[int, tuple[str, str]] = {
+    0: ("#DE", "divide error"),
+    1: ("#DB", "debug"),
+    2: ("NMI", "non-maskable interrupt"),
+    3: ("#BP", "breakpoint"),
+    4: ("#OF", "overflow"),
+    5: ("#BR", "bound range exceeded"),
+    6: ("#UD", "invalid opcode"),
+    7: ("#NM", "device not available"),
+    8: ("#DF", "double fault"),
+    10: ("#TS", "invalid TSS"),
+    11: ("#NP", "segment not present"),
+    12: ("#SS", "stack-segment fault"),
+    13: ("#GP", "general protection fault"),
+    14: ("#PF", "page fault"),
+    16: ("#MF", "x87 floating-point error"),
+    17: ("#AC", "alignment check"),
+    18: ("#MC", "machine check"),
+    19: ("#XM", "SIMD floating-point exception"),
+    20: ("#VE", "virtualization exception"),
+    21: ("#CP", "control protection"),
+}

@@ -1,0 +1,93 @@
+"""`hermit`: run images with flags (overriding HERMIT_*), inspect them, write cross-files."""
+
+import argparse
+import os
+import sys
+
+from . import config
+from .proxy import launch, run_guarded
+
+
+def _run(a: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    cfg = config.from_environment(a.image, [a.image] + a.args, env)
+    isle_explicit = bool(env.get("HERMIT_ISLE"))
+    kvm_explicit = "HERMIT_KVM" in env
+    if a.isle:
+        cfg.isle, isle_explicit = a.isle, True
+    if a.mem:
+        cfg.mem = config.parse_mem(a.mem, "--mem")
+    if a.cpus:
+        cfg.cpus = config.parse_cpus(a.cpus, "--cpus")
+    if a.kvm is not None:
+        cfg.kvm, kvm_explicit = a.kvm, True
+    if a.timeout is not None:
+        cfg.timeout = a.timeout
+    if a.machine:
+        cfg.machine = a.machine
+    cfg.verbose |= a.verbose
+    cfg.debug |= a.debug
+    cfg.uart |= a.uart
+    if a.no_env:
+        cfg.env = []
+    return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
+
+
+def _inspect(a: argparse.Namespace) -> int:
+    from .elfload import load
+
+    img = load(a.image)
+    print(f"{a.image}: hermit image, entry {img.entry:#x}")
+    for s in img.segments:
+        print(f"  load {s.paddr:#010x}  file {s.filesz:>8}  mem {s.memsz:>8}")
+    kib = (img.end - 0x200000) // 1024
+    print(f"  image ends at {img.end:#x} ({kib} KiB above the kernel base)")
+    return 0
+
+
+def _cross_file(a: argparse.Namespace) -> int:
+    from .toolchain import render_cross_file
+
+    text = render_cross_file(a.prefix)
+    if a.output:
+        with open(a.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hermit", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run an image (flags override HERMIT_* variables)")
+    r.add_argument("--isle", choices=["uhyve", "qemu"], help="loader (HERMIT_ISLE)")
+    r.add_argument("--mem", help="guest memory, e.g. 512M or 2G (HERMIT_MEM)")
+    r.add_argument("--cpus", help="number of cpus (HERMIT_CPUS)")
+    r.add_argument("--kvm", action=argparse.BooleanOptionalAction, default=None,
+                   help="QEMU with or without KVM (HERMIT_KVM)")
+    r.add_argument("--machine", help="QEMU machine type: microvm (default), pc, q35")
+    r.add_argument("--timeout", type=float, help="stop the guest after SECONDS (exit 124)")
+    r.add_argument("--verbose", "-v", action="store_true", help="print the kernel log at exit")
+    r.add_argument("--debug", action="store_true", help="QEMU waits for GDB on :1234")
+    r.add_argument("--uart", action="store_true", help="kernel messages on the serial console")
+    r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
+    r.add_argument("image")
+    r.add_argument("args", nargs=argparse.REMAINDER)
+    r.set_defaults(fn=_run)
+    i = sub.add_parser("inspect", help="check an image and show its segments")
+    i.add_argument("image")
+    i.set_defaults(fn=_inspect)
+    c = sub.add_parser("cross-file", help="write a Meson cross-file for an SDK prefix")
+    c.add_argument("--prefix", default=os.path.realpath(os.path.join(
+        os.path.dirname(os.path.realpath(sys.argv[0])), "..")))
+    c.add_argument("-o", "--output")
+    c.set_defaults(fn=_cross_file)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    status = run_guarded(lambda: a.fn(a), "hermit")
+    sys.stdout.flush()
+    return status

@@ -1,0 +1,121 @@
+"""How to run one image: the settings both loaders share, parsed from HERMIT_* or flags."""
+
+import os
+import re
+from dataclasses import dataclass, field
+
+DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
+MIN_MEM = 16 << 20
+MAX_CPUS = 64
+HERMIT_PORT = 18766
+
+
+class ConfigError(Exception):
+    """A setting the user gave is malformed; the message names it and the fix."""
+
+
+@dataclass
+class RunConfig:
+    image: str
+    argv: list[str]
+    env: list[str] = field(default_factory=list)
+    isle: str = "uhyve"  # "uhyve" or "qemu"
+    mem: int = DEFAULT_MEM
+    cpus: int = 1
+    kvm: bool = True  # QEMU only: accelerate with KVM
+    timeout: float | None = None
+    verbose: bool = False  # print the kernel log at exit
+    debug: bool = False  # QEMU only: wait for GDB on :1234
+    monitor: bool = False  # QEMU only: monitor on telnet HERMIT_PORT+1
+    port: int = HERMIT_PORT
+    app_port: int | None = None
+    machine: str | None = None  # QEMU machine type; None picks the fastest that serves
+    uart: bool = False  # also copy kernel messages to the serial console
+
+
+def parse_mem(text: str, name: str = "HERMIT_MEM") -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGkmg]?)[iI]?[bB]?\s*", text)
+    if not m:
+        raise ConfigError(f"{name}={text!r} is not a size; use e.g. 512M or 2G")
+    value = int(m.group(1)) << {"": 20, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+    if value < MIN_MEM:
+        raise ConfigError(f"{name}={text!r} is too small; hermit needs at least 16M")
+    if value > 1 << 40:
+        raise ConfigError(f"{name}={text!r} is too large (at most 1024G)")
+    return value
+
+
+def parse_cpus(text: str, name: str = "HERMIT_CPUS") -> int:
+    if not re.fullmatch(r"\s*\d+\s*", text) or not 1 <= int(text) <= MAX_CPUS:
+        raise ConfigError(f"{name}={text!r} is not a cpu count; use a number from 1 to {MAX_CPUS}")
+    return int(text)
+
+
+def parse_bool(text: str) -> bool:
+    return text.strip().lower() not in ("", "0", "no", "false", "off")
+
+
+def parse_port(text: str, name: str) -> int:
+    if not re.fullmatch(r"\s*\d+\s*", text) or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"{name}={text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
+def kvm_device() -> str:
+    return os.environ.get("HERMIT_KVM_DEVICE", "/dev/kvm")
+
+
+def kvm_problem() -> str | None:
+    """Why hermit cannot use KVM on this host, or None when it can."""
+    dev = kvm_device()
+    if not os.path.exists(dev):
+        return f"{dev} does not exist (no KVM on this host)"
+    if not os.access(dev, os.R_OK | os.W_OK):
+        return f"{dev} is not accessible to you (join group kvm)"
+    # A host whose only KVM backend is PVM (pagetable-based VM, module kvm_pvm)
+    # runs PVM-aware guests only: hermit's ring-0 code would be emulated
+    # instruction by instruction and SSE or `syscall` fail ("emulation failure").
+    if os.path.isdir("/sys/module/kvm_pvm") and not any(
+        os.path.isdir(f"/sys/module/{m}") for m in ("kvm_intel", "kvm_amd")
+    ):
+        return f"{dev} is kvm_pvm (pagetable-based VM), which runs only PVM-aware guests"
+    return None
+
+
+def kvm_usable() -> bool:
+    return kvm_problem() is None
+
+
+def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> RunConfig:
+    """Settings from the HERMIT_* variables of HermitCore's proxy."""
+    cfg = RunConfig(image=image, argv=argv, env=[f"{k}={v}" for k, v in environ.items()])
+    isle = environ.get("HERMIT_ISLE", "").strip().lower()
+    if isle in ("", "auto"):
+        cfg.isle = "uhyve" if kvm_usable() else "qemu"
+    elif isle in ("uhyve", "hyve"):
+        cfg.isle = "uhyve"
+    elif isle == "qemu":
+        cfg.isle = "qemu"
+    else:
+        raise ConfigError(f"HERMIT_ISLE={isle!r} is not a loader; use uhyve or qemu")
+    if "HERMIT_MEM" in environ:
+        cfg.mem = parse_mem(environ["HERMIT_MEM"])
+    if "HERMIT_CPUS" in environ:
+        cfg.cpus = parse_cpus(environ["HERMIT_CPUS"])
+    if "HERMIT_KVM" in environ:
+        cfg.kvm = parse_bool(environ["HERMIT_KVM"])
+    cfg.verbose = parse_bool(environ.get("HERMIT_VERBOSE", "0"))
+    cfg.debug = parse_bool(environ.get("HERMIT_DEBUG", "0"))
+    cfg.monitor = parse_bool(environ.get("HERMIT_MONITOR", "0"))
+    if "HERMIT_PORT" in environ:
+        cfg.port = parse_port(environ["HERMIT_PORT"], "HERMIT_PORT")
+    if "HERMIT_APP_PORT" in environ:
+        cfg.app_port = parse_port(environ["HERMIT_APP_PORT"], "HERMIT_APP_PORT")
+    if "HERMIT_TIMEOUT" in environ:
+        try:
+            cfg.timeout = float(environ["HERMIT_TIMEOUT"])
+        except ValueError:
+            raise ConfigError("HERMIT_TIMEOUT must be a number of seconds") from None
+    cfg.machine = environ.get("HERMIT_MACHINE") or None
+    cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
+    return cfg

@@ -1,0 +1,64 @@
+"""Report a guest CPU exception: what happened, the registers, a symbolized backtrace."""
+
+import sys
+
+from .abi import EXCEPTIONS, C
+from .elf import symbolizer
+
+# Exit status like a Linux process killed by the matching signal (128 + signo).
+_SIGNAL = {0: 8, 16: 8, 19: 8, 6: 4, 17: 7, 1: 5, 3: 5}
+_REGS = ["rip", "rsp", "rbp", "rflags", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
+         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss", "fs_base", "cr3"]
+
+
+def describe(fault: dict[str, int]) -> str:
+    vec = fault["vector"]
+    mnemonic, name = EXCEPTIONS.get(vec, (f"#{vec}", f"exception {vec}"))
+    text = f"{name} ({mnemonic})"
+    if vec == 14:
+        addr, err = fault["cr2"], fault["error"]
+        access = "write" if err & 2 else "instruction fetch" if err & 16 else "read"
+        text += f": {access} at address {addr:#x}"
+        if addr < 0x1000:
+            text += " (null pointer dereference)"
+        elif abs(addr - fault["r_rsp"]) < 0x10000:
+            text += " (stack overflow: the stack ran into its guard page)"
+    elif vec in (10, 11, 12, 13) and fault["error"]:
+        text += f", error code {fault['error']:#x}"
+    return text
+
+
+def exit_status(vector: int) -> int:
+    return 128 + _SIGNAL.get(vector, 11)
+
+
+def frames(fault: dict[str, int], sym, mem) -> list[int]:
+    """Host-side CFI unwinding when possible, else the kernel's frame-pointer walk."""
+    if sym is not None and mem is not None:
+        regs = {r: fault["r_" + r] for r in ("rip", "rsp", "rbp")}
+        found = sym.backtrace(regs, mem, C.MAX_FRAMES)
+        if found:
+            return found
+    return [fault[f"frame{i}"] for i in range(min(fault["nframes"], C.MAX_FRAMES))]
+
+
+def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
+    """Print the fault report to stderr; return the exit status for the proxy."""
+    out = out or sys.stderr
+    sym = symbolizer(image)
+
+    def where(addr: int) -> str:
+        name = sym.lookup(addr) if sym else None
+        return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
+
+    lines = [f"hermit: guest crashed: {describe(fault)}", f"  at {where(fault['r_rip'])}"]
+    regs = [f"{r:>7} {fault['r_' + r]:#018x}" for r in _REGS]
+    for i in range(0, len(regs), 3):
+        lines.append("  " + "  ".join(regs[i : i + 3]))
+    trace = frames(fault, sym, mem)
+    if trace:
+        lines.append("backtrace:")
+        for i, addr in enumerate(trace):
+            lines.append(f"  #{i:<2} {where(addr)}")
+    print("\n".join(lines), file=out, flush=True)
+    return exit_status(fault["vector"])

@@ -1,0 +1,63 @@
+"""Symbols of a hermit image through pyelftools (slow to import: never on the boot path)."""
+
+import bisect
+import sys
+
+
+def _enable_site() -> None:
+    """The loaders run with `python3 -S`; add site-packages only when pyelftools is needed."""
+    if "site" not in sys.modules:
+        import site
+
+        site.main()
+
+
+class Symbolizer:
+    """Maps addresses to `function+offset` using the image's symbol table."""
+
+    def __init__(self, path: str):
+        _enable_site()
+        from elftools.elf.elffile import ELFFile
+
+        with open(path, "rb") as f:
+            data = f.read()
+        import io
+
+        self.elf = ELFFile(io.BytesIO(data))
+        symtab = self.elf.get_section_by_name(".symtab")
+        syms = []
+        if symtab is not None:
+            for s in symtab.iter_symbols():
+                if s["st_info"]["type"] == "STT_FUNC" and s["st_value"] and s.name:
+                    syms.append((s["st_value"], s["st_size"], s.name))
+        syms.sort()
+        self.entries = syms
+        self.starts = [s[0] for s in syms]
+
+    def backtrace(self, regs: dict[str, int], mem, limit: int) -> list[int] | None:
+        """Unwind with the image's call-frame information (None if that fails)."""
+        from .unwind import backtrace
+
+        try:
+            return backtrace(self.elf, regs, mem, limit)
+        except Exception:  # malformed CFI: fall back to the kernel's frame-pointer walk
+            return None
+
+    def lookup(self, addr: int) -> str | None:
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i < 0:
+            return None
+        start, size, name = self.entries[i]
+        if size and addr >= start + size:
+            return None
+        return f"{name}+{addr - start:#x}"
+
+
+def symbolizer(path: str | None) -> Symbolizer | None:
+    """A Symbolizer, or None when the image or pyelftools is unavailable."""
+    if not path:
+        return None
+    try:
+        return Symbolizer(path)
+    except (ImportError, OSError, Exception):  # a corrupt symtab must not hide the crash report
+        return None

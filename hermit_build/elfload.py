@@ -1,0 +1,81 @@
+"""Read a hermit image's ELF and program headers with `struct` (boot path: no pyelftools)."""
+
+import struct
+from dataclasses import dataclass
+
+from .abi import C
+
+ELFOSABI_HERMIT = 0x42
+EM_X86_64 = 62
+PT_LOAD = 1
+PT_NOTE = 4
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_PHDR = struct.Struct("<IIQQQQQQ")
+
+
+class ImageError(Exception):
+    """The file is not a hermit image; the message says why."""
+
+
+@dataclass
+class Segment:
+    offset: int
+    vaddr: int
+    paddr: int
+    filesz: int
+    memsz: int
+
+
+@dataclass
+class Image:
+    path: str
+    entry: int
+    segments: list[Segment]
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        return max(s.paddr + s.memsz for s in self.segments)
+
+
+def load(path: str) -> Image:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied") from None
+    if len(data) < _EHDR.size or data[:4] != b"\x7fELF":
+        raise ImageError(f"{path}: not an ELF file")
+    (ident, etype, machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum,
+     *_rest) = _EHDR.unpack_from(data)
+    if ident[4] != 2 or ident[5] != 1 or machine != EM_X86_64:
+        raise ImageError(f"{path}: not an x86_64 ELF image (hermit runs x86_64 unikernels only)")
+    if ident[7] != ELFOSABI_HERMIT:
+        raise ImageError(
+            f"{path}: not a hermit image (ELF OSABI {ident[7]:#x}, expected 0x42); "
+            "build it with x86_64-hermit-gcc"
+        )
+    if etype != 2:
+        raise ImageError(f"{path}: not an executable (ELF type {etype})")
+    if phentsize != _PHDR.size or phoff + phnum * phentsize > len(data):
+        raise ImageError(f"{path}: corrupt ELF program headers")
+    segments = []
+    for i in range(phnum):
+        ptype, _flags, off, vaddr, paddr, filesz, memsz, _align = _PHDR.unpack_from(
+            data, phoff + i * phentsize
+        )
+        if ptype != PT_LOAD or memsz == 0:
+            continue
+        if off + filesz > len(data) or filesz > memsz:
+            raise ImageError(f"{path}: corrupt ELF segment {i} (truncated file?)")
+        if paddr < C.KERNEL_BASE:
+            raise ImageError(f"{path}: segment {i} at {paddr:#x} below the kernel base")
+        segments.append(Segment(off, vaddr, paddr, filesz, memsz))
+    if not segments:
+        raise ImageError(f"{path}: no loadable segments")
+    return Image(path, entry, segments, data)

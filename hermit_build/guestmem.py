@@ -1,0 +1,61 @@
+"""Guest-physical memory as the loaders see it: bounds-checked views into host mappings.
+
+Nothing the guest passes is trusted: every address and length is checked against
+the RAM regions before a byte is touched.
+"""
+
+import mmap
+import struct
+
+_U64 = struct.Struct("<Q")
+
+
+class GuestFault(Exception):
+    """A guest-supplied address range lies outside guest RAM."""
+
+
+class GuestMemory:
+    """Guest RAM made of regions (gpa, size, host buffer, offset into the buffer)."""
+
+    def __init__(self, regions: list[tuple[int, int, mmap.mmap, int]]):
+        self.regions = sorted(regions, key=lambda r: r[0])
+        self.size = sum(r[1] for r in regions)
+
+    def view(self, gpa: int, length: int) -> memoryview:
+        """A writable view of [gpa, gpa+length) that lies wholly inside one region."""
+        if length < 0 or gpa < 0:
+            raise GuestFault(f"bad range {gpa:#x}+{length:#x}")
+        for start, size, buf, off in self.regions:
+            if start <= gpa and gpa + length <= start + size:
+                o = off + gpa - start
+                return memoryview(buf)[o : o + length]
+        raise GuestFault(f"range {gpa:#x}+{length:#x} outside guest memory")
+
+    def valid(self, gpa: int, length: int) -> bool:
+        try:
+            self.view(gpa, length)
+            return True
+        except GuestFault:
+            return False
+
+    def read(self, gpa: int, length: int) -> bytes:
+        return bytes(self.view(gpa, length))
+
+    def write(self, gpa: int, data: bytes) -> None:
+        self.view(gpa, len(data))[:] = data
+
+    def read_u64(self, gpa: int) -> int:
+        return _U64.unpack(self.view(gpa, 8))[0]
+
+    def write_u64(self, gpa: int, value: int) -> None:
+        self.view(gpa, 8)[:] = _U64.pack(value & 0xFFFFFFFFFFFFFFFF)
+
+    def read_cstr(self, gpa: int, limit: int = 4096) -> bytes:
+        data = b""
+        while len(data) < limit:
+            chunk = self.read(gpa + len(data), min(256, limit - len(data)))
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                return data + chunk[:nul]
+            data += chunk
+        return data

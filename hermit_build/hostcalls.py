@@ -1,0 +1,118 @@
+"""The host side of the hypercalls: one implementation for uhyve and for QEMU.
+
+A loader calls `HostServices.handle(nr, gpa)` for each hypercall; `gpa` is the
+guest-physical address of the argument struct.  It returns None to resume the
+guest or the exit status when the guest is done.
+"""
+
+import errno
+import os
+import sys
+import time
+
+from .abi import HC, HC_NAMES, S, signed
+from .guestmem import GuestFault, GuestMemory
+
+MAX_IO = 1 << 30  # largest single transfer the host performs for the guest
+
+
+class GuestError(Exception):
+    """The guest broke the protocol (not a fault the guest can recover from)."""
+
+
+class HostServices:
+    def __init__(self, mem: GuestMemory, argv: list[str], env: list[str], image: str | None = None):
+        self.mem = mem
+        self.image = image
+        self.args_blob = b"".join(a.encode() + b"\0" for a in argv)
+        self.env_blob = b"".join(e.encode() + b"\0" for e in env)
+        self.argc, self.envc = len(argv), len(env)
+        self.fault: dict | None = None
+        self._table = {
+            HC.WRITE: self._write,
+            HC.EXIT: self._exit,
+            HC.ARGS_SIZE: self._args_size,
+            HC.ARGS: self._args,
+            HC.FAULT: self._fault,
+            HC.TIME: self._time,
+            HC.READ: self._read,
+        }
+
+    def handle(self, nr: int, gpa: int) -> int | None:
+        fn = self._table.get(nr)
+        if fn is None:
+            raise GuestError(f"unknown hypercall {nr}")
+        try:
+            return fn(gpa)
+        except GuestFault as e:
+            raise GuestError(f"hypercall {HC_NAMES[nr]}: argument struct {e}") from None
+
+    def _struct(self, st, gpa: int) -> dict[str, int]:
+        return st.unpack(self.mem.view(gpa, st.size))
+
+    def _set(self, st, gpa: int, field: str, value: int) -> None:
+        self.mem.write_u64(gpa + st.offset[field], value)
+
+    def _write(self, gpa: int) -> None:
+        a = self._struct(S.hc_write, gpa)
+        fd, length = a["fd"], a["len"]
+        if fd not in (1, 2):
+            ret = -errno.EBADF
+        elif length > MAX_IO or not self.mem.valid(a["buf"], length):
+            ret = -errno.EFAULT
+        else:
+            data = self.mem.view(a["buf"], length)
+            stream = sys.stdout.buffer if fd == 1 else sys.stderr.buffer
+            try:
+                stream.write(data)
+                stream.flush()
+                ret = length
+            except BrokenPipeError:
+                ret = -errno.EPIPE
+            except OSError as e:
+                ret = -(e.errno or errno.EIO)
+        self._set(S.hc_write, gpa, "ret", ret)
+
+    def _read(self, gpa: int) -> None:
+        a = self._struct(S.hc_read, gpa)
+        fd, length = a["fd"], a["len"]
+        if fd != 0:
+            ret = -errno.EBADF
+        elif length > MAX_IO or not self.mem.valid(a["buf"], length):
+            ret = -errno.EFAULT
+        else:
+            try:
+                ret = os.readv(0, [self.mem.view(a["buf"], length)])
+            except OSError as e:
+                ret = -(e.errno or errno.EIO)
+        self._set(S.hc_read, gpa, "ret", ret)
+
+    def _exit(self, gpa: int) -> int:
+        return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF
+
+    def _args_size(self, gpa: int) -> None:
+        self.mem.write(
+            gpa,
+            S.hc_args_size.pack(
+                argc=self.argc,
+                argv_bytes=len(self.args_blob),
+                envc=self.envc,
+                env_bytes=len(self.env_blob),
+            ),
+        )
+
+    def _args(self, gpa: int) -> None:
+        a = self._struct(S.hc_args, gpa)
+        blob = self.args_blob + self.env_blob
+        if a["len"] < len(blob):
+            raise GuestError("ARGS buffer too small")
+        self.mem.write(a["buf"], blob)
+
+    def _time(self, gpa: int) -> None:
+        self._set(S.hc_time, gpa, "ns", time.time_ns())
+
+    def _fault(self, gpa: int) -> int:
+        from .crash import report  # pyelftools only on this rare path
+
+        self.fault = self._struct(S.hc_fault, gpa)
+        return report(self.fault, self.image, self.mem)

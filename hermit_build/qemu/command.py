@@ -1,0 +1,186 @@
+"""The QEMU command line for one hermit image, and the facts about the host it needs.
+
+Pure functions (no process is started here) so tests can inspect the command.
+"""
+
+import os
+from dataclasses import dataclass, replace
+
+from ..abi import C
+from ..config import RunConfig
+
+QEMU = "qemu-system-x86_64"
+MIB = 1 << 20
+GIB = 1 << 30
+MAX_MEM = 3 * GIB  # above this every machine type splits RAM around the PCI hole
+COM1 = 0x3F8
+GDB_PORT = 1234
+DEFAULT_MACHINE = "microvm"
+
+
+class QemuError(Exception):
+    """The guest could not be run under QEMU; one line with a hint.  `status` is the exit status."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A QEMU machine type: its `-machine` options and where its RAM appears to the guest."""
+
+    name: str
+    options: str
+    legacy_hole: int  # [legacy_hole, 1 MiB) shows firmware or devices, not the RAM backend
+    lowmem_limit: int  # RAM of this size or more is split around the PCI hole ...
+    lowmem_split: int  # ... so that only this much stays below 4 GiB
+
+    def splits(self, mem: int) -> bool:
+        return mem >= self.lowmem_limit
+
+    def ram_regions(self, mem: int) -> list[tuple[int, int, int]]:
+        """(guest-physical address, size, offset in the RAM backend) of each RAM region."""
+        low = self.lowmem_split if self.splits(mem) else mem
+        regions = [(0, self.legacy_hole, 0), (MIB, low - MIB, MIB)]
+        if low < mem:
+            regions.append((4 * GIB, mem - low, low))
+        return regions
+
+
+# The layouts are QEMU 7.2's (checked with `info mtree`): q35 moves everything past 2 GiB
+# above 4 GiB once RAM reaches 2.75 GiB, pc keeps 3.5 GiB low, microvm 3 GiB.  Below
+# 1 MiB, microvm maps its firmware (qboot) at 0xf0000; pc and q35 have VGA, option ROMs
+# and the BIOS from 0xa0000.
+MACHINES = {
+    # No firmware option ROMs (qboot loads the PVH image itself), no legacy devices or
+    # ACPI tables: hermit finds nothing there it needs, and each costs boot time.
+    "microvm": Machine(
+        "microvm",
+        "x-option-roms=off,isa-serial=off,acpi=off,pic=off,pit=off,rtc=off,auto-kernel-cmdline=off",
+        0xF0000,
+        3 * GIB + 1,
+        3 * GIB,
+    ),
+    "pc": Machine("pc", "", 0xA0000, 0xE0000000, 3 * GIB),
+    "q35": Machine("q35", "", 0xA0000, 0xB0000000, 2 * GIB),
+}
+
+
+def machine_for(name: str | None) -> Machine:
+    name = name or DEFAULT_MACHINE
+    if name in MACHINES:
+        return MACHINES[name]
+    # Versioned names share the layout of their family.
+    for prefix, family in (("pc-q35-", "q35"), ("pc-i440fx-", "pc")):
+        if name.startswith(prefix):
+            return replace(MACHINES[family], name=name)
+    raise QemuError(
+        f"QEMU machine type {name!r} is not supported; use HERMIT_MACHINE=microvm, pc or q35"
+    )
+
+
+def check_memory(machine: Machine, mem: int) -> None:
+    """Refuse sizes whose RAM is not one block below 4 GiB (the kernel assumes it is)."""
+    if mem > MAX_MEM:
+        raise QemuError("HERMIT_MEM above 3G is not supported yet; use HERMIT_MEM=3G or less")
+    if machine.splits(mem):
+        raise QemuError(
+            f"HERMIT_MEM of {machine.lowmem_limit >> 20}M or more splits RAM on machine "
+            f"{machine.name}, which is not supported yet; use less or HERMIT_MACHINE=microvm"
+        )
+
+
+def size_arg(n: int) -> str:
+    return f"{n >> 20}M" if n % MIB == 0 else f"{n}B"
+
+
+def tty_bits() -> int:
+    bits = 0
+    for fd, bit in ((0, C.ISATTY_STDIN), (1, C.ISATTY_STDOUT), (2, C.ISATTY_STDERR)):
+        if os.isatty(fd):
+            bits |= bit
+    return bits
+
+
+def cpuinfo_tsc_khz() -> int | None:
+    """The first "cpu MHz" of /proc/cpuinfo in kHz (the TSC rate on constant-TSC CPUs)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return round(float(line.split(":", 1)[1]) * 1000)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def tsc_khz() -> int:
+    """The host TSC frequency in kHz, 0 if unknown (the guest then has to measure it)."""
+    try:
+        from ..hosttsc import host_tsc_khz
+    except ImportError:
+        khz = None
+    else:
+        khz = host_tsc_khz()
+    return khz or cpuinfo_tsc_khz() or 0
+
+
+def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int) -> str:
+    """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info)."""
+    uart = f"{COM1:#x}" if cfg.uart else "0"
+    return (
+        f"hermit.mem={cfg.mem} hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
+        f"hermit.tty={tty} hermit.uart={uart}"
+    )
+
+
+def build_command(
+    cfg: RunConfig,
+    *,
+    kvm: bool | None = None,
+    kernel: str | None = None,
+    ram_fd: int = 3,
+    hc_fd: int = 4,
+    con_fd: int = 5,
+    tsc: int = 0,
+    tty: int = 0,
+    qemu: str = QEMU,
+) -> list[str]:
+    """argv for QEMU.  The runner owns the file descriptors: `ram_fd` is the guest RAM
+    (a memfd), `hc_fd` and `con_fd` are connected sockets for the hypercall UART and for
+    COM1 (the kernel's own console, only with cfg.uart)."""
+    machine = machine_for(cfg.machine)
+    if kvm is None:
+        kvm = cfg.kvm
+    mopts = f"{machine.name},{machine.options}," if machine.options else f"{machine.name},"
+    cmd = [
+        qemu,
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-object",
+        f"memory-backend-file,id=ram,size={cfg.mem},mem-path=/proc/self/fd/{ram_fd},share=on",
+        "-machine", mopts + "memory-backend=ram",
+        "-m", size_arg(cfg.mem),
+        "-smp", str(cfg.cpus),
+    ]  # fmt: skip
+    if kvm:
+        # IA32_ARCH_CAPABILITIES is of no use to hermit, and nested hypervisors that
+        # refuse to set it make QEMU abort ("failed to set MSR 0x10a").
+        cmd += ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+    else:
+        cmd += ["-accel", "tcg", "-cpu", "max"]
+    cmd += [
+        "-chardev", f"socket,id=hc,fd={hc_fd}",
+        "-device", f"isa-serial,iobase={C.HC_UART_PORT:#x},irq=3,chardev=hc",
+    ]  # fmt: skip
+    if cfg.uart:
+        cmd += [
+            "-chardev", f"socket,id=con,fd={con_fd}",
+            "-device", f"isa-serial,iobase={COM1:#x},irq=4,chardev=con",
+        ]  # fmt: skip
+    if cfg.debug:
+        cmd += ["-s", "-S"]
+    if cfg.monitor:
+        cmd += ["-monitor", f"telnet:127.0.0.1:{cfg.port + 1},server=on,wait=off"]
+    cmd += ["-kernel", kernel or cfg.image, "-append", kernel_cmdline(cfg, tsc, tty)]
+    return cmd

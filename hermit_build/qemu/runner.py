@@ -1,0 +1,253 @@
+"""Run a hermit image under QEMU and serve its hypercalls with the host services uhyve uses.
+
+Guest RAM is a memfd that QEMU maps as its memory backend and the runner maps too,
+so hypercall arguments are read in place, as under uhyve.  Hypercalls arrive on the
+UART at C.HC_UART_PORT, a chardev on one end of a socketpair: a 10-byte frame
+(u16 number, u64 argument GPA, little-endian) per call, answered with C.HC_ACK
+when the guest may go on.  The kernel must send one frame at a time (one lock).
+"""
+
+import mmap
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..abi import C
+from ..config import RunConfig, kvm_problem
+from ..elfload import Image
+from ..guestmem import GuestMemory
+from ..hostcalls import GuestError, HostServices
+from .command import (
+    GDB_PORT,
+    Machine,
+    QemuError,
+    build_command,
+    check_memory,
+    machine_for,
+    tsc_khz,
+    tty_bits,
+)
+from .process import Qemu, find_qemu
+
+FRAME = struct.Struct("<HQ")
+ACK = bytes([C.HC_ACK])
+STDERR_KEEP = 1 << 16  # bytes of QEMU's stderr kept for the error message
+HINT = "HERMIT_VERBOSE=1 prints the kernel log, HERMIT_DEBUG=1 waits for GDB"
+
+
+def notice(text: str) -> None:
+    print(f"hermit: {text}", file=sys.stderr, flush=True)
+
+
+def use_kvm(cfg: RunConfig, kvm_required: bool) -> bool:
+    if not cfg.kvm:
+        return False
+    problem = kvm_problem()
+    if problem is None:
+        return True
+    if kvm_required:
+        raise QemuError(f"KVM was requested but {problem}; set HERMIT_KVM=0 for TCG")
+    notice(f"{problem}: QEMU emulates the CPU (TCG), which is slower")
+    return False
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt like Ctrl-C, so QEMU is killed on the way out."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def guest_memory(machine: Machine, size: int) -> tuple[int, mmap.mmap, GuestMemory]:
+    fd = os.memfd_create("hermit-ram", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, size)
+        ram = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    except OSError as e:
+        os.close(fd)
+        raise QemuError(f"cannot allocate {size >> 20} MiB of guest memory: {e}") from None
+    regions = [(gpa, n, ram, off) for gpa, n, off in machine.ram_regions(size)]
+    return fd, ram, GuestMemory(regions)
+
+
+class Session:
+    """One QEMU process and the runner's ends of its hypercall and console sockets."""
+
+    def __init__(
+        self,
+        qemu: Qemu,
+        hc: socket.socket,
+        con: socket.socket | None,
+        services: HostServices,
+        timeout: float | None,
+    ):
+        self.qemu, self.hc, self.con, self.services = qemu, hc, con, services
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.errtext = b""
+        self.poll = select.poll()
+        for f in (hc.fileno(), qemu.stderr, qemu.pidfd, con and con.fileno()):
+            if f is not None:
+                self.poll.register(f, select.POLLIN)
+        if con is not None:
+            con.setblocking(False)
+
+    def serve(self) -> int:
+        """Serve hypercalls until the guest exits (its status) or QEMU ends (QemuError)."""
+        hc, pidfd, buf = self.hc.fileno(), self.qemu.pidfd, b""
+        while True:
+            ready = dict(self.poll.poll(self.wait_ms()))
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise QemuError(f"guest did not exit within {self.timeout:g} s (timeout)", 124)
+            if self.con is not None and self.con.fileno() in ready:
+                self.pump_console()
+            if self.qemu.stderr in ready:
+                self.read_stderr()
+            if hc in ready:
+                data = self.hc.recv(4096)
+                if not data:
+                    self.poll.unregister(hc)  # QEMU is going away: pidfd says when
+                buf += data
+                while len(buf) >= FRAME.size:
+                    nr, gpa = FRAME.unpack_from(buf)
+                    buf = buf[FRAME.size :]
+                    status = self.hypercall(nr, gpa)
+                    if status is not None:
+                        return status
+                    self.hc.sendall(ACK)
+            if pidfd in ready:
+                raise QemuError(self.early_exit())
+
+    def wait_ms(self) -> int:
+        if self.deadline is None:
+            return -1
+        return max(0, int((self.deadline - time.monotonic()) * 1000) + 1)
+
+    def hypercall(self, nr: int, gpa: int) -> int | None:
+        self.pump_console()  # kernel messages sent before this call go out first
+        try:
+            return self.services.handle(nr, gpa)
+        except GuestError as e:
+            raise QemuError(f"the guest broke the hypercall protocol: {e} ({HINT})") from None
+
+    def pump_console(self) -> None:
+        """Copy what the kernel wrote to COM1 to our stderr."""
+        if self.con is None:
+            return
+        while True:
+            try:
+                data = self.con.recv(65536)
+            except BlockingIOError:
+                return
+            if not data:
+                self.poll.unregister(self.con.fileno())
+                self.con.close()
+                self.con = None
+                return
+            sys.stderr.buffer.write(data)
+            sys.stderr.buffer.flush()
+
+    def read_stderr(self) -> bool:
+        """Keep the tail of what QEMU printed; False at its end."""
+        data = os.read(self.qemu.stderr, 65536)
+        if not data:
+            self.poll.unregister(self.qemu.stderr)
+            return False
+        self.errtext = (self.errtext + data)[-STDERR_KEEP:]
+        return True
+
+    def early_exit(self) -> str:
+        """Why QEMU ended before the guest called EXIT, in one line."""
+        status = self.qemu.reap()
+        while self.qemu.stderr in dict(self.poll.poll(0)) and self.read_stderr():
+            pass
+        self.pump_console()
+        lines = self.errtext.decode(errors="replace").strip().splitlines()
+        last = f": {lines[-1].strip()}" if lines else ""
+        if status == 0:
+            what = "QEMU stopped before the guest called EXIT (a triple fault or a reset?)"
+        elif status < 0:
+            what = f"QEMU was killed by {signal.Signals(-status).name} before the guest exited"
+        else:
+            what = f"QEMU failed with exit status {status}"
+        return f"{what}{last} ({HINT})"
+
+    def qemu_stderr(self) -> str:
+        return self.errtext.decode(errors="replace")
+
+
+def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
+    """Boot `image` under QEMU; the guest's exit status.  Raises QemuError, KeyboardInterrupt."""
+    find_qemu()  # before any notice: a missing QEMU is the one thing to say
+    machine = machine_for(cfg.machine)
+    check_memory(machine, cfg.mem)
+    kvm = use_kvm(cfg, kvm_required)
+    if cfg.debug:
+        notice(f"QEMU waits for GDB on localhost:{GDB_PORT} (target remote :{GDB_PORT})")
+    if cfg.monitor:
+        notice(f"QEMU monitor on telnet 127.0.0.1:{cfg.port + 1}")
+    if cfg.app_port is not None:
+        notice(f"HERMIT_APP_PORT={cfg.app_port} is ignored under QEMU for now (no networking)")
+
+    ram_fd, ram, mem = guest_memory(machine, cfg.mem)
+    hc, hc_peer = socket.socketpair()
+    con, con_peer = socket.socketpair() if cfg.uart else (None, None)
+    peers = [s for s in (hc_peer, con_peer) if s is not None]
+    argv = build_command(
+        cfg, kvm=kvm, kernel=image.path, ram_fd=ram_fd, hc_fd=hc_peer.fileno(),
+        con_fd=con_peer.fileno() if con_peer else -1, tsc=tsc_khz(), tty=tty_bits(),
+    )  # fmt: skip
+    session = None
+    try:
+        try:
+            qemu = Qemu(argv, [ram_fd, *(s.fileno() for s in peers)])
+        finally:
+            os.close(ram_fd)
+            for s in peers:
+                s.close()
+        services = HostServices(mem, cfg.argv, cfg.env, image.path)
+        session = Session(qemu, hc, con, services, cfg.timeout)
+        try:
+            with sigterm_as_interrupt():
+                return session.serve()
+        finally:
+            qemu.close()
+            session.pump_console()
+    finally:
+        hc.close()
+        if con is not None:
+            con.close()
+        if cfg.verbose:
+            if session is not None and session.errtext:
+                sys.stderr.write(session.qemu_stderr())
+            log_to_stderr(mem)
+        try:
+            ram.close()
+        except BufferError:  # a view is still referenced (a traceback); the GC unmaps it
+            pass
+
+
+def log_to_stderr(mem: GuestMemory) -> None:
+    from ..kernlog import kernel_log
+
+    log = kernel_log(mem)
+    if log:
+        sys.stderr.write(log if log.endswith("\n") else log + "\n")
+        sys.stderr.flush()

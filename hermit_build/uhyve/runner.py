@@ -1,0 +1,66 @@
+"""Boot one image: build the VM, its vCPU and boot structures, serve the guest."""
+
+import os
+import sys
+import time
+
+from ..abi import C
+from ..config import RunConfig
+from ..elfload import Image
+from ..hostcalls import HostServices
+from .vcpu import UART_PORT, Vcpu
+from .vm import Vm
+from .watchdog import Watchdog
+
+
+def _tty_bits() -> int:
+    bits = 0
+    for fd, bit in ((0, C.ISATTY_STDIN), (1, C.ISATTY_STDOUT), (2, C.ISATTY_STDERR)):
+        if os.isatty(fd):
+            bits |= bit
+    return bits
+
+
+def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: float) -> int:
+    """Boot `image` in `vm` per `cfg`; return the guest's exit status; close `vm`.
+
+    `timings` gets milliseconds since `t0` (a perf_counter() value taken at run()).
+    """
+    vcpus: list[Vcpu] = []
+    try:
+        vm.load(image)
+        vm.write_boot_tables()
+        vcpus.append(Vcpu(vm, 0))  # SMP: one Vcpu (and thread) per cpu, later
+        for vcpu in vcpus:
+            vcpu.set_cpuid()
+            vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE)
+        vm.write_boot_info(
+            cpus=len(vcpus),
+            tsc_khz=vcpus[0].tsc_khz(),
+            tty=_tty_bits(),
+            uart_port=UART_PORT if cfg.uart else 0,
+        )
+        services = HostServices(vm.mem, cfg.argv, cfg.env, image.path)
+        vm.ready()
+        with Watchdog(cfg.timeout):
+            timings["setup"] = (time.perf_counter() - t0) * 1e3
+            status = vcpus[0].run(services, cfg.uart)
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return status
+    finally:
+        for vcpu in vcpus:
+            vcpu.close()
+        if cfg.verbose:
+            _report(vm, timings)
+        vm.close()
+
+
+def _report(vm: Vm, timings: dict[str, float]) -> None:
+    from ..kernlog import kernel_log
+
+    log = kernel_log(vm.mem)
+    if log:
+        sys.stderr.write(log if log.endswith("\n") else log + "\n")
+    if "setup" in timings:
+        sys.stderr.write(f"uhyve: {timings['setup']:.1f} ms from run() to the first KVM_RUN\n")
+    sys.stderr.flush()

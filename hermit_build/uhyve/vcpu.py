@@ -1,0 +1,242 @@
+"""One virtual CPU: its boot state and the loop that serves its exits.
+
+The loop is written for one thread per vCPU; today only vCPU 0 runs, on the
+main thread, so the interval timer's SIGALRM is what kicks it out of KVM_RUN.
+"""
+
+import mmap
+import os
+import struct
+from fcntl import ioctl
+
+from ..abi import C
+from ..hostcalls import GuestError, HostServices
+from . import kvm
+from .errors import UhyveError
+from .vm import Vm, _check
+
+UART_PORT = 0x3F8
+UART_LSR = UART_PORT + 5
+LSR_TX_EMPTY = 0x60  # transmitter holding register and shift register empty
+HINT_LOG = "run with HERMIT_VERBOSE=1 to see the kernel log"
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_CODE64 = (0, 0xFFFFFFFF, 0x08, 11, 1, 0, 0, 1, 1, 1, 0, 0)  # execute/read, accessed, L=1
+_DATA = (0, 0xFFFFFFFF, 0x10, 3, 1, 0, 1, 1, 0, 1, 0, 0)  # read/write, accessed, D/B=1
+INTERNAL_ERRORS = {
+    1: "emulation failure",
+    2: "exception during event delivery",
+    3: "delivery of an event failed",
+    4: "unhandled VM exit",
+}
+
+
+class Vcpu:
+    def __init__(self, vm: Vm, index: int):
+        self.vm = vm
+        self.index = index
+        self.fd = _check(vm.fd, kvm.CREATE_VCPU, index, "KVM_CREATE_VCPU")
+        os.set_inheritable(self.fd, False)
+        self.area = mmap.mmap(
+            self.fd, vm.run_size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
+        self.uart_line = bytearray()
+        self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
+
+    def close(self) -> None:
+        self.flush_uart()
+        self.area.close()
+        os.close(self.fd)
+
+    # -- boot state -------------------------------------------------------------------
+
+    def set_cpuid(self) -> None:
+        """The host's CPUID as KVM supports it, with this vCPU's APIC id."""
+        entries = self.vm.supported_cpuid()
+        buf = bytearray(kvm.CPUID2.size + len(entries) * kvm.CPUID_ENTRY.size)
+        kvm.CPUID2.pack_into(buf, 0, len(entries), 0)
+        for i, (function, index, flags, eax, ebx, ecx, edx) in enumerate(entries):
+            if function == 1:
+                ebx = (ebx & 0x00FFFFFF) | (self.index << 24)
+            elif function in (0xB, 0x1F):
+                edx = self.index  # x2APIC id in the topology leaves
+            off = kvm.CPUID2.size + i * kvm.CPUID_ENTRY.size
+            kvm.CPUID_ENTRY.pack_into(buf, off, function, index, flags, eax, ebx, ecx, edx)
+        _check(self.fd, kvm.SET_CPUID2, buf, "KVM_SET_CPUID2")
+
+    def enter_long_mode(self, entry: int, rdi: int, rsi: int) -> None:
+        """64-bit mode with the boot GDT and page tables; rip at the image entry."""
+        sregs = bytearray(kvm.SREGS_SIZE)
+        _check(self.fd, kvm.GET_SREGS, sregs, "KVM_GET_SREGS")
+        kvm.SEGMENT.pack_into(sregs, kvm.SREG_SEGMENT_OFF["cs"], *_CODE64)
+        for name in ("ds", "es", "fs", "gs", "ss"):
+            kvm.SEGMENT.pack_into(sregs, kvm.SREG_SEGMENT_OFF[name], *_DATA)
+        kvm.DTABLE.pack_into(sregs, kvm.SREG_GDT_OFF, C.BOOT_GDT_ADDR, 3 * 8 - 1)
+        apic_base = kvm.SREG_CONTROL.unpack_from(sregs, kvm.SREG_CONTROL_OFF)[6]
+        cr0 = kvm.CR0_PE | kvm.CR0_MP | kvm.CR0_ET | kvm.CR0_NE | kvm.CR0_WP | kvm.CR0_PG
+        cr4 = kvm.CR4_PAE | kvm.CR4_OSFXSR | kvm.CR4_OSXMMEXCPT
+        efer = kvm.EFER_LME | kvm.EFER_LMA
+        kvm.SREG_CONTROL.pack_into(
+            sregs, kvm.SREG_CONTROL_OFF, cr0, 0, C.BOOT_PML4_ADDR, cr4, 0, efer, apic_base
+        )
+        _check(self.fd, kvm.SET_SREGS, sregs, "KVM_SET_SREGS")
+        regs = [0] * len(kvm.REG_NAMES)
+        regs[kvm.REG["rip"]] = entry
+        regs[kvm.REG["rflags"]] = kvm.RFLAGS_RESERVED
+        regs[kvm.REG["rdi"]] = rdi
+        regs[kvm.REG["rsi"]] = rsi
+        _check(self.fd, kvm.SET_REGS, kvm.REGS.pack(*regs), "KVM_SET_REGS")
+
+    def tsc_khz(self) -> int:
+        try:
+            return ioctl(self.fd, kvm.GET_TSC_KHZ)
+        except OSError:
+            return 0
+
+    def regs(self) -> dict[str, int]:
+        buf = bytearray(kvm.REGS.size)
+        try:
+            ioctl(self.fd, kvm.GET_REGS, buf)
+        except OSError:
+            return {}
+        return dict(zip(kvm.REG_NAMES, kvm.REGS.unpack(buf), strict=True))
+
+    def where(self) -> str:
+        r = self.regs()
+        if not r:
+            return "at an unknown rip"
+        return f"at rip={r['rip']:#x} rsp={r['rsp']:#x}"
+
+    # -- the run loop -----------------------------------------------------------------
+
+    def run(self, services: HostServices, uart: bool) -> int:
+        """Run until the guest exits (its status) or fails (UhyveError)."""
+        area, fd, run_request = self.area, self.fd, kvm.RUN
+        unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
+        hc_base = C.HC_PORT_BASE
+        while True:
+            try:
+                ioctl(fd, run_request, 0)
+            except InterruptedError:  # a signal whose handler returned: look around, resume
+                self.check_alive()
+                continue
+            reason = unpack_u32(area, kvm.RUN_EXIT_REASON)[0]
+            if reason != kvm.EXIT_IO:
+                self.fail(reason)
+            direction, size, port, count, off = unpack_io(area, kvm.RUN_EXIT_DATA)
+            if direction == kvm.EXIT_IO_OUT:
+                nr = port - hc_base
+                if 0 < nr < 256:
+                    gpa = self.hypercall_arg(nr, size, count, area, off)
+                    if gpa is None:
+                        continue
+                    try:
+                        status = services.handle(nr, gpa)
+                    except GuestError as e:
+                        raise UhyveError(
+                            f"guest broke the hypercall protocol: {e} ({self.where()}); "
+                            "is the image built for this hermit version?"
+                        ) from None
+                    if status is not None:
+                        return status
+                elif port == UART_PORT and uart:
+                    self.uart_out(area[off : off + size * count])
+            else:
+                value = LSR_TX_EMPTY if port == UART_LSR else 0xFF
+                area[off : off + size * count] = bytes((value,)) * (size * count)
+
+    def hypercall_arg(
+        self, nr: int, size: int, count: int, area: mmap.mmap, off: int
+    ) -> int | None:
+        """The argument GPA of hypercall `nr`, or None until both halves arrived.
+
+        KVM may hand us `rep outsl` one 4-byte iteration per exit: keep the low
+        half per port until the high half follows.
+        """
+        if size == 4 and count == 2:
+            return _U64.unpack_from(area, off)[0]
+        if size == 4 and count == 1:
+            half = _U32.unpack_from(area, off)[0]
+            low = self.pending.pop(nr, None)
+            if low is None:
+                self.pending[nr] = half
+                return None
+            return low | half << 32
+        raise UhyveError(
+            f"hypercall {nr}: {count} x {size}-byte port write, expected `rep outsl` of "
+            f"the 8-byte argument address (rcx=2) ({self.where()})"
+        )
+
+    def check_alive(self) -> None:
+        """Halted with interrupts off, nothing can wake this vCPU: report it.
+
+        With the in-kernel LAPIC, KVM handles `hlt` itself and never returns
+        KVM_EXIT_HLT, so the periodic tick that interrupted KVM_RUN looks here.
+        """
+        state = bytearray(4)
+        try:
+            ioctl(self.fd, kvm.GET_MP_STATE, state)
+        except OSError:
+            return
+        if _U32.unpack(state)[0] != kvm.MP_STATE_HALTED:
+            return
+        r = self.regs()
+        if r and not r["rflags"] & kvm.RFLAGS_IF:
+            self.halted(r["rip"] - 1)  # rip is past the one-byte hlt
+
+    def halted(self, rip: int) -> None:
+        raise UhyveError(
+            f"guest halted without exiting (hlt at rip={rip:#x} with interrupts off): "
+            f"the kernel stopped before the EXIT hypercall; {HINT_LOG}"
+        )
+
+    def fail(self, reason: int) -> None:
+        """Turn any exit other than port I/O into a clear UhyveError."""
+        area = self.area
+        data = kvm.RUN_EXIT_DATA
+        if reason == kvm.EXIT_HLT:
+            r = self.regs()
+            self.halted(r.get("rip", 1) - 1)
+        if reason == kvm.EXIT_SHUTDOWN:
+            raise UhyveError(
+                f"guest triple-faulted {self.where()}: a CPU exception found no working "
+                f"handler; {HINT_LOG}"
+            )
+        if reason == kvm.EXIT_MMIO:
+            gpa, _data, length, is_write = kvm.RUN_MMIO.unpack_from(area, data)
+            what = "write to" if is_write else "read from"
+            raise UhyveError(
+                f"guest {what} unbacked address {gpa:#x} ({length} bytes) {self.where()}: "
+                f"guest RAM ends at {self.vm.mem_size:#x}; raise HERMIT_MEM if the kernel "
+                "needs more"
+            )
+        if reason == kvm.EXIT_FAIL_ENTRY:
+            code = kvm.RUN_U64.unpack_from(area, data)[0]
+            raise UhyveError(
+                f"KVM could not enter the guest (hardware entry failure {code:#x}) "
+                f"{self.where()}: the vCPU state is invalid; this is a uhyve bug"
+            )
+        if reason == kvm.EXIT_INTERNAL_ERROR:
+            sub = _U32.unpack_from(area, data)[0]
+            raise UhyveError(
+                f"KVM internal error ({INTERNAL_ERRORS.get(sub, f'suberror {sub}')}) "
+                f"{self.where()}: the guest ran an instruction KVM cannot emulate; {HINT_LOG}"
+            )
+        name = kvm.EXIT_NAMES.get(reason, str(reason))
+        raise UhyveError(f"unexpected KVM exit {name} {self.where()}: this is a uhyve bug")
+
+    # -- serial console ---------------------------------------------------------------
+
+    def uart_out(self, data: bytes) -> None:
+        self.uart_line += data
+        if b"\n" in data:
+            self.flush_uart()
+
+    def flush_uart(self) -> None:
+        if self.uart_line:
+            try:
+                os.write(2, self.uart_line)
+            except OSError:
+                pass
+            self.uart_line.clear()

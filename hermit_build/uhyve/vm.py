@@ -1,0 +1,232 @@
+"""One KVM virtual machine: guest RAM at GPA 0, the image in it, the boot structures."""
+
+import _thread
+import ctypes
+import errno
+import mmap
+import os
+import struct
+from fcntl import ioctl
+
+from ..abi import C, S
+from ..elfload import Image
+from ..guestmem import GuestMemory
+from . import kvm
+from .errors import UhyveError
+
+MAX_MEM = 3 << 30  # RAM must end below the 32-bit MMIO hole (LAPIC, IOAPIC, TSS)
+MAP_NORESERVE = 0x4000  # Linux value; Python's mmap module does not export it before 3.13
+QEMU_HINT = "run with HERMIT_ISLE=qemu"
+
+_GDT = struct.Struct("<3Q")
+_U64 = struct.Struct("<Q")
+GDT_CODE64 = 0x00AF9A000000FFFF  # present, ring 0, execute/read, long mode, 4 KiB granular
+GDT_DATA = 0x00CF92000000FFFF  # present, ring 0, read/write, 32-bit default, 4 KiB granular
+HUGE_PAGE = 2 << 20
+
+
+def _mib(n: int) -> str:
+    return f"{(n + (1 << 20) - 1) >> 20} MiB"
+
+
+def open_kvm(path: str = kvm.DEVICE) -> int:
+    """Open the KVM device and check its API version; UhyveError says what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UhyveError(
+            f"no usable {path} (not found): load kvm_intel or kvm_amd (or enable nested "
+            f"virtualisation), or {QEMU_HINT}"
+        ) from None
+    except PermissionError:
+        raise UhyveError(
+            f"no usable {path} (permission denied): add yourself to group kvm, or {QEMU_HINT}"
+        ) from None
+    except OSError as e:
+        raise UhyveError(f"no usable {path} ({e.strerror}): {QEMU_HINT}") from None
+    try:
+        version = ioctl(fd, kvm.GET_API_VERSION)
+    except OSError as e:
+        os.close(fd)
+        raise UhyveError(
+            f"no usable {path} (not a KVM device: {e.strerror}): {QEMU_HINT}"
+        ) from None
+    if version != kvm.API_VERSION:
+        os.close(fd)
+        raise UhyveError(
+            f"no usable {path} (KVM API version {version}, uhyve needs {kvm.API_VERSION}): "
+            f"{QEMU_HINT}"
+        )
+    return fd
+
+
+def _check(fd: int, request: int, arg: int | bytes | bytearray, what: str) -> int:
+    """An ioctl whose failure means this host cannot run the guest."""
+    try:
+        return ioctl(fd, request, arg)
+    except OSError as e:
+        raise UhyveError(f"KVM {what} failed ({e.strerror}): {QEMU_HINT}") from None
+
+
+class Vm:
+    """The VM file descriptor, its in-kernel interrupt controllers and its RAM.
+
+    Registering RAM with KVM costs a fixed ~7 ms (an SRCU grace period), so a
+    helper thread does it while the caller goes on (loading the image, creating
+    vCPUs); `ready()` waits for it before the first KVM_RUN.
+    """
+
+    def __init__(self, mem_size: int, device: str = kvm.DEVICE):
+        if mem_size > MAX_MEM:
+            raise UhyveError("HERMIT_MEM above 3G is not supported yet: use HERMIT_MEM=3G or less")
+        self.mem_size = mem_size
+        self.fd = -1
+        self.ram: mmap.mmap | None = None
+        self._cpuid: list[tuple[int, ...]] | None = None
+        self._registering: _thread.LockType | None = None
+        self._register_error = ""
+        self.kvm_fd = open_kvm(device)
+        try:
+            self._create(mem_size, device)
+        except BaseException:
+            self.close()
+            raise
+
+    def _create(self, mem_size: int, device: str) -> None:
+        try:
+            self.fd = ioctl(self.kvm_fd, kvm.CREATE_VM, 0)
+        except OSError as e:
+            hint = "is another hypervisor running? " if e.errno == errno.EBUSY else ""
+            raise UhyveError(
+                f"no usable {device} (KVM_CREATE_VM: {e.strerror}): {hint}{QEMU_HINT}"
+            ) from None
+        os.set_inheritable(self.fd, False)
+        _check(self.fd, kvm.SET_TSS_ADDR, kvm.c_int(kvm.TSS_ADDR), "KVM_SET_TSS_ADDR")
+        _check(self.fd, kvm.CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP")
+        try:
+            self.ram = mmap.mmap(-1, mem_size, mmap.MAP_SHARED | MAP_NORESERVE)
+        except OSError as e:
+            raise UhyveError(
+                f"cannot map {_mib(mem_size)} of guest memory ({e.strerror}): lower HERMIT_MEM"
+            ) from None
+        anchor = ctypes.c_char.from_buffer(self.ram)
+        host_addr = ctypes.addressof(anchor)
+        del anchor  # the mapping outlives the ctypes view; drop the buffer export
+        self.mem = GuestMemory([(0, mem_size, self.ram, 0)])
+        self.run_size = _check(self.kvm_fd, kvm.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE")
+        region = kvm.MEMORY_REGION.pack(0, 0, 0, mem_size, host_addr)
+        done = _thread.allocate_lock()
+        done.acquire()
+        _thread.start_new_thread(self._register, (region, done))
+        self._registering = done
+
+    def _register(self, region: bytes, done: _thread.LockType) -> None:
+        try:
+            ioctl(self.fd, kvm.SET_USER_MEMORY_REGION, region)
+        except OSError as e:
+            self._register_error = e.strerror or str(e)
+        finally:
+            done.release()
+
+    def _wait_registered(self) -> None:
+        if self._registering is not None:
+            self._registering.acquire()  # may raise KeyboardInterrupt: then wait again later
+            self._registering = None
+
+    def ready(self) -> None:
+        """Wait until guest RAM is registered with KVM; UhyveError if that failed."""
+        self._wait_registered()
+        if self._register_error:
+            raise UhyveError(
+                f"KVM_SET_USER_MEMORY_REGION failed ({self._register_error}): {QEMU_HINT}"
+            )
+
+    def supported_cpuid(self) -> list[tuple[int, ...]]:
+        """KVM's CPUID entries: (function, index, flags, eax, ebx, ecx, edx) each."""
+        if self._cpuid is None:
+            nent = 128
+            while True:
+                buf = bytearray(kvm.CPUID2.size + nent * kvm.CPUID_ENTRY.size)
+                kvm.CPUID2.pack_into(buf, 0, nent, 0)
+                try:
+                    ioctl(self.kvm_fd, kvm.GET_SUPPORTED_CPUID, buf)
+                    break
+                except OSError as e:
+                    if e.errno != errno.E2BIG or nent >= kvm.MAX_CPUID_ENTRIES:
+                        raise UhyveError(
+                            f"KVM_GET_SUPPORTED_CPUID failed ({e.strerror}): {QEMU_HINT}"
+                        ) from None
+                    nent *= 2
+            count = kvm.CPUID2.unpack_from(buf)[0]
+            self._cpuid = [
+                kvm.CPUID_ENTRY.unpack_from(buf, kvm.CPUID2.size + i * kvm.CPUID_ENTRY.size)
+                for i in range(count)
+            ]
+        return self._cpuid
+
+    def load(self, image: Image) -> None:
+        """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero)."""
+        assert self.ram is not None
+        end = image.end
+        if end > self.mem_size:
+            raise UhyveError(
+                f"{image.path} needs {_mib(end)} of guest memory but HERMIT_MEM is "
+                f"{_mib(self.mem_size)}: raise HERMIT_MEM"
+            )
+        if end > C.BOOT_MAPPED_BYTES:
+            raise UhyveError(
+                f"{image.path} ends at {end:#x}, beyond the {_mib(C.BOOT_MAPPED_BYTES)} the "
+                "boot page tables map: link the image lower"
+            )
+        if not any(s.paddr <= image.entry < s.paddr + s.filesz for s in image.segments):
+            raise UhyveError(
+                f"{image.path}: entry point {image.entry:#x} lies in no loaded segment: "
+                "rebuild it with x86_64-hermit-gcc"
+            )
+        data = memoryview(image.data)
+        for seg in image.segments:
+            if seg.filesz:
+                chunk = data[seg.offset : seg.offset + seg.filesz]
+                self.ram[seg.paddr : seg.paddr + seg.filesz] = chunk
+
+    def write_boot_tables(self) -> None:
+        """GDT (null, code 0x08, data 0x10) and identity page tables for the first GiB."""
+        ram = self.ram
+        assert ram is not None
+        _GDT.pack_into(ram, C.BOOT_GDT_ADDR, 0, GDT_CODE64, GDT_DATA)
+        table = kvm.PTE_PRESENT | kvm.PTE_WRITABLE
+        _U64.pack_into(ram, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR | table)
+        _U64.pack_into(ram, C.BOOT_PDPT_ADDR, C.BOOT_PD_ADDR | table)
+        pages = C.BOOT_MAPPED_BYTES // HUGE_PAGE
+        assert pages <= 512, "the boot page directory maps at most 1 GiB"
+        leaf = table | kvm.PTE_HUGE
+        struct.pack_into(
+            f"<{pages}Q", ram, C.BOOT_PD_ADDR, *[i * HUGE_PAGE | leaf for i in range(pages)]
+        )
+
+    def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int) -> None:
+        """The loader's half of the boot-info block; kernel-owned fields stay 0."""
+        info = S.boot_info.pack(
+            magic=C.BOOT_INFO_MAGIC,
+            abi_version=C.ABI_VERSION,
+            loader=C.LOADER_UHYVE,
+            mem_size=self.mem_size,
+            cpus=cpus,
+            tsc_khz=tsc_khz,
+            tty=tty,
+            uart_port=uart_port,
+        )
+        self.mem.write(C.BOOT_INFO_ADDR, info)
+
+    def close(self) -> None:
+        self._wait_registered()
+        if self.ram is not None:
+            try:
+                self.ram.close()
+            except BufferError:  # a caller still holds a view: the GC unmaps it later
+                pass
+            self.ram = None
+        for fd in (self.fd, self.kvm_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self.kvm_fd = -1

@@ -1,0 +1,39 @@
+/* What generic kernel code needs from the architecture; arch/<arch>/ implements it. */
+#ifndef HERMIT_ARCH_H
+#define HERMIT_ARCH_H
+
+#include <stdint.h>
+
+#include <hermit/kernel.h>
+
+/* Early setup: descriptor tables, FPU, system call entry. */
+void arch_init(void);
+/* Replace the boot page tables with an identity map of all guest RAM. */
+void arch_paging_init(uint64_t mem_size);
+/* Make 4 KiB pages absent (guard pages, PROT_NONE) or present again. */
+int arch_unmap_pages(uint64_t addr, uint64_t npages);
+int arch_map_pages(uint64_t addr, uint64_t npages);
+int arch_is_mapped(uint64_t addr);
+
+uint64_t arch_cycles(void);
+void arch_relax(void);
+noreturn void arch_halt(void);
+void arch_hypercall(unsigned nr, void *arg);
+void arch_console_putc(char c);
+
+void arch_set_tls(uint64_t base);
+uint64_t arch_get_tls(void);
+uint64_t arch_hwcap(void);
+int arch_hw_random(uint64_t *out);
+noreturn void arch_enter_app(uint64_t entry, uint64_t stack);
+
+/* Application registers saved by the system call entry. */
+struct syscall_frame {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r9, r8, r10, rdx, rsi, rdi, rax;
+	uint64_t rip, rflags, rsp;
+};
+#define SYSCALL_NR(f) ((f)->rax)
+#define SYSCALL_ARGS(f) (f)->rdi, (f)->rsi, (f)->rdx, (f)->r10, (f)->r8, (f)->r9
+#define SYSCALL_RET(f, v) ((f)->rax = (uint64_t)(v))
+
+#endif

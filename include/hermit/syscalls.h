@@ -1,0 +1,56 @@
+/* System call implementations, by file.  All take the six raw argument registers. */
+#ifndef HERMIT_SYSCALLS_H
+#define HERMIT_SYSCALLS_H
+
+#define SYSCALL_PARAMS long a0, long a1, long a2, long a3, long a4, long a5
+#define UNUSED_ARGS(...) ((void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5)
+typedef long (*syscall_fn)(SYSCALL_PARAMS);
+
+/* kernel/syscall.c */
+long sys_zero(SYSCALL_PARAMS);
+
+/* kernel/sys_io.c */
+long sys_read(SYSCALL_PARAMS);
+long sys_write(SYSCALL_PARAMS);
+long sys_readv(SYSCALL_PARAMS);
+long sys_writev(SYSCALL_PARAMS);
+long sys_close(SYSCALL_PARAMS);
+long sys_fstat(SYSCALL_PARAMS);
+long sys_lseek(SYSCALL_PARAMS);
+long sys_ioctl(SYSCALL_PARAMS);
+long sys_fcntl(SYSCALL_PARAMS);
+long sys_open(SYSCALL_PARAMS);
+long sys_openat(SYSCALL_PARAMS);
+long sys_getcwd(SYSCALL_PARAMS);
+
+/* kernel/sys_mem.c */
+long sys_brk(SYSCALL_PARAMS);
+long sys_mmap(SYSCALL_PARAMS);
+long sys_munmap(SYSCALL_PARAMS);
+long sys_mprotect(SYSCALL_PARAMS);
+long sys_mremap(SYSCALL_PARAMS);
+
+/* kernel/sys_proc.c */
+long sys_exit(SYSCALL_PARAMS);
+long sys_arch_prctl(SYSCALL_PARAMS);
+long sys_getpid(SYSCALL_PARAMS);
+long sys_gettid(SYSCALL_PARAMS);
+long sys_uname(SYSCALL_PARAMS);
+long sys_sysinfo(SYSCALL_PARAMS);
+long sys_prlimit64(SYSCALL_PARAMS);
+long sys_getrlimit(SYSCALL_PARAMS);
+long sys_sched_getaffinity(SYSCALL_PARAMS);
+long sys_getrandom(SYSCALL_PARAMS);
+long sys_kill(SYSCALL_PARAMS);
+long sys_tkill(SYSCALL_PARAMS);
+long sys_tgkill(SYSCALL_PARAMS);
+
+/* kernel/sys_time.c */
+long sys_clock_gettime(SYSCALL_PARAMS);
+long sys_clock_getres(SYSCALL_PARAMS);
+long sys_gettimeofday(SYSCALL_PARAMS);
+long sys_time(SYSCALL_PARAMS);
+long sys_nanosleep(SYSCALL_PARAMS);
+long sys_clock_nanosleep(SYSCALL_PARAMS);
+
+#endif

@@ -1,0 +1,68 @@
+/* Start the application like Linux starts a static binary: argc, argv, envp and
+ * auxv on a fresh stack, then musl's _start. */
+#include <elf.h>
+
+#include <hermit/arch.h>
+
+#define APP_STACK_SIZE (8UL << 20)
+
+extern char _start[];           /* musl's crt1.o */
+extern const Elf64_Ehdr __ehdr_start; /* the image's ELF header, loaded with the first segment */
+
+/* vec[0..count) = the NUL-separated strings; vec[count] = NULL. */
+static void fill_vector(uint64_t *vec, char *strings, uint64_t count)
+{
+	for (uint64_t i = 0; i < count; i++) {
+		vec[i] = (uint64_t)strings;
+		strings += strlen(strings) + 1;
+	}
+	vec[count] = 0;
+}
+
+noreturn void app_start(void)
+{
+	struct hc_args_size sz;
+	uint64_t top = vma_alloc_stack(APP_STACK_SIZE);
+
+	if (!top) {
+		kprintf("hermit: no memory for the application stack\n");
+		kernel_exit(127);
+	}
+	arch_hypercall(HC_ARGS_SIZE, &sz);
+	uint64_t bytes = sz.argv_bytes + sz.env_bytes;
+	if (bytes > APP_STACK_SIZE / 2) {
+		kprintf("hermit: arguments and environment too large (%lu bytes)\n", (unsigned long)bytes);
+		kernel_exit(127);
+	}
+	char *strings = (char *)ALIGN_DOWN(top - bytes, 16);
+	struct hc_args a = { .buf = (uint64_t)strings, .len = bytes };
+	arch_hypercall(HC_ARGS, &a);
+
+	uint8_t *random = (uint8_t *)strings - 16;
+	static const char platform[] = "x86_64";
+	random_fill(random, 16);
+	uint64_t auxv[][2] = {
+		{ AT_PHDR, (uint64_t)&__ehdr_start + __ehdr_start.e_phoff },
+		{ AT_PHENT, __ehdr_start.e_phentsize },
+		{ AT_PHNUM, __ehdr_start.e_phnum },
+		{ AT_PAGESZ, PAGE_SIZE },
+		{ AT_ENTRY, (uint64_t)_start },
+		{ AT_UID, 0 }, { AT_EUID, 0 }, { AT_GID, 0 }, { AT_EGID, 0 },
+		{ AT_HWCAP, arch_hwcap() },
+		{ AT_CLKTCK, 100 },
+		{ AT_RANDOM, (uint64_t)random },
+		{ AT_SECURE, 0 },
+		{ AT_PLATFORM, (uint64_t)platform },
+		{ AT_NULL, 0 },
+	};
+	uint64_t words = 1 + sz.argc + 1 + sz.envc + 1 + 2 * ARRAY_SIZE(auxv);
+	uint64_t *sp = (uint64_t *)ALIGN_DOWN((uint64_t)random - words * 8, 16);
+
+	sp[0] = sz.argc;
+	fill_vector(sp + 1, strings, sz.argc);
+	fill_vector(sp + 2 + sz.argc, strings + sz.argv_bytes, sz.envc);
+	memcpy(sp + 3 + sz.argc + sz.envc, auxv, sizeof(auxv));
+
+	boot_info->tsc_main = arch_cycles();
+	arch_enter_app((uint64_t)_start, (uint64_t)sp);
+}

@@ -1,0 +1,29 @@
+/* Ending the guest: the exit status goes to the loader, which stops the VM. */
+#include <hermit/arch.h>
+
+static const char *const signal_names[32] = {
+	[4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE",
+	[9] = "SIGKILL", [11] = "SIGSEGV", [13] = "SIGPIPE", [15] = "SIGTERM",
+};
+
+noreturn void kernel_exit(int code)
+{
+	struct hc_exit e = { .code = (uint64_t)(int64_t)code };
+
+	kprintf("hermit: exit status %d\n", code);
+	arch_hypercall(HC_EXIT, &e);
+	arch_halt();
+}
+
+/* The default action of a fatal signal: end like a killed Linux process. */
+noreturn void kernel_die_signal(int sig)
+{
+	static char msg[64];
+	struct hc_write w;
+	const char *name = sig > 0 && sig < 32 && signal_names[sig] ? signal_names[sig] : "signal";
+
+	int n = ksnprintf(msg, sizeof(msg), "hermit: killed by signal %d (%s)\n", sig, name);
+	w = (struct hc_write){ .fd = 2, .buf = (uint64_t)msg, .len = (uint64_t)n };
+	arch_hypercall(HC_WRITE, &w);
+	kernel_exit(128 + sig);
+}

@@ -1,0 +1,26 @@
+/* Boot: set up the CPU, memory and clocks, then start the application. */
+#include <hermit/arch.h>
+
+struct boot_info *boot_info = (struct boot_info *)HERMIT_BOOT_INFO_ADDR;
+extern uint64_t tsc_entry;
+extern char _end[];
+
+noreturn void kernel_main(void);
+
+noreturn void kernel_main(void)
+{
+	boot_info->tsc_entry = tsc_entry;
+	if (boot_info->cmdline_len)
+		cmdline_parse((const char *)boot_info->cmdline_addr, boot_info->cmdline_len);
+	log_init();
+	arch_init();
+	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE), boot_info->mem_size);
+	arch_paging_init(boot_info->mem_size);
+	vma_init();
+	time_init();
+	kprintf("hermit: %lu MiB, %lu cpu(s), TSC %lu kHz, %s\n",
+		(unsigned long)(boot_info->mem_size >> 20), (unsigned long)boot_info->cpus,
+		(unsigned long)boot_info->tsc_khz,
+		boot_info->loader == HERMIT_LOADER_UHYVE ? "uhyve" : "qemu");
+	app_start();
+}

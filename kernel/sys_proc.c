@@ -1,0 +1,153 @@
+/* The process: identity, limits, TLS, signals to itself, and exit. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+
+#include <hermit/arch.h>
+#include <hermit/syscalls.h>
+
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define HERMIT_PID 1
+
+long sys_exit(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	kernel_exit((int)(a0 & 0xff));
+}
+
+long sys_arch_prctl(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	switch (a0) {
+	case ARCH_SET_FS:
+		arch_set_tls((uint64_t)a1);
+		return 0;
+	case ARCH_GET_FS:
+		*(uint64_t *)a1 = arch_get_tls();
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+long sys_getpid(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return HERMIT_PID;
+}
+
+long sys_gettid(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return HERMIT_PID;
+}
+
+static void copy_field(char *dst, const char *src)
+{
+	memcpy(dst, src, strlen(src) + 1);
+}
+
+long sys_uname(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct utsname *u = (struct utsname *)a0;
+	memset(u, 0, sizeof(*u));
+	copy_field(u->sysname, "Hermit");
+	copy_field(u->nodename, "hermit");
+	copy_field(u->release, "0.1.0");
+	copy_field(u->version, "#1 hermit unikernel");
+	copy_field(u->machine, "x86_64");
+	copy_field(u->domainname, "(none)");
+	return 0;
+}
+
+long sys_sysinfo(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct sysinfo *s = (struct sysinfo *)a0;
+	memset(s, 0, sizeof(*s));
+	s->uptime = (long)(time_monotonic_ns() / 1000000000ULL);
+	s->totalram = boot_info->mem_size;
+	s->freeram = page_free_count() * PAGE_SIZE;
+	s->procs = 1;
+	s->mem_unit = 1;
+	return 0;
+}
+
+static void limit(int res, struct rlimit *r)
+{
+	r->rlim_cur = r->rlim_max = RLIM_INFINITY;
+	if (res == RLIMIT_STACK)
+		r->rlim_cur = r->rlim_max = 8 << 20;
+	else if (res == RLIMIT_NOFILE)
+		r->rlim_cur = r->rlim_max = 1024;
+}
+
+long sys_prlimit64(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	if (a0 && a0 != HERMIT_PID)
+		return -ESRCH;
+	if (a1 < 0 || a1 >= RLIM_NLIMITS)
+		return -EINVAL;
+	if (a3)
+		limit((int)a1, (struct rlimit *)a3);
+	return 0; /* new limits are accepted and ignored */
+}
+
+long sys_getrlimit(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return sys_prlimit64(0, a0, 0, a1, 0, 0);
+}
+
+long sys_sched_getaffinity(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	uint64_t cpus = boot_info->cpus ? boot_info->cpus : 1;
+	if (a1 < 8)
+		return -EINVAL;
+	memset((void *)a2, 0, (size_t)a1);
+	*(uint64_t *)a2 = cpus >= 64 ? ~0ULL : (1ULL << cpus) - 1;
+	return 8;
+}
+
+long sys_getrandom(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	random_fill((void *)a0, (size_t)a1);
+	return a1;
+}
+
+/* Signals to the own process: without handlers (a later issue), the default action applies. */
+static long self_signal(long pid, long sig)
+{
+	if (pid != HERMIT_PID && pid != 0 && pid != -1)
+		return -ESRCH;
+	if (sig < 0 || sig >= 65)
+		return -EINVAL;
+	if (sig == 0 || sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT)
+		return 0;
+	kernel_die_signal((int)sig);
+}
+
+long sys_kill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return self_signal(a0, a1);
+}
+
+long sys_tkill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return self_signal(a0, a1);
+}
+
+long sys_tgkill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return self_signal(a0, a2);
+}

@@ -1,0 +1,84 @@
+/* The Linux x86_64 system call table.  Unknown calls return -ENOSYS and are logged once. */
+#include <errno.h>
+#include <sys/syscall.h>
+
+#include <hermit/arch.h>
+#include <hermit/syscalls.h>
+
+#define NR_SYSCALLS 512
+
+static const syscall_fn table[NR_SYSCALLS] = {
+	[SYS_read] = sys_read,
+	[SYS_write] = sys_write,
+	[SYS_readv] = sys_readv,
+	[SYS_writev] = sys_writev,
+	[SYS_close] = sys_close,
+	[SYS_fstat] = sys_fstat,
+	[SYS_lseek] = sys_lseek,
+	[SYS_ioctl] = sys_ioctl,
+	[SYS_fcntl] = sys_fcntl,
+	[SYS_open] = sys_open,
+	[SYS_openat] = sys_openat,
+	[SYS_getcwd] = sys_getcwd,
+	[SYS_brk] = sys_brk,
+	[SYS_mmap] = sys_mmap,
+	[SYS_munmap] = sys_munmap,
+	[SYS_mprotect] = sys_mprotect,
+	[SYS_madvise] = sys_zero,
+	[SYS_mremap] = sys_mremap,
+	[SYS_exit] = sys_exit,
+	[SYS_exit_group] = sys_exit,
+	[SYS_arch_prctl] = sys_arch_prctl,
+	[SYS_set_tid_address] = sys_gettid,
+	[SYS_set_robust_list] = sys_zero,
+	[SYS_getpid] = sys_getpid,
+	[SYS_gettid] = sys_gettid,
+	[SYS_getppid] = sys_zero,
+	[SYS_getuid] = sys_zero,
+	[SYS_geteuid] = sys_zero,
+	[SYS_getgid] = sys_zero,
+	[SYS_getegid] = sys_zero,
+	[SYS_uname] = sys_uname,
+	[SYS_sysinfo] = sys_sysinfo,
+	[SYS_prlimit64] = sys_prlimit64,
+	[SYS_getrlimit] = sys_getrlimit,
+	[SYS_clock_gettime] = sys_clock_gettime,
+	[SYS_clock_getres] = sys_clock_getres,
+	[SYS_gettimeofday] = sys_gettimeofday,
+	[SYS_time] = sys_time,
+	[SYS_nanosleep] = sys_nanosleep,
+	[SYS_clock_nanosleep] = sys_clock_nanosleep,
+	[SYS_sched_yield] = sys_zero,
+	[SYS_sched_getaffinity] = sys_sched_getaffinity,
+	[SYS_getrandom] = sys_getrandom,
+	[SYS_rt_sigaction] = sys_zero,
+	[SYS_rt_sigprocmask] = sys_zero,
+	[SYS_sigaltstack] = sys_zero,
+	[SYS_kill] = sys_kill,
+	[SYS_tkill] = sys_tkill,
+	[SYS_tgkill] = sys_tgkill,
+};
+
+static uint64_t reported[NR_SYSCALLS / 64];
+
+void syscall_dispatch(struct syscall_frame *f)
+{
+	uint64_t nr = SYSCALL_NR(f);
+
+	if (nr < NR_SYSCALLS && table[nr]) {
+		SYSCALL_RET(f, table[nr](SYSCALL_ARGS(f)));
+		return;
+	}
+	if (nr >= NR_SYSCALLS || !(reported[nr / 64] & (1ULL << (nr % 64)))) {
+		if (nr < NR_SYSCALLS)
+			reported[nr / 64] |= 1ULL << (nr % 64);
+		kprintf("hermit: unsupported system call %lu, returning -ENOSYS\n", (unsigned long)nr);
+	}
+	SYSCALL_RET(f, -ENOSYS);
+}
+
+long sys_zero(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return 0;
+}

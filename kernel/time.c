@@ -1,0 +1,35 @@
+/* Clocks from the TSC; the wall clock is the host's, read once at boot. */
+#include <hermit/arch.h>
+
+static uint64_t tsc_base, ns_mult; /* ns = (tsc - tsc_base) * ns_mult >> 32 */
+static uint64_t realtime_base;
+
+void time_init(void)
+{
+	struct hc_time t;
+
+	if (!boot_info->tsc_khz)
+		boot_info->tsc_khz = 1000000; /* unknown: assume 1 GHz rather than divide by 0 */
+	ns_mult = (1000000ULL << 32) / boot_info->tsc_khz;
+	tsc_base = boot_info->tsc_entry;
+	arch_hypercall(HC_TIME, &t);
+	realtime_base = t.ns - time_monotonic_ns();
+}
+
+uint64_t time_monotonic_ns(void)
+{
+	return (uint64_t)(((unsigned __int128)(arch_cycles() - tsc_base) * ns_mult) >> 32);
+}
+
+uint64_t time_realtime_ns(void)
+{
+	return realtime_base + time_monotonic_ns();
+}
+
+void time_delay_ns(uint64_t ns)
+{
+	uint64_t until = time_monotonic_ns() + ns;
+
+	while (time_monotonic_ns() < until)
+		arch_relax();
+}

@@ -1,0 +1,5 @@
+/* Does nothing: measures boot and exit. */
+int main(void)
+{
+	return 0;
+}
