@@ -10,6 +10,9 @@ noreturn void kernel_exit(int code)
 {
 	struct hc_exit e = { .code = (uint64_t)(int64_t)code };
 
+	if (boot_info->tsc_main && boot_info->tsc_khz)
+		kprintf("hermit: boot to main %lu us\n",
+			(unsigned long)((boot_info->tsc_main - boot_info->tsc_entry) * 1000 / boot_info->tsc_khz));
 	kprintf("hermit: exit status %d\n", code);
 	arch_hypercall(HC_EXIT, &e);
 	arch_halt();
