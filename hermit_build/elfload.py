@@ -1,7 +1,6 @@
 """Read a hermit image's ELF and program headers with `struct` (boot path: no pyelftools)."""
 
 import struct
-from dataclasses import dataclass
 
 from .abi import C
 
@@ -18,21 +17,21 @@ class ImageError(Exception):
     """The file is not a hermit image; the message says why."""
 
 
-@dataclass
 class Segment:
-    offset: int
-    vaddr: int
-    paddr: int
-    filesz: int
-    memsz: int
+    """A PT_LOAD segment.  Plain classes here: `typing`/`dataclasses` cost ~10 ms at start-up."""
+
+    __slots__ = ("offset", "vaddr", "paddr", "filesz", "memsz")
+
+    def __init__(self, offset: int, vaddr: int, paddr: int, filesz: int, memsz: int):
+        self.offset, self.vaddr, self.paddr = offset, vaddr, paddr
+        self.filesz, self.memsz = filesz, memsz
 
 
-@dataclass
 class Image:
-    path: str
-    entry: int
-    segments: list[Segment]
-    data: bytes
+    __slots__ = ("path", "entry", "segments", "data")
+
+    def __init__(self, path: str, entry: int, segments: list[Segment], data: bytes):
+        self.path, self.entry, self.segments, self.data = path, entry, segments, data
 
     @property
     def end(self) -> int:

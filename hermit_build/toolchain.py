@@ -46,6 +46,12 @@ def install(prefix: str, destdir: str = "") -> list[Path]:
             link.unlink()
         link.symlink_to(target)
         written.append(link)
+    # Byte-compile the loader: the proxy should not pay for compiling at every start.
+    import compileall
+
+    pydir = root / "lib" / "hermit" / "python"
+    if pydir.is_dir():
+        compileall.compile_dir(str(pydir), quiet=1, ddir=f"{prefix}/lib/hermit/python")
     return written
 
 

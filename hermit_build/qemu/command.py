@@ -4,7 +4,6 @@ Pure functions (no process is started here) so tests can inspect the command.
 """
 
 import os
-from dataclasses import dataclass, replace
 
 from ..abi import C
 from ..config import RunConfig
@@ -26,15 +25,31 @@ class QemuError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
 class Machine:
-    """A QEMU machine type: its `-machine` options and where its RAM appears to the guest."""
+    """A QEMU machine type: its `-machine` options and where its RAM appears to the guest.
 
-    name: str
-    options: str
-    legacy_hole: int  # [legacy_hole, 1 MiB) shows firmware or devices, not the RAM backend
-    lowmem_limit: int  # RAM of this size or more is split around the PCI hole ...
-    lowmem_split: int  # ... so that only this much stays below 4 GiB
+    A plain class: `dataclasses` costs milliseconds of import time on the boot path.
+    """
+
+    __slots__ = ("name", "options", "legacy_hole", "lowmem_limit", "lowmem_split")
+
+    def __init__(self, name: str, options: str, legacy_hole: int, lowmem_limit: int,
+                 lowmem_split: int):
+        self.name = name
+        self.options = options
+        self.legacy_hole = legacy_hole  # [legacy_hole, 1 MiB): firmware or devices, not RAM
+        self.lowmem_limit = lowmem_limit  # RAM of this size or more is split around the hole
+        self.lowmem_split = lowmem_split  # ... so that only this much stays below 4 GiB
+
+    def renamed(self, name: str) -> "Machine":
+        return Machine(name, self.options, self.legacy_hole, self.lowmem_limit, self.lowmem_split)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Machine) and all(
+            getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Machine({self.name!r})"
 
     def splits(self, mem: int) -> bool:
         return mem >= self.lowmem_limit
@@ -74,7 +89,7 @@ def machine_for(name: str | None) -> Machine:
     # Versioned names share the layout of their family.
     for prefix, family in (("pc-q35-", "q35"), ("pc-i440fx-", "pc")):
         if name.startswith(prefix):
-            return replace(MACHINES[family], name=name)
+            return MACHINES[family].renamed(name)
     raise QemuError(
         f"QEMU machine type {name!r} is not supported; use HERMIT_MACHINE=microvm, pc or q35"
     )
