@@ -1,22 +1,15 @@
 """Symbols of a hermit image through pyelftools (slow to import: never on the boot path)."""
 
 import bisect
-import sys
 
-
-def _enable_site() -> None:
-    """The loaders run with `python3 -S`; add site-packages only when pyelftools is needed."""
-    if "site" not in sys.modules:
-        import site
-
-        site.main()
+from .lazy import enable_site
 
 
 class Symbolizer:
     """Maps addresses to `function+offset` using the image's symbol table."""
 
     def __init__(self, path: str):
-        _enable_site()
+        enable_site()
         from elftools.elf.elffile import ELFFile
 
         with open(path, "rb") as f:

@@ -31,7 +31,6 @@ class HostServices:
         self._table = {
             HC.WRITE: self._write,
             HC.EXIT: self._exit,
-            HC.ARGS_SIZE: self._args_size,
             HC.ARGS: self._args,
             HC.FAULT: self._fault,
             HC.TIME: self._time,
@@ -90,23 +89,16 @@ class HostServices:
     def _exit(self, gpa: int) -> int:
         return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF
 
-    def _args_size(self, gpa: int) -> None:
-        self.mem.write(
-            gpa,
-            S.hc_args_size.pack(
-                argc=self.argc,
-                argv_bytes=len(self.args_blob),
-                envc=self.envc,
-                env_bytes=len(self.env_blob),
-            ),
-        )
-
     def _args(self, gpa: int) -> None:
         a = self._struct(S.hc_args, gpa)
         blob = self.args_blob + self.env_blob
-        if a["len"] < len(blob):
-            raise GuestError("ARGS buffer too small")
-        self.mem.write(a["buf"], blob)
+        if len(blob) <= a["len"]:
+            if not self.mem.valid(a["buf"], len(blob)):
+                raise GuestError("ARGS buffer outside guest memory")
+            self.mem.write(a["buf"], blob)
+        self.mem.write(gpa, S.hc_args.pack(
+            buf=a["buf"], len=a["len"], argc=self.argc, argv_bytes=len(self.args_blob),
+            envc=self.envc, env_bytes=len(self.env_blob)))
 
     def _time(self, gpa: int) -> None:
         self._set(S.hc_time, gpa, "ns", time.time_ns())

@@ -62,6 +62,11 @@ def run_guarded(fn, prog: str) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        pkg = {"jinja2": "python3-jinja2", "elftools": "python3-pyelftools"}.get(
+            (e.name or "").split(".")[0], f"the Python module {e.name}")
+        print(f"{prog}: {e}; install {pkg}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 141
 

@@ -16,6 +16,11 @@ BINUTILS = ["addr2line", "ar", "as", "ld", "nm", "objcopy", "objdump", "ranlib",
 
 
 def render_cross_file(prefix: str) -> str:
+    try:
+        from .lazy import enable_site
+    except ImportError:  # run as a script by Meson's install step
+        from lazy import enable_site
+    enable_site()
     import jinja2
 
     env = jinja2.Environment(

@@ -5,6 +5,7 @@
 #include <hermit/arch.h>
 
 #define APP_STACK_SIZE (8UL << 20)
+#define ARGS_FIRST_TRY (64UL << 10) /* most command lines and environments fit */
 
 extern char _start[];           /* musl's crt1.o */
 extern const Elf64_Ehdr __ehdr_start; /* the image's ELF header, loaded with the first segment */
@@ -19,24 +20,39 @@ static void fill_vector(uint64_t *vec, char *strings, uint64_t count)
 	vec[count] = 0;
 }
 
+/* Fetch argv and envp into the top of the stack; returns where the strings start. */
+static char *fetch_args(uint64_t top, struct hc_args *a)
+{
+	uint64_t room = ARGS_FIRST_TRY;
+
+	for (;;) {
+		*a = (struct hc_args){ .buf = top - room, .len = room };
+		arch_hypercall(HC_ARGS, a);
+		uint64_t bytes = a->argv_bytes + a->env_bytes;
+		if (bytes <= room) {
+			char *strings = (char *)ALIGN_DOWN(top - bytes, 16);
+			memmove(strings, (void *)a->buf, bytes); /* snug against the top */
+			return strings;
+		}
+		if (bytes > APP_STACK_SIZE / 2) {
+			kprintf("hermit: arguments and environment too large (%lu bytes)\n",
+				(unsigned long)bytes);
+			kernel_exit(127);
+		}
+		room = ALIGN_UP(bytes, PAGE_SIZE);
+	}
+}
+
 noreturn void app_start(void)
 {
-	struct hc_args_size sz;
+	struct hc_args sz; /* counts and sizes of argv and envp */
 	uint64_t top = vma_alloc_stack(APP_STACK_SIZE);
 
 	if (!top) {
 		kprintf("hermit: no memory for the application stack\n");
 		kernel_exit(127);
 	}
-	arch_hypercall(HC_ARGS_SIZE, &sz);
-	uint64_t bytes = sz.argv_bytes + sz.env_bytes;
-	if (bytes > APP_STACK_SIZE / 2) {
-		kprintf("hermit: arguments and environment too large (%lu bytes)\n", (unsigned long)bytes);
-		kernel_exit(127);
-	}
-	char *strings = (char *)ALIGN_DOWN(top - bytes, 16);
-	struct hc_args a = { .buf = (uint64_t)strings, .len = bytes };
-	arch_hypercall(HC_ARGS, &a);
+	char *strings = fetch_args(top, &sz);
 
 	uint8_t *random = (uint8_t *)strings - 16;
 	static const char platform[] = "x86_64";

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <termios.h>
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
@@ -118,8 +119,11 @@ long sys_ioctl(SYSCALL_PARAMS)
 		*ws = (struct winsize){ .ws_row = 24, .ws_col = 80 };
 		return 0;
 	}
-	if ((unsigned long)a1 == TCGETS)
+	if ((unsigned long)a1 == TCGETS) {
+		memset((void *)a2, 0, sizeof(struct termios)); /* a plain, cooked terminal */
+		((struct termios *)a2)->c_lflag = ICANON | ECHO;
 		return 0;
+	}
 	return -EINVAL;
 }
 

@@ -6,14 +6,10 @@ static uint64_t realtime_base;
 
 void time_init(void)
 {
-	struct hc_time t;
-
 	if (!boot_info->tsc_khz)
 		boot_info->tsc_khz = 1000000; /* unknown: assume 1 GHz rather than divide by 0 */
 	ns_mult = (1000000ULL << 32) / boot_info->tsc_khz;
 	tsc_base = boot_info->tsc_entry;
-	arch_hypercall(HC_TIME, &t);
-	realtime_base = t.ns - time_monotonic_ns();
 }
 
 uint64_t time_monotonic_ns(void)
@@ -21,8 +17,14 @@ uint64_t time_monotonic_ns(void)
 	return (uint64_t)(((unsigned __int128)(arch_cycles() - tsc_base) * ns_mult) >> 32);
 }
 
+/* The host's wall clock, asked for on first use: no round trip on the boot path. */
 uint64_t time_realtime_ns(void)
 {
+	if (!realtime_base) {
+		struct hc_time t;
+		arch_hypercall(HC_TIME, &t);
+		realtime_base = t.ns - time_monotonic_ns();
+	}
 	return realtime_base + time_monotonic_ns();
 }
 

@@ -37,8 +37,10 @@ CONSTANTS: dict[str, int] = {
 HYPERCALLS: dict[str, int] = {
     "WRITE": 1,  # write buf[len] to host fd (1 or 2); ret = bytes or -errno
     "EXIT": 2,  # the guest is done; code is the process exit status
-    "ARGS_SIZE": 3,  # sizes of argv/envp so the kernel can allocate room
-    "ARGS": 4,  # argv strings then envp strings, each NUL-terminated, into buf
+    # argv strings then envp strings, each NUL-terminated, into buf when they fit in
+    # len bytes; the counts and sizes always (one round trip at boot, a second only
+    # for a huge environment).
+    "ARGS": 4,
     "FAULT": 5,  # a CPU exception: registers and backtrace; the loader reports and exits
     "TIME": 6,  # host wall clock (CLOCK_REALTIME) in ns
     "READ": 7,  # read from host fd 0; ret = bytes or -errno
@@ -66,8 +68,7 @@ STRUCTS: dict[str, list[str]] = {
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
-    "hc_args_size": ["argc", "argv_bytes", "envc", "env_bytes"],
-    "hc_args": ["buf", "len"],
+    "hc_args": ["buf", "len", "argc", "argv_bytes", "envc", "env_bytes"],
     # regs in the order of FAULT_REGS; frames are return addresses, outermost last.
     "hc_fault": ["vector", "error", "cr2", "nframes"]
     + ["r_" + r for r in ("rip", "rsp", "rbp", "rflags", "rax", "rbx", "rcx", "rdx",
