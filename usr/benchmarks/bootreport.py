@@ -67,6 +67,8 @@ def fmt_ms(ms: float) -> str:
 def fmt_ratio(x: float | None) -> str:
     if x is None:
         return "—"
+    if x < 1:
+        return f"{x:.2g}×"
     return f"{x:.0f}×" if x >= 100 else f"{x:.1f}×" if x >= 10 else f"{x:.2f}×"
 
 
@@ -77,32 +79,33 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def row(r: Result, base: Result | None, native: Result | None) -> list[str]:
     label = r.config.label
     if r.config.skip:
-        return [label, f"n/a: {r.config.skip}", "—", "—", "—", "—", "0"]
+        return [label, "n/a", "—", "—", "—", "—", "0", f"n/a: {r.config.skip}"]
     if not r.ok:
-        return [label, f"error: {r.error}", "—", "—", "—", "—", "0"]
+        return [label, "error", "—", "—", "—", "—", "0", f"error: {r.error}"]
     b2m = r.boot_median_us
     b2m_text = f"{b2m:.0f}" if b2m is not None else ("?" if r.config.hermit else "—")
     vs_base = ratio(r.median_ms, base.median_ms) if base else None
     vs_native = ratio(r.median_ms, native.median_ms) if native else None
     return [label, fmt_ms(r.median_ms), fmt_ms(r.min_ms), fmt_ratio(vs_base),
-            fmt_ratio(vs_native), b2m_text, str(len(r.wall_ns))]
+            fmt_ratio(vs_native), b2m_text, str(len(r.wall_ns)), ""]
 
 
 def markdown_table(results: list[Result], base: Result | None, native: Result | None) -> str:
     base_name = base.config.label if base else "QEMU microvm (not measured)"
     native_name = "Linux native" if native and native.ok else "Linux native (not measured)"
     head = ["configuration", "median ms", "min ms", f"× {base_name}", f"× {native_name}",
-            "boot→main µs", "runs"]
+            "boot→main µs", "runs", "note"]
     rows = [head] + [row(r, base, native) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    right = [False] + [True] * (len(head) - 1)
+    right = [False] + [True] * (len(head) - 2) + [False]
 
     def line(cells: list[str]) -> str:
-        padded = [c.rjust(w) if rj else c.ljust(w) for c, w, rj in zip(cells, widths, right)]
+        cols = zip(cells, widths, right, strict=True)
+        padded = [c.rjust(w) if rj else c.ljust(w) for c, w, rj in cols]
         return "| " + " | ".join(padded) + " |"
 
     sep = "|" + "|".join(("-" * (w + 1) + ":") if rj else ("-" * (w + 2))
-                         for w, rj in zip(widths, right)) + "|"
+                         for w, rj in zip(widths, right, strict=True)) + "|"
     return "\n".join([line(head), sep] + [line(r) for r in rows[1:]])
 
 
