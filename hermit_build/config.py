@@ -45,10 +45,10 @@ _SHIFT = {"": 20, "k": 10, "m": 20, "g": 30}
 
 def parse_mem(text: str, name: str = "HERMIT_MEM") -> int:
     """A size like 512M, 2G, 2GiB or 1024 (MiB, as HermitCore's proxy read it)."""
-    t = text.strip().lower().removesuffix("b").removesuffix("i")
-    digits = t.rstrip("kmg")
-    unit = t[len(digits):]
-    if not digits.isdigit() or not digits.isascii() or unit not in _SHIFT:
+    t = text.strip().lower()
+    digits = t[: len(t) - len(t.lstrip("0123456789"))]
+    unit = t[len(digits):].removesuffix("b").removesuffix("i")
+    if not digits or unit not in _SHIFT or (unit == "" and t != digits):
         raise ConfigError(f"{name}={text!r} is not a size; use e.g. 512M or 2G")
     value = int(digits) << _SHIFT[unit]
     if value < MIN_MEM:
@@ -81,13 +81,13 @@ def parse_port(text: str, name: str) -> int:
     return n
 
 
-def kvm_device() -> str:
-    return os.environ.get("HERMIT_KVM_DEVICE", "/dev/kvm")
+def kvm_device(environ: dict[str, str] | None = None) -> str:
+    return (os.environ if environ is None else environ).get("HERMIT_KVM_DEVICE", "/dev/kvm")
 
 
-def kvm_problem() -> str | None:
+def kvm_problem(environ: dict[str, str] | None = None) -> str | None:
     """Why hermit cannot use KVM on this host, or None when it can."""
-    dev = kvm_device()
+    dev = kvm_device(environ)
     if not os.path.exists(dev):
         return f"{dev} does not exist (no KVM on this host)"
     if not os.access(dev, os.R_OK | os.W_OK):
@@ -102,8 +102,8 @@ def kvm_problem() -> str | None:
     return None
 
 
-def kvm_usable() -> bool:
-    return kvm_problem() is None
+def kvm_usable(environ: dict[str, str] | None = None) -> bool:
+    return kvm_problem(environ) is None
 
 
 def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> RunConfig:
@@ -111,7 +111,7 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     cfg = RunConfig(image=image, argv=argv, env=[f"{k}={v}" for k, v in environ.items()])
     isle = environ.get("HERMIT_ISLE", "").strip().lower()
     if isle in ("", "auto"):
-        cfg.isle = "uhyve" if kvm_usable() else "qemu"
+        cfg.isle = "uhyve" if kvm_usable(environ) else "qemu"
     elif isle in ("uhyve", "hyve"):
         cfg.isle = "uhyve"
     elif isle == "qemu":

@@ -24,6 +24,9 @@ class AbiStruct:
         return dict(zip(self.fields, self.st.unpack(data), strict=True))
 
     def pack(self, **values: int) -> bytes:
+        unknown = values.keys() - self.offset.keys()
+        if unknown:
+            raise KeyError(f"struct {self.name} has no field {sorted(unknown)[0]!r}")
         return self.st.pack(*((values.get(f, 0) & 0xFFFFFFFFFFFFFFFF) for f in self.fields))
 
 

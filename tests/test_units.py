@@ -1,0 +1,458 @@
+"""Unit tests of hermit_build that boot nothing: settings, image checks, fault reports,
+the loader ABI (Python against the generated C header) and the SDK's cross-file."""
+
+import configparser
+import io
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hermit_build import config, crash, elfload, toolchain
+from hermit_build.abi import HC, AbiStruct, C, S, gen_c, signed, spec
+from hermit_build.config import ConfigError
+
+# --- config -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,value", [
+    ("512M", 512 << 20),
+    ("2G", 2 << 30),
+    ("2g", 2 << 30),
+    ("1024", 1024 << 20),  # a bare number is MiB
+    ("16M", 16 << 20),  # the minimum
+    ("65536K", 64 << 20),
+    ("1GiB", 1 << 30),
+    ("256MB", 256 << 20),
+    (" 4G ", 4 << 30),
+    ("1024G", 1 << 40),  # the maximum
+])
+def test_parse_mem(text, value):
+    assert config.parse_mem(text) == value
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("lots", "is not a size"),
+    ("", "is not a size"),
+    ("1.5G", "is not a size"),
+    ("-1G", "is not a size"),
+    ("2T", "is not a size"),
+    ("0x100M", "is not a size"),
+    ("15M", "too small"),
+    ("0", "too small"),
+    ("1025G", "too large"),
+])
+def test_parse_mem_rejects(text, needle):
+    with pytest.raises(ConfigError) as e:
+        config.parse_mem(text)
+    assert f"HERMIT_MEM={text!r}" in str(e.value)
+    assert needle in str(e.value)
+
+
+def test_parse_mem_names_the_flag():
+    with pytest.raises(ConfigError, match=r"^--mem='big' is not a size; use e\.g\. 512M or 2G$"):
+        config.parse_mem("big", "--mem")
+
+
+@pytest.mark.parametrize("text,value", [("1", 1), ("4", 4), (" 8 ", 8), ("64", 64)])
+def test_parse_cpus(text, value):
+    assert config.parse_cpus(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "65", "-1", "two", "", "1.5", "4 cpus"])
+def test_parse_cpus_rejects(text):
+    with pytest.raises(ConfigError) as e:
+        config.parse_cpus(text)
+    assert f"HERMIT_CPUS={text!r}" in str(e.value)
+    assert "from 1 to 64" in str(e.value)
+    with pytest.raises(ConfigError, match="^--cpus="):
+        config.parse_cpus(text, "--cpus")
+
+
+def env_config(**env: str) -> config.RunConfig:
+    return config.from_environment("app", ["app", "x"], env)
+
+
+@pytest.mark.parametrize("isle,want", [
+    ("uhyve", "uhyve"), ("hyve", "uhyve"), ("UHYVE", "uhyve"),
+    ("qemu", "qemu"), (" QEMU ", "qemu"),
+])
+def test_isle(isle, want):
+    assert env_config(HERMIT_ISLE=isle).isle == want
+
+
+@pytest.mark.parametrize("isle", ["", "auto"])
+def test_isle_auto_follows_kvm(isle, monkeypatch, tmp_path):
+    monkeypatch.setenv("HERMIT_KVM_DEVICE", str(tmp_path / "no-kvm"))
+    assert env_config(HERMIT_ISLE=isle).isle == "qemu"
+    assert env_config().isle == "qemu"
+
+
+def test_isle_unknown():
+    with pytest.raises(ConfigError, match="HERMIT_ISLE='xen' is not a loader; use uhyve or qemu"):
+        env_config(HERMIT_ISLE="xen")
+
+
+def test_defaults():
+    cfg = env_config(HERMIT_ISLE="qemu")
+    assert (cfg.image, cfg.argv) == ("app", ["app", "x"])
+    assert cfg.mem == 2 << 30 and cfg.cpus == 1
+    assert cfg.kvm is True
+    assert (cfg.verbose, cfg.debug, cfg.monitor, cfg.uart) == (False, False, False, False)
+    assert cfg.port == config.HERMIT_PORT and cfg.app_port is None
+    assert cfg.timeout is None and cfg.machine is None
+
+
+def test_environment_is_passed_to_the_guest():
+    cfg = env_config(HERMIT_ISLE="qemu", HOME="/root", EMPTY="", ODD="a=b c")
+    assert cfg.env == ["HERMIT_ISLE=qemu", "HOME=/root", "EMPTY=", "ODD=a=b c"]
+
+
+@pytest.mark.parametrize("value,kvm", [
+    ("0", False), ("no", False), ("false", False), ("OFF", False),
+    ("1", True), ("yes", True), ("on", True),
+])
+def test_kvm_switch(value, kvm):
+    assert env_config(HERMIT_ISLE="qemu", HERMIT_KVM=value).kvm is kvm
+
+
+@pytest.mark.parametrize("value,verbose", [("1", True), ("true", True), ("0", False)])
+def test_verbose(value, verbose):
+    assert env_config(HERMIT_ISLE="qemu", HERMIT_VERBOSE=value).verbose is verbose
+
+
+def test_settings_from_environment():
+    cfg = env_config(HERMIT_ISLE="qemu", HERMIT_MEM="256M", HERMIT_CPUS="2", HERMIT_PORT="20000",
+                     HERMIT_APP_PORT="8080", HERMIT_TIMEOUT="2.5", HERMIT_MACHINE="q35",
+                     HERMIT_DEBUG="1", HERMIT_MONITOR="1", HERMIT_UART="1")
+    assert (cfg.mem, cfg.cpus, cfg.port, cfg.app_port) == (256 << 20, 2, 20000, 8080)
+    assert (cfg.timeout, cfg.machine) == (2.5, "q35")
+    assert cfg.debug and cfg.monitor and cfg.uart
+
+
+@pytest.mark.parametrize("var,value,needle", [
+    ("HERMIT_PORT", "abc", "HERMIT_PORT='abc' is not a TCP port (1-65535)"),
+    ("HERMIT_PORT", "0", "HERMIT_PORT='0' is not a TCP port"),
+    ("HERMIT_PORT", "65536", "HERMIT_PORT='65536' is not a TCP port"),
+    ("HERMIT_APP_PORT", "-5", "HERMIT_APP_PORT='-5' is not a TCP port"),
+    ("HERMIT_TIMEOUT", "soon", "HERMIT_TIMEOUT must be a number of seconds"),
+    ("HERMIT_MEM", "huge", "HERMIT_MEM='huge' is not a size"),
+    ("HERMIT_CPUS", "0", "HERMIT_CPUS='0' is not a cpu count"),
+])
+def test_bad_settings(var, value, needle):
+    with pytest.raises(ConfigError) as e:
+        env_config(HERMIT_ISLE="qemu", **{var: value})
+    assert needle in str(e.value)
+
+
+def test_kvm_problem_names_the_device(monkeypatch, tmp_path):
+    missing = tmp_path / "kvm"
+    monkeypatch.setenv("HERMIT_KVM_DEVICE", str(missing))
+    assert config.kvm_problem() == f"{missing} does not exist (no KVM on this host)"
+    assert config.kvm_usable() is False
+
+
+# --- elfload ------------------------------------------------------------------------------------
+
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+PHDR = struct.Struct("<IIQQQQQQ")
+
+
+def elf(*, cls=2, data=1, osabi=0x42, etype=2, machine=62, entry=0x200100, phentsize=None,
+        segments=((1, 0x200000, 0x100, 0x100),), phoff=64, pad=0x100) -> bytes:
+    """A minimal ELF image: segments are (type, paddr, filesz, memsz), file data after them."""
+    ident = b"\x7fELF" + bytes([cls, data, 1, osabi]) + bytes(8)
+    phentsize = PHDR.size if phentsize is None else phentsize
+    body_off = phoff + len(segments) * PHDR.size
+    head = EHDR.pack(ident, etype, machine, 1, entry, phoff, 0, 0, EHDR.size, phentsize,
+                     len(segments), 64, 0, 0)
+    phdrs = b"".join(PHDR.pack(t, 5, body_off, paddr, paddr, filesz, memsz, 0x1000)
+                     for t, paddr, filesz, memsz in segments)
+    return head + bytes(phoff - EHDR.size) + phdrs + bytes(pad)
+
+
+def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+def write(tmp_path: Path, data: bytes, name: str = "img") -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_load_good_image(tmp_path):
+    path = write(tmp_path, elf(segments=((1, 0x200000, 0x80, 0x100), (4, 0, 0, 0x10),
+                                         (1, 0x300000, 0x10, 0x2000))))
+    img = elfload.load(path)
+    assert img.path == path and img.entry == 0x200100
+    assert [(s.paddr, s.filesz, s.memsz) for s in img.segments] == [
+        (0x200000, 0x80, 0x100), (0x300000, 0x10, 0x2000)]
+    assert img.end == 0x302000
+
+
+def test_load_skips_empty_segments(tmp_path):
+    img = elfload.load(write(tmp_path, elf(segments=((1, 0x200000, 0, 0),
+                                                     (1, 0x201000, 8, 8)))))
+    assert [s.paddr for s in img.segments] == [0x201000]
+
+
+@pytest.mark.parametrize("data,needle", [
+    (b"", "not an ELF file"),
+    (b"hello world\n" * 10, "not an ELF file"),
+    (b"\x7fELF\x02\x01", "not an ELF file"),  # shorter than an ELF header
+    (elf(cls=1), "not an x86_64 ELF image (hermit runs x86_64 unikernels only)"),
+    (elf(data=2), "not an x86_64 ELF image"),
+    (elf(machine=183), "not an x86_64 ELF image"),
+    (elf(osabi=0), "not a hermit image (ELF OSABI 0x0, expected 0x42); "
+                   "build it with x86_64-hermit-gcc"),
+    (elf(osabi=3), "ELF OSABI 0x3, expected 0x42"),
+    (elf(etype=1), "not an executable (ELF type 1)"),
+    (elf(etype=3), "not an executable (ELF type 3)"),
+    (elf(phentsize=32), "corrupt ELF program headers"),
+    (patch(elf(), 32, "<Q", 0x10000), "corrupt ELF program headers"),  # e_phoff past the end
+    (elf(pad=0x10), "corrupt ELF segment 0 (truncated file?)"),
+    (elf(segments=((1, 0x200000, 0x100, 0x80),)), "corrupt ELF segment 0"),
+    (elf(segments=((1, 0x200000, 8, 8), (1, 0x1000, 8, 8))),
+     "segment 1 at 0x1000 below the kernel base"),
+    (elf(segments=((4, 0x200000, 8, 8),)), "no loadable segments"),
+    (elf(segments=()), "no loadable segments"),
+], ids=["empty", "text", "short", "elf32", "big-endian", "aarch64", "osabi-sysv", "osabi-linux",
+        "relocatable", "shared", "phentsize", "phoff", "truncated", "filesz>memsz", "low-segment",
+        "only-note", "no-segments"])
+def test_load_rejects(tmp_path, data, needle):
+    path = write(tmp_path, data)
+    with pytest.raises(elfload.ImageError) as e:
+        elfload.load(path)
+    assert str(e.value).startswith(f"{path}: ")
+    assert needle in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_load_missing_and_directory(tmp_path):
+    with pytest.raises(elfload.ImageError, match="no such file$"):
+        elfload.load(str(tmp_path / "nope"))
+    with pytest.raises(elfload.ImageError, match="is a directory$"):
+        elfload.load(str(tmp_path))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_load_unreadable(tmp_path):
+    path = write(tmp_path, elf())
+    os.chmod(path, 0)
+    with pytest.raises(elfload.ImageError, match="permission denied$"):
+        elfload.load(path)
+
+
+# --- crash --------------------------------------------------------------------------------------
+
+def fault(vector: int, error: int = 0, cr2: int = 0, rsp: int = 0x7FF000) -> dict[str, int]:
+    return S.hc_fault.unpack(S.hc_fault.pack(vector=vector, error=error, cr2=cr2, r_rsp=rsp,
+                                             r_rip=0x201234))
+
+
+@pytest.mark.parametrize("f,text", [
+    (fault(14, error=2, cr2=0),
+     "page fault (#PF): write at address 0x0 (null pointer dereference)"),
+    (fault(14, error=0, cr2=0x10), "page fault (#PF): read at address 0x10 (null pointer "
+                                   "dereference)"),
+    (fault(14, error=2, cr2=0x7FEFF8, rsp=0x7FF000),
+     "page fault (#PF): write at address 0x7feff8 (stack overflow: the stack ran into its "
+     "guard page)"),
+    (fault(14, error=0x10, cr2=0xDEAD0000), "page fault (#PF): instruction fetch at address "
+                                            "0xdead0000"),
+    (fault(0), "divide error (#DE)"),
+    (fault(13, error=0x18), "general protection fault (#GP), error code 0x18"),
+    (fault(13), "general protection fault (#GP)"),
+    (fault(6), "invalid opcode (#UD)"),
+    (fault(99), "exception 99 (#99)"),
+])
+def test_describe(f, text):
+    assert crash.describe(f) == text
+
+
+@pytest.mark.parametrize("vector,status", [(0, 136), (19, 136), (6, 132), (14, 139),
+                                           (13, 139), (3, 133), (17, 135)])
+def test_exit_status_is_a_signal(vector, status):
+    assert crash.exit_status(vector) == status
+
+
+def test_report_without_symbols():
+    f = S.hc_fault.unpack(S.hc_fault.pack(vector=0, r_rip=0x201234, r_rsp=0x7FF000, nframes=2,
+                                          frame0=0x201300, frame1=0x200400))
+    out = io.StringIO()
+    assert crash.report(f, None, out=out) == 128 + 8
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "hermit: guest crashed: divide error (#DE)"
+    assert lines[1] == "  at 0x0000000000201234"
+    assert "rsp 0x00000000007ff000" in out.getvalue()
+    assert lines[-3:] == ["backtrace:", "  #0  0x0000000000201300", "  #1  0x0000000000200400"]
+
+
+# --- abi ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(spec.STRUCTS))
+def test_struct_round_trip(name):
+    st = getattr(S, name)
+    assert st.size == 8 * len(spec.STRUCTS[name])
+    values = {f: (i + 1) * 0x0101010101 for i, f in enumerate(st.fields)}
+    data = st.pack(**values)
+    assert len(data) == st.size
+    assert st.unpack(data) == values
+    assert st.unpack(st.pack()) == dict.fromkeys(st.fields, 0)
+    for f in st.fields:
+        assert struct.unpack_from("<Q", data, st.offset[f])[0] == values[f]
+
+
+def test_negative_values_travel_as_twos_complement():
+    data = S.hc_write.pack(fd=1, ret=-22)
+    assert data[24:32] == b"\xea" + b"\xff" * 7
+    back = S.hc_write.unpack(data)
+    assert back["ret"] == 2**64 - 22 and signed(back["ret"]) == -22
+    assert signed(5) == 5
+
+
+def test_abi_struct_layout():
+    st = AbiStruct("demo", ["a", "b", "c"])
+    assert st.size == 24 and st.offset == {"a": 0, "b": 8, "c": 16}
+
+
+def test_abi_namespaces():
+    assert C.KERNEL_BASE == 0x200000 and C.BOOT_INFO_ADDR == 0x5000
+    assert HC.WRITE == 1 and HC.EXIT == 2
+    assert len(set(spec.HYPERCALLS.values())) == len(spec.HYPERCALLS), "duplicate hypercall"
+
+
+PROBE_MAIN = """
+#include <stddef.h>
+#include <stdio.h>
+#include <hermit/abi.h>
+
+int main(void)
+{
+"""
+
+
+def probe_source() -> str:
+    """A C program printing, per line, NAME VALUE for every layout fact the header states."""
+    lines = [PROBE_MAIN]
+
+    def emit(label: str, expr: str) -> None:
+        lines.append(f'\tprintf("{label} %llu\\n", (unsigned long long)({expr}));')
+
+    for name in spec.CONSTANTS:
+        emit(f"C.{name}", f"HERMIT_{name}")
+    for name in spec.HYPERCALLS:
+        emit(f"HC.{name}", f"HC_{name}")
+    for name, fields in spec.STRUCTS.items():
+        emit(f"sizeof.{name}", f"sizeof(struct {name})")
+        emit(f"SIZEOF.{name}", f"{name.upper()}_SIZEOF")
+        for f in fields:
+            emit(f"offsetof.{name}.{f}", f"offsetof(struct {name}, {f})")
+            emit(f"sizeof.{name}.{f}", f"sizeof(((struct {name} *)0)->{f})")
+            emit(f"OFF.{name}.{f}", f"{name.upper()}_OFF_{f.upper()}")
+    lines.append("\treturn 0;\n}\n")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def header_facts(tmp_path_factory) -> dict[str, int]:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        pytest.skip("no host C compiler")
+    work = tmp_path_factory.mktemp("abi")
+    (work / "hermit").mkdir()
+    (work / "hermit" / "abi.h").write_text(gen_c.render())
+    (work / "probe.c").write_text(probe_source())
+    r = subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-I", str(work), "probe.c",
+                        "-o", "probe"], cwd=work, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = subprocess.run([str(work / "probe")], capture_output=True, text=True, check=True,
+                         timeout=30).stdout
+    return {k: int(v) for k, v in (ln.split() for ln in out.splitlines())}
+
+
+def test_header_constants_match(header_facts):
+    for name, value in spec.CONSTANTS.items():
+        assert header_facts[f"C.{name}"] == value == getattr(C, name), name
+    for name, nr in spec.HYPERCALLS.items():
+        assert header_facts[f"HC.{name}"] == nr == getattr(HC, name), name
+
+
+@pytest.mark.parametrize("name", list(spec.STRUCTS))
+def test_header_struct_matches(header_facts, name):
+    st = getattr(S, name)
+    assert header_facts[f"sizeof.{name}"] == st.size
+    assert header_facts[f"SIZEOF.{name}"] == st.size
+    for f in st.fields:
+        assert header_facts[f"offsetof.{name}.{f}"] == st.offset[f], f
+        assert header_facts[f"OFF.{name}.{f}"] == st.offset[f], f
+        assert header_facts[f"sizeof.{name}.{f}"] == 8, f
+
+
+def test_header_serves_assembly(tmp_path):
+    """Under __ASSEMBLER__ the header keeps its #defines and drops the C declarations."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        pytest.skip("no host C compiler")
+    (tmp_path / "hermit").mkdir()
+    (tmp_path / "hermit" / "abi.h").write_text(gen_c.render())
+    (tmp_path / "use.S").write_text(
+        "#include <hermit/abi.h>\n"
+        "\tmovq $HERMIT_BOOT_INFO_ADDR, %rax\n"
+        "\tmovq BOOT_INFO_OFF_MEM_SIZE(%rax), %rbx\n"
+        "\tmovw $(HERMIT_HC_PORT_BASE + HC_EXIT), %dx\n")
+    r = subprocess.run([cc, "-c", "-I", str(tmp_path), "use.S", "-o", "use.o"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "use.o").stat().st_size > 0
+
+
+# --- toolchain ----------------------------------------------------------------------------------
+
+def parse_cross_file(text: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser()
+    cp.read_string(text)
+    return cp
+
+
+@pytest.mark.parametrize("prefix", ["/opt/hermit", "/opt/hermit/", "/home/me/sdk-1.0"])
+def test_render_cross_file(prefix):
+    text = toolchain.render_cross_file(prefix)
+    p = prefix.rstrip("/")
+    cp = parse_cross_file(text)
+    assert set(cp.sections()) == {"binaries", "host_machine", "properties"}
+    assert cp["binaries"]["c"] == f"'{p}/bin/x86_64-hermit-gcc'"
+    assert cp["binaries"]["ar"] == f"'{p}/bin/x86_64-hermit-ar'"
+    assert cp["binaries"]["strip"] == f"'{p}/bin/x86_64-hermit-strip'"
+    assert cp["binaries"]["exe_wrapper"] == f"['{p}/bin/proxy']"
+    assert cp["host_machine"]["system"] == "'hermit'"
+    assert cp["host_machine"]["cpu_family"] == "'x86_64'"
+    assert cp["properties"]["hermit_prefix"] == f"'{p}'"
+    assert "//" not in text.replace("# ", "")
+
+
+def test_toolchain_install_into_destdir(tmp_path):
+    written = toolchain.install("/opt/sdk", destdir=str(tmp_path))
+    root = tmp_path / "opt" / "sdk"
+    cross = root / "share" / "meson" / "cross" / toolchain.CROSS_NAME
+    assert cross in written
+    assert cross.read_text() == toolchain.render_cross_file("/opt/sdk")
+    assert (root / "share" / "hermit" / "x86_64-hermit.ini").read_text() == cross.read_text()
+    for tool in toolchain.BINUTILS:
+        link = root / "bin" / f"x86_64-hermit-{tool}"
+        assert link.is_symlink(), tool
+        assert os.path.isabs(os.readlink(link)), tool
+    # Installing again over the old links works (meson install runs the script every time).
+    assert toolchain.install("/opt/sdk", destdir=str(tmp_path)) == written
+
+
+def test_toolchain_cli_writes_cross_file(tmp_path):
+    out = tmp_path / "x.ini"
+    assert toolchain.main(["cross-file", "--prefix", "/srv/h", "-o", str(out)]) == 0
+    assert out.read_text() == toolchain.render_cross_file("/srv/h")
