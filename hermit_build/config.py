@@ -2,13 +2,15 @@
 
 import os
 
+from .errors import HermitError
+
 DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
 MIN_MEM = 16 << 20
 MAX_CPUS = 64
 HERMIT_PORT = 18766
 
 
-class ConfigError(Exception):
+class ConfigError(HermitError):
     """A setting the user gave is malformed; the message names it and the fix."""
 
 

@@ -3,6 +3,7 @@
 import struct
 
 from .abi import C
+from .errors import HermitError
 
 ELFOSABI_HERMIT = 0x42
 EM_X86_64 = 62
@@ -13,7 +14,7 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
 
 
-class ImageError(Exception):
+class ImageError(HermitError):
     """The file is not a hermit image; the message says why."""
 
 

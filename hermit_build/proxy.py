@@ -7,8 +7,9 @@ first guest instruction.
 import os
 import sys
 
-from .config import ConfigError, RunConfig, from_environment, kvm_problem
-from .elfload import ImageError, load
+from .config import RunConfig, from_environment, kvm_problem
+from .elfload import load
+from .errors import HermitError
 
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
@@ -16,8 +17,8 @@ Environment: HERMIT_ISLE=uhyve|qemu  HERMIT_CPUS=N  HERMIT_MEM=512M|2G  HERMIT_K
   HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS"""
 
 
-class LaunchError(Exception):
-    status = 1
+class LaunchError(HermitError):
+    """The chosen loader cannot run on this host."""
 
 
 def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = False) -> int:
@@ -41,24 +42,11 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
 
 def run_guarded(fn, prog: str) -> int:
     """Run fn(); turn every expected failure into one line on stderr and a status."""
-    from_loader: tuple[type[BaseException], ...] = (ConfigError, ImageError, LaunchError)
-    try:
-        from .uhyve import UhyveError
-
-        from_loader += (UhyveError,)
-    except ImportError:
-        pass
-    try:
-        from .qemu import QemuError
-
-        from_loader += (QemuError,)
-    except ImportError:
-        pass
     try:
         return fn()
-    except from_loader as e:
+    except HermitError as e:
         print(f"{prog}: {e}", file=sys.stderr)
-        return getattr(e, "status", 1)
+        return e.status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

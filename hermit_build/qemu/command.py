@@ -7,6 +7,7 @@ import os
 
 from ..abi import C
 from ..config import RunConfig
+from ..errors import HermitError
 
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
@@ -17,12 +18,8 @@ GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
 
 
-class QemuError(Exception):
+class QemuError(HermitError):
     """The guest could not be run under QEMU; one line with a hint.  `status` is the exit status."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(message)
-        self.status = status
 
 
 class Machine:
