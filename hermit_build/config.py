@@ -33,6 +33,7 @@ class RunConfig:
         self.app_port: int | None = None
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
+        self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
         for name, value in settings.items():
             if not hasattr(self, name):
                 raise TypeError(f"RunConfig has no setting {name!r}")
@@ -140,4 +141,6 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
             raise ConfigError("HERMIT_TIMEOUT must be a number of seconds") from None
     cfg.machine = environ.get("HERMIT_MACHINE") or None
     cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
+    cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
+                  if s]
     return cfg

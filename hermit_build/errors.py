@@ -1,6 +1,14 @@
 """The base of every error a user should read: one line with a hint, and an exit status."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop the guest like Ctrl-C does, but exit with status 143 (128 + 15)."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 class HermitError(Exception):
     """`status` is the exit status the command line tools use (1 unless said otherwise)."""
 

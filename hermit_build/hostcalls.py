@@ -6,12 +6,13 @@ guest or the exit status when the guest is done.
 """
 
 import errno
-import os
 import sys
 import time
 
 from .abi import HC, HC_NAMES, S, signed
 from .guestmem import GuestFault, GuestMemory
+from .hostfs.policy import MountTable
+from .hostfs.service import FileService
 
 MAX_IO = 1 << 30  # largest single transfer the host performs for the guest
 
@@ -21,8 +22,10 @@ class GuestError(Exception):
 
 
 class HostServices:
-    def __init__(self, mem: GuestMemory, argv: list[str], env: list[str], image: str | None = None):
+    def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
+                 image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
+        self.files = FileService(mem, MountTable.default(mounts or []))
         self.image = image
         self.args_blob = b"".join(a.encode() + b"\0" for a in argv)
         self.env_blob = b"".join(e.encode() + b"\0" for e in env)
@@ -34,8 +37,14 @@ class HostServices:
             HC.ARGS: self._args,
             HC.FAULT: self._fault,
             HC.TIME: self._time,
-            HC.READ: self._read,
+            HC.SYSCALL: self._syscall,
         }
+
+    def __enter__(self) -> "HostServices":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.files.close_all()  # the guest's open host files end with it
 
     def handle(self, nr: int, gpa: int) -> int | None:
         fn = self._table.get(nr)
@@ -72,19 +81,10 @@ class HostServices:
                 ret = -(e.errno or errno.EIO)
         self._set(S.hc_write, gpa, "ret", ret)
 
-    def _read(self, gpa: int) -> None:
-        a = self._struct(S.hc_read, gpa)
-        fd, length = a["fd"], a["len"]
-        if fd != 0:
-            ret = -errno.EBADF
-        elif length > MAX_IO or not self.mem.valid(a["buf"], length):
-            ret = -errno.EFAULT
-        else:
-            try:
-                ret = os.readv(0, [self.mem.view(a["buf"], length)])
-            except OSError as e:
-                ret = -(e.errno or errno.EIO)
-        self._set(S.hc_read, gpa, "ret", ret)
+    def _syscall(self, gpa: int) -> None:
+        a = self._struct(S.hc_syscall, gpa)
+        args = (a["a0"], a["a1"], a["a2"], a["a3"], a["a4"], a["a5"])
+        self._set(S.hc_syscall, gpa, "ret", self.files.call(a["nr"], args))
 
     def _exit(self, gpa: int) -> int:
         return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF

@@ -5,11 +5,12 @@ first guest instruction.
 """
 
 import os
+import signal
 import sys
 
 from .config import RunConfig, from_environment, kvm_problem
 from .elfload import load
-from .errors import HermitError
+from .errors import HermitError, Terminated, raise_terminated
 
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
@@ -24,6 +25,10 @@ class LaunchError(HermitError):
 def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = False) -> int:
     """Boot cfg.image under the chosen loader; return the guest's exit status."""
     image = load(cfg.image)
+    if cfg.mounts:
+        from .hostfs.policy import MountTable
+
+        MountTable.default(cfg.mounts)  # a bad --mount fails here, before any VM starts
     if cfg.isle == "uhyve":
         problem = kvm_problem()
         if problem:
@@ -43,10 +48,14 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
 def run_guarded(fn, prog: str) -> int:
     """Run fn(); turn every expected failure into one line on stderr and a status."""
     try:
+        signal.signal(signal.SIGTERM, raise_terminated)
         return fn()
     except HermitError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return e.status
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -1,5 +1,7 @@
 /* Memory system calls: thin argument checks over mm/vma.c. */
 #include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
@@ -10,11 +12,35 @@ long sys_brk(SYSCALL_PARAMS)
 	return vma_brk((uint64_t)a0);
 }
 
+/* A private mapping of a host file: anonymous memory filled by reading the file.
+ * Shared writable mappings would need the host to see the writes: refused. */
+static long map_file(long addr, long len, int prot, int flags, long fd, long off)
+{
+	if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
+		return -ENODEV;
+	long mem = vma_mmap((uint64_t)addr, (uint64_t)len, prot | PROT_READ, flags | MAP_ANONYMOUS);
+	if (mem < 0)
+		return mem;
+	for (long done = 0; done < len;) {
+		long n = host_syscall(SYS_pread64, fd, mem + done, len - done, off + done, 0, 0);
+		if (n < 0) {
+			vma_munmap((uint64_t)mem, (uint64_t)len);
+			return n == -ESPIPE ? -ENODEV : n;
+		}
+		if (n == 0)
+			break; /* past the end of the file: the rest stays zero */
+		done += n;
+	}
+	return mem;
+}
+
 long sys_mmap(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	if (a5 & (PAGE_SIZE - 1))
 		return -EINVAL;
+	if (!(a3 & MAP_ANONYMOUS))
+		return map_file(a0, a1, (int)a2, (int)a3, a4, a5);
 	return vma_mmap((uint64_t)a0, (uint64_t)a1, (int)a2, (int)a3);
 }
 

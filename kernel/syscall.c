@@ -5,21 +5,7 @@
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
 
-#define NR_SYSCALLS 512
-
 static const syscall_fn table[NR_SYSCALLS] = {
-	[SYS_read] = sys_read,
-	[SYS_write] = sys_write,
-	[SYS_readv] = sys_readv,
-	[SYS_writev] = sys_writev,
-	[SYS_close] = sys_close,
-	[SYS_fstat] = sys_fstat,
-	[SYS_lseek] = sys_lseek,
-	[SYS_ioctl] = sys_ioctl,
-	[SYS_fcntl] = sys_fcntl,
-	[SYS_open] = sys_open,
-	[SYS_openat] = sys_openat,
-	[SYS_getcwd] = sys_getcwd,
 	[SYS_brk] = sys_brk,
 	[SYS_mmap] = sys_mmap,
 	[SYS_munmap] = sys_munmap,
@@ -67,6 +53,10 @@ void syscall_dispatch(struct syscall_frame *f)
 
 	if (nr < NR_SYSCALLS && table[nr]) {
 		SYSCALL_RET(f, table[nr](SYSCALL_ARGS(f)));
+		return;
+	}
+	if (syscall_forwarded(nr)) {
+		SYSCALL_RET(f, host_syscall(nr, SYSCALL_ARGS(f)));
 		return;
 	}
 	if (nr >= NR_SYSCALLS || !(reported[nr / 64] & (1ULL << (nr % 64)))) {

@@ -43,7 +43,9 @@ HYPERCALLS: dict[str, int] = {
     "ARGS": 4,
     "FAULT": 5,  # a CPU exception: registers and backtrace; the loader reports and exits
     "TIME": 6,  # host wall clock (CLOCK_REALTIME) in ns
-    "READ": 7,  # read from host fd 0; ret = bytes or -errno
+    # A Linux file system call carried out by the loader (open, read, stat, ...):
+    # number and arguments as the application passed them; ret = result or -errno.
+    "SYSCALL": 8,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -76,7 +78,7 @@ STRUCTS: dict[str, list[str]] = {
                           "r15", "cs", "ss", "fs_base", "cr3")]
     + [f"frame{i}" for i in range(CONSTANTS["MAX_FRAMES"])],
     "hc_time": ["ns"],
-    "hc_read": ["fd", "buf", "len", "ret"],
+    "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
 }
 
 # Exception vectors by number, for fault reports.

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from ..abi import C
 from ..config import RunConfig, kvm_problem
 from ..elfload import Image
+from ..errors import raise_terminated
 from ..guestmem import GuestMemory
 from ..hostcalls import GuestError, HostServices
 from .command import (
@@ -59,13 +60,9 @@ def use_kvm(cfg: RunConfig, kvm_required: bool) -> bool:
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt like Ctrl-C, so QEMU is killed on the way out."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
+    """SIGTERM raises Terminated (a KeyboardInterrupt), so QEMU is killed on the way out."""
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
     except ValueError:  # not the main thread: signals are not ours to handle
         yield
         return
@@ -222,10 +219,10 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             os.close(ram_fd)
             for s in peers:
                 s.close()
-        services = HostServices(mem, cfg.argv, cfg.env, image.path)
+        services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts)
         session = Session(qemu, hc, con, services, cfg.timeout)
         try:
-            with sigterm_as_interrupt():
+            with services, sigterm_as_interrupt():
                 return session.serve()
         finally:
             qemu.close()

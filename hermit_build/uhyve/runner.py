@@ -40,9 +40,9 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             tty=_tty_bits(),
             uart_port=UART_PORT if cfg.uart else 0,
         )
-        services = HostServices(vm.mem, cfg.argv, cfg.env, image.path)
+        services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
         vm.ready()
-        with Watchdog(cfg.timeout):
+        with services, Watchdog(cfg.timeout):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             status = vcpus[0].run(services, cfg.uart)
         timings["total"] = (time.perf_counter() - t0) * 1e3

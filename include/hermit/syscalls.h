@@ -2,26 +2,19 @@
 #ifndef HERMIT_SYSCALLS_H
 #define HERMIT_SYSCALLS_H
 
+#include <stdint.h>
+
 #define SYSCALL_PARAMS long a0, long a1, long a2, long a3, long a4, long a5
 #define UNUSED_ARGS(...) ((void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5)
 typedef long (*syscall_fn)(SYSCALL_PARAMS);
+#define NR_SYSCALLS 512
 
 /* kernel/syscall.c */
 long sys_zero(SYSCALL_PARAMS);
 
-/* kernel/sys_io.c */
-long sys_read(SYSCALL_PARAMS);
-long sys_write(SYSCALL_PARAMS);
-long sys_readv(SYSCALL_PARAMS);
-long sys_writev(SYSCALL_PARAMS);
-long sys_close(SYSCALL_PARAMS);
-long sys_fstat(SYSCALL_PARAMS);
-long sys_lseek(SYSCALL_PARAMS);
-long sys_ioctl(SYSCALL_PARAMS);
-long sys_fcntl(SYSCALL_PARAMS);
-long sys_open(SYSCALL_PARAMS);
-long sys_openat(SYSCALL_PARAMS);
-long sys_getcwd(SYSCALL_PARAMS);
+/* kernel/sys_host.c: file system calls carried out by the loader */
+int syscall_forwarded(uint64_t nr);
+long host_syscall(uint64_t nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* kernel/sys_mem.c */
 long sys_brk(SYSCALL_PARAMS);
