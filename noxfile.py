@@ -4,6 +4,8 @@
 """
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -15,6 +17,7 @@ ROOT = Path(__file__).parent
 BUILD = ROOT / "build"
 STAGE = BUILD / "stage"  # meson install --destdir target
 PREFIX = "/opt/hermit"
+DIST = ROOT / "dist"  # the .deb packages
 DEPS = ["meson>=1.4", "ninja", "jinja2", "pyelftools"]
 
 
@@ -69,6 +72,72 @@ def lint(session: nox.Session) -> None:
     """ruff on the Python code."""
     session.install("ruff")
     session.run("ruff", "check", "hermit_build", "tests", "noxfile.py", "usr/benchmarks")
+
+
+def make_debs(session: nox.Session, *args: str) -> list[str]:
+    """Build the .deb packages into dist/ from a fresh install of the build tree."""
+    build(session)
+    session.run("python", str(ROOT / "tools/hermit"), "deb", "--build", str(BUILD),
+                "-o", str(DIST), *args)
+    return sorted(str(p) for p in DIST.glob("*.deb"))
+
+
+@nox.session
+def deb(session: nox.Session) -> None:
+    """Debian packages into dist/, checked with lintian when it is installed."""
+    make_debs(session, *(["--lintian"] if shutil.which("lintian") else []), *session.posargs)
+
+
+def _binfmt_unmount_if_idle(was_mounted: bool) -> None:
+    """Leave binfmt_misc as we found it: unmount it if the packages mounted it."""
+    d = Path("/proc/sys/fs/binfmt_misc")
+    if not was_mounted and os.path.ismount(d):
+        if {p.name for p in d.iterdir()} <= {"register", "status"}:
+            subprocess.run(["umount", str(d)], check=False)
+
+
+@nox.session(name="deb-system")
+def deb_system(session: nox.Session) -> None:
+    """Install the packages on THIS machine, build apps out of tree against /opt/hermit,
+    then remove them and check nothing is left. Runs only as root with CI=true, or with
+    `nox -s deb-system -- --yes`."""
+    if os.geteuid() != 0 or not (os.environ.get("CI") == "true" or "--yes" in session.posargs):
+        session.error("deb-system installs and removes packages on this machine: run it as "
+                      "root with CI=true, or as root with `nox -s deb-system -- --yes`")
+    owned = subprocess.run(["dpkg-query", "-S", PREFIX], capture_output=True).returncode == 0
+    if os.path.lexists(PREFIX) and not owned:
+        session.error(f"{PREFIX} exists and belongs to no package; move it away first")
+    debs = make_debs(session)
+    session.install("pytest")
+    names = [subprocess.run(["dpkg-deb", "-f", d, "Package"], capture_output=True, text=True,
+                            check=True).stdout.strip() for d in debs]
+    apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+    pytest = ["pytest", "-ra", "-p", "no:cacheprovider"]
+    binfmt_mounted = os.path.ismount("/proc/sys/fs/binfmt_misc")
+    try:
+        session.run("apt-get", "install", "-y", "-q", *debs, env=apt_env, external=True)
+        session.run(*pytest, str(ROOT / "tests/test_deb_system.py"),
+                    env={"HERMIT_SDK": PREFIX, "HERMIT_DEB_SYSTEM": "installed"})
+    finally:
+        # `remove`, not `purge`: removing alone must leave nothing behind.
+        if present := _known_packages(names):
+            session.run("apt-get", "remove", "-y", "-q", *present, env=apt_env, external=True)
+        _binfmt_unmount_if_idle(binfmt_mounted)
+    try:
+        session.run(*pytest, str(ROOT / "tests/test_deb_removed.py"),
+                    env={"HERMIT_SDK": PREFIX, "HERMIT_DEB_SYSTEM": "removed"})
+    finally:
+        if present := _known_packages(names):  # only after a failure: clean up for good
+            session.run("dpkg", "--purge", *present, external=True)
+
+
+def _known_packages(names: list[str]) -> list[str]:
+    """Those of `names` that dpkg still has installed or half-removed."""
+    def status(name: str) -> str:
+        return subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", name],
+                              capture_output=True, text=True).stdout.strip()
+
+    return [n for n in names if status(n) not in ("", "un", "pn")]
 
 
 @nox.session(python=False)

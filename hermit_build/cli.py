@@ -30,6 +30,7 @@ def _run(a: argparse.Namespace) -> int:
     cfg.uart |= a.uart
     if a.no_env:
         cfg.env = []
+    cfg.mounts += a.mount
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -57,6 +58,32 @@ def _cross_file(a: argparse.Namespace) -> int:
     return 0
 
 
+def _deb(a: argparse.Namespace) -> int:
+    from . import deb
+
+    return deb.run(a)
+
+
+def _binfmt(a: argparse.Namespace) -> int:
+    from .deb import binfmt
+
+    if a.action == "register":
+        binfmt.register(a.interpreter)
+        print(f"hermit: images with ELF OSABI 0x42 now run through {a.interpreter}")
+    elif a.action == "unregister":
+        done = binfmt.unregister()
+        print("hermit: unregistered" if done else "hermit: images were not registered")
+    elif a.action == "rule":
+        print(binfmt.rule(a.interpreter))
+    else:
+        info = binfmt.status()
+        if info is None:
+            print("hermit: images are not registered with binfmt_misc")
+            return 1
+        print(f"hermit: images run through {info.get('interpreter', '?')} ({info['state']})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hermit", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -72,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--debug", action="store_true", help="QEMU waits for GDB on :1234")
     r.add_argument("--uart", action="store_true", help="kernel messages on the serial console")
     r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
+    r.add_argument("--mount", action="append", default=[], metavar="HOST[:GUEST][:ro]",
+                   help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")
     r.add_argument("image")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(fn=_run)
@@ -83,6 +112,17 @@ def parser() -> argparse.ArgumentParser:
         os.path.dirname(os.path.realpath(sys.argv[0])), "..")))
     c.add_argument("-o", "--output")
     c.set_defaults(fn=_cross_file)
+    d = sub.add_parser("deb", help="build the Debian packages from the Meson install tree")
+    from .deb import add_arguments
+
+    add_arguments(d)
+    d.set_defaults(fn=_deb)
+    b = sub.add_parser("binfmt", help="run images directly (./app) through binfmt_misc")
+    b.add_argument("action", choices=["register", "unregister", "status", "rule"],
+                   help="status exits 1 when not registered; rule prints the binfmt.d line")
+    b.add_argument("--interpreter", default=os.path.join(os.path.dirname(
+        os.path.realpath(sys.argv[0])), "proxy"), help="the proxy (default: beside hermit)")
+    b.set_defaults(fn=_binfmt)
     return p
 
 
