@@ -95,14 +95,14 @@ def kvm_problem(environ: dict[str, str] | None = None) -> str | None:
         return f"{dev} does not exist (no KVM on this host)"
     if not os.access(dev, os.R_OK | os.W_OK):
         return f"{dev} is not accessible to you (join group kvm)"
-    # A host whose only KVM backend is PVM (pagetable-based VM, module kvm_pvm)
-    # runs PVM-aware guests only: hermit's ring-0 code would be emulated
-    # instruction by instruction and SSE or `syscall` fail ("emulation failure").
-    if os.path.isdir("/sys/module/kvm_pvm") and not any(
-        os.path.isdir(f"/sys/module/{m}") for m in ("kvm_intel", "kvm_amd")
-    ):
-        return f"{dev} is kvm_pvm (pagetable-based VM), which runs only PVM-aware guests"
     return None
+
+
+def kvm_is_pvm() -> bool:
+    """The host's KVM is kvm_pvm (pagetable-based VM): the kernel must ask it for
+    native execution of its supervisor code (boot_info.pvm / hermit.pvm=1)."""
+    return os.path.isdir("/sys/module/kvm_pvm") and not any(
+        os.path.isdir(f"/sys/module/{m}") for m in ("kvm_intel", "kvm_amd"))
 
 
 def kvm_usable(environ: dict[str, str] | None = None) -> bool:

@@ -28,6 +28,7 @@ static const struct {
 	{ "hermit.tsc_khz=", __builtin_offsetof(struct boot_info, tsc_khz) },
 	{ "hermit.tty=", __builtin_offsetof(struct boot_info, tty) },
 	{ "hermit.uart=", __builtin_offsetof(struct boot_info, uart_port) },
+	{ "hermit.pvm=", __builtin_offsetof(struct boot_info, pvm) },
 };
 
 void cmdline_parse(const char *s, uint64_t len)

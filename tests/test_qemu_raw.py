@@ -21,6 +21,7 @@ from hermit_build import elfload
 from hermit_build.abi import gen_c
 from hermit_build.config import RunConfig, kvm_problem
 from hermit_build.qemu import MACHINES, QemuError, build_command, run
+from hermit_build.qemu import command as qemu_command
 from hermit_build.qemu import runner as qemu_runner
 from hermit_build.qemu.command import check_memory, machine_for
 
@@ -209,7 +210,8 @@ def test_build_command_honours_debug_and_monitor() -> None:
     assert cmd[cmd.index("-monitor") + 1] == "telnet:127.0.0.1:5001,server=on,wait=off"
 
 
-def test_build_command_machine_and_accel() -> None:
+def test_build_command_machine_and_accel(monkeypatch) -> None:
+    monkeypatch.setattr(qemu_command, "kvm_is_pvm", lambda: False)
     cmd = build_command(config(Path("/x.elf"), cpus=3), kvm=True, ram_fd=7, hc_fd=8, tsc=1000)
     joined = " ".join(cmd)
     assert "-accel kvm -cpu host,-arch-capabilities" in joined
@@ -224,6 +226,14 @@ def test_build_command_machine_and_accel() -> None:
     assert tcg[tcg.index("-machine") + 1] == "q35,memory-backend=ram"
     assert "socket,id=con,fd=9" in tcg and "isa-serial,iobase=0x3f8,irq=4,chardev=con" in tcg
 
+
+
+def test_build_command_asks_kvm_pvm_for_native_execution(monkeypatch) -> None:
+    monkeypatch.setattr(qemu_command, "kvm_is_pvm", lambda: True)
+    kvm = build_command(config(Path("/x.elf")), kvm=True, ram_fd=7, hc_fd=8, tsc=1000)
+    tcg = build_command(config(Path("/x.elf")), kvm=False, ram_fd=7, hc_fd=8, tsc=1000)
+    assert kvm[-1].endswith(" hermit.pvm=1")
+    assert "hermit.pvm" not in tcg[-1]
 
 def test_memory_layouts() -> None:
     mib, gib = 1 << 20, 1 << 30

@@ -85,10 +85,10 @@ def test_isle(isle, want):
 
 
 @pytest.mark.parametrize("isle", ["", "auto"])
-def test_isle_auto_follows_kvm(isle, monkeypatch, tmp_path):
-    monkeypatch.setenv("HERMIT_KVM_DEVICE", str(tmp_path / "no-kvm"))
-    assert env_config(HERMIT_ISLE=isle).isle == "qemu"
-    assert env_config().isle == "qemu"
+def test_isle_auto_follows_kvm(isle, tmp_path):
+    no_kvm = str(tmp_path / "no-kvm")
+    assert env_config(HERMIT_ISLE=isle, HERMIT_KVM_DEVICE=no_kvm).isle == "qemu"
+    assert env_config(HERMIT_KVM_DEVICE=no_kvm).isle == "qemu"
 
 
 def test_isle_unknown():

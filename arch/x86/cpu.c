@@ -37,25 +37,28 @@ extern char boot_stack_top[];
 extern const uint64_t isr_table[32];
 void syscall_entry(void);
 
-static uint64_t gdt[7];
+static uint64_t gdt[10];
 static struct tss tss;
 static struct idt_entry idt[256];
 static struct percpu percpu0;
 static uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
 static uint64_t hwcap;
+static int fsgsbase;
 
 static void gdt_init(void)
 {
 	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
 	struct table_desc d = { sizeof(gdt) - 1, (uint64_t)gdt };
 
-	gdt[1] = 0x00af9a000000ffffULL; /* kernel code, 64-bit */
-	gdt[2] = 0x00cf92000000ffffULL; /* kernel data */
-	gdt[3] = 0x00cff2000000ffffULL; /* user data */
-	gdt[4] = 0x00affa000000ffffULL; /* user code, 64-bit */
-	gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
-		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	gdt[6] = base >> 32;
+	gdt[KERNEL_CS / 8] = 0x00af9a000000ffffULL; /* 64-bit code */
+	gdt[KERNEL_DS / 8] = 0x00cf92000000ffffULL;
+	gdt[USER32_CS / 8] = 0x00cffa000000ffffULL; /* 32-bit code (unused, fixed by SYSRET) */
+	gdt[USER_DS / 8] = 0x00cff2000000ffffULL;
+	gdt[USER_CS / 8] = 0x00affa000000ffffULL; /* 64-bit code */
+	gdt[USER_CS_IRET / 8] = 0x00affa000000ffffULL;
+	gdt[TSS_SEL / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[TSS_SEL / 8 + 1] = base >> 32;
 	for (int i = 0; i < 4; i++)
 		tss.ist[i] = (uint64_t)ist_stacks[i] + IST_STACK_SIZE;
 	tss.rsp[0] = (uint64_t)boot_stack_top; /* interrupts from the application */
@@ -102,7 +105,8 @@ static void fpu_init(void)
 	if (xsave)
 		cr4 |= CR4_OSXSAVE;
 	cpuid(7, 0, r);
-	if (r[1] & 1)
+	fsgsbase = r[1] & 1;
+	if (fsgsbase)
 		cr4 |= CR4_FSGSBASE;
 	write_cr4(cr4);
 	if (xsave) {
@@ -118,14 +122,32 @@ static void syscall_init(void)
 	percpu0.self = &percpu0;
 	percpu0.kstack_top = (uint64_t)boot_stack_top;
 	wrmsr(MSR_GS_BASE, (uint64_t)&percpu0);
+	/* kvm_pvm loads GS from KERNEL_GS_BASE when the application enters the kernel. */
+	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)&percpu0);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)(USER_DS - 8 - 3) << 48));
+	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)USER32_CS << 48));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
 	wrmsr(MSR_FMASK, 0x47700); /* clear TF, IF, DF, IOPL, AC on entry */
 }
 
+/*
+ * kvm_pvm emulates supervisor code one instruction at a time (no SSE) until the
+ * guest hands it a page through this MSR; from then on the kernel runs natively
+ * (at hardware CPL 3, privileged instructions trapping to KVM).  Real KVM has no
+ * such MSR, so only do this when the loader says the host is kvm_pvm.  It needs
+ * user-accessible page tables: both boot paths build them so.
+ */
+static uint8_t pvm_page[4096] __attribute__((aligned(4096)));
+
+static void pvm_native(void)
+{
+	if (boot_info->pvm)
+		wrmsr(HERMIT_PVM_MSR_NATIVE, (uint64_t)pvm_page);
+}
+
 void arch_init(void)
 {
+	pvm_native(); /* first: until then kvm_pvm emulates every instruction (~5k cycles each) */
 	/* Mask the legacy PICs: nothing may arrive on the exception vectors. */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
@@ -142,7 +164,10 @@ uint64_t arch_hwcap(void)
 
 void arch_set_tls(uint64_t base)
 {
-	wrmsr(MSR_FS_BASE, base);
+	if (fsgsbase) /* no trap to the hypervisor, unlike wrmsr */
+		__asm__ volatile("wrfsbase %0" ::"r"(base));
+	else
+		wrmsr(MSR_FS_BASE, base);
 }
 
 uint64_t arch_get_tls(void)

@@ -6,8 +6,6 @@
  */
 #define PERCPU_KSTACK 8
 #define PERCPU_USER_RSP 16
-#define USER_DS (0x18 | 3)
-#define USER_CS (0x20 | 3)
 
 	.text
 	.globl syscall_entry
@@ -51,18 +49,16 @@ syscall_entry:
 	pop %rsp			/* interrupts stay masked until sysret restores rflags */
 	sysretq
 
-	/* arch_enter_app(entry, stack): start the application like Linux starts a static binary. */
+	/* arch_enter_app(entry, stack): start the application like Linux starts a static
+	 * binary, with `sysretq` (kvm_pvm switches to user mode on it, not on iretq). */
 	.globl arch_enter_app
 	.hidden arch_enter_app
 arch_enter_app:
-	pushq $USER_DS
-	pushq %rsi
-	pushq $0x202
-	pushq $USER_CS
-	pushq %rdi
+	mov %rdi, %rcx
+	mov $0x202, %r11d
+	mov %rsi, %rsp
 	xor %eax, %eax
 	xor %ebx, %ebx
-	xor %ecx, %ecx
 	xor %edx, %edx
 	xor %esi, %esi
 	xor %edi, %edi
@@ -70,14 +66,9 @@ arch_enter_app:
 	xor %r8d, %r8d
 	xor %r9d, %r9d
 	xor %r10d, %r10d
-	xor %r11d, %r11d
 	xor %r12d, %r12d
 	xor %r13d, %r13d
 	xor %r14d, %r14d
 	xor %r15d, %r15d
-	mov $USER_DS, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	xor %eax, %eax
-	iretq
+	sysretq
 	.section .note.GNU-stack, "", @progbits

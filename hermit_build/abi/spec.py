@@ -31,6 +31,9 @@ CONSTANTS: dict[str, int] = {
     "ISATTY_STDIN": 1,  # boot_info.tty bits: which host fds are terminals
     "ISATTY_STDOUT": 2,
     "ISATTY_STDERR": 4,
+    # kvm_pvm (this project's nested hosts): writing the address of a zeroed page to
+    # this MSR switches the guest's supervisor code from emulation to native execution.
+    "PVM_MSR_NATIVE": 0x4B564D10,
 }
 
 # Hypercall numbers.  Argument struct for HC_<NAME> is struct hc_<name>.
@@ -67,6 +70,7 @@ STRUCTS: dict[str, list[str]] = {
         "tsc_main",  # kernel: TSC just before the application starts
         "cmdline_addr",  # QEMU: kernel command line copied by the PVH entry
         "cmdline_len",
+        "pvm",  # 1: the host's KVM is kvm_pvm; the kernel asks it for native execution
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

@@ -6,7 +6,7 @@ Pure functions (no process is started here) so tests can inspect the command.
 import os
 
 from ..abi import C
-from ..config import RunConfig
+from ..config import RunConfig, kvm_is_pvm
 from ..errors import HermitError
 
 QEMU = "qemu-system-x86_64"
@@ -138,12 +138,12 @@ def tsc_khz() -> int:
     return khz or cpuinfo_tsc_khz() or 0
 
 
-def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int) -> str:
+def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str:
     """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info)."""
     uart = f"{COM1:#x}" if cfg.uart else "0"
     return (
         f"hermit.mem={cfg.mem} hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
-        f"hermit.tty={tty} hermit.uart={uart}"
+        f"hermit.tty={tty} hermit.uart={uart}" + (" hermit.pvm=1" if pvm else "")
     )
 
 
@@ -194,5 +194,6 @@ def build_command(
         cmd += ["-s", "-S"]
     if cfg.monitor:
         cmd += ["-monitor", f"telnet:127.0.0.1:{cfg.port + 1},server=on,wait=off"]
-    cmd += ["-kernel", kernel or cfg.image, "-append", kernel_cmdline(cfg, tsc, tty)]
+    pvm = kvm and kvm_is_pvm()
+    cmd += ["-kernel", kernel or cfg.image, "-append", kernel_cmdline(cfg, tsc, tty, pvm)]
     return cmd

@@ -144,6 +144,7 @@ RFLAGS_IF = 1 << 9
 
 PTE_PRESENT = 1 << 0
 PTE_WRITABLE = 1 << 1
+PTE_USER = 1 << 2  # kvm_pvm runs supervisor code natively only on user-accessible pages
 PTE_HUGE = 1 << 7
 
 # The TSS the VMX backend needs somewhere in guest-physical space (3 pages), far

@@ -5,7 +5,7 @@ import sys
 import time
 
 from ..abi import C
-from ..config import RunConfig
+from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
 from ..hostcalls import HostServices
 from .vcpu import UART_PORT, Vcpu
@@ -39,6 +39,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             tsc_khz=vcpus[0].tsc_khz(),
             tty=_tty_bits(),
             uart_port=UART_PORT if cfg.uart else 0,
+            pvm=kvm_is_pvm(),
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
         vm.ready()

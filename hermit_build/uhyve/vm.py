@@ -194,7 +194,7 @@ class Vm:
         ram = self.ram
         assert ram is not None
         _GDT.pack_into(ram, C.BOOT_GDT_ADDR, 0, GDT_CODE64, GDT_DATA)
-        table = kvm.PTE_PRESENT | kvm.PTE_WRITABLE
+        table = kvm.PTE_PRESENT | kvm.PTE_WRITABLE | kvm.PTE_USER
         _U64.pack_into(ram, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR | table)
         _U64.pack_into(ram, C.BOOT_PDPT_ADDR, C.BOOT_PD_ADDR | table)
         pages = C.BOOT_MAPPED_BYTES // HUGE_PAGE
@@ -204,7 +204,8 @@ class Vm:
             f"<{pages}Q", ram, C.BOOT_PD_ADDR, *[i * HUGE_PAGE | leaf for i in range(pages)]
         )
 
-    def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int) -> None:
+    def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int,
+                        pvm: bool = False) -> None:
         """The loader's half of the boot-info block; kernel-owned fields stay 0."""
         info = S.boot_info.pack(
             magic=C.BOOT_INFO_MAGIC,
@@ -215,6 +216,7 @@ class Vm:
             tsc_khz=tsc_khz,
             tty=tty,
             uart_port=uart_port,
+            pvm=int(pvm),
         )
         self.mem.write(C.BOOT_INFO_ADDR, info)
 

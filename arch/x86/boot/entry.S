@@ -29,19 +29,25 @@ pvh_entry32:
 	movl %eax, tsc_entry
 	movl %edx, tsc_entry + 4
 
-	/* Identity-map the first 1 GiB with 2 MiB pages. */
+	/*
+	 * Identity-map the image and 8 MiB beyond it (the page bitmaps and the first
+	 * page tables come from there) with 2 MiB pages; the kernel then maps all RAM.
+	 * Few entries: under kvm_pvm this code is still emulated, at ~5k cycles an
+	 * instruction.
+	 */
+	mov $(_end + 0x800000 + 0x1fffff), %ebx
+	shr $21, %ebx
 	mov $boot_pd, %edi
 	xor %ecx, %ecx
 1:	mov %ecx, %eax
 	shl $21, %eax
-	or $0x83, %eax			/* present, writable, 2 MiB */
+	or $0x87, %eax			/* present, writable, user, 2 MiB */
 	mov %eax, (%edi, %ecx, 8)
-	movl $0, 4(%edi, %ecx, 8)
 	inc %ecx
-	cmp $512, %ecx
-	jne 1b
-	movl $(boot_pdpt + 3), boot_pml4
-	movl $(boot_pd + 3), boot_pdpt
+	cmp %ebx, %ecx
+	jb 1b
+	movl $(boot_pdpt + 7), boot_pml4
+	movl $(boot_pd + 7), boot_pdpt
 
 	mov $boot_pml4, %eax
 	mov %eax, %cr3

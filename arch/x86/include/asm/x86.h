@@ -10,6 +10,7 @@
 #define MSR_FMASK 0xC0000084
 #define MSR_FS_BASE 0xC0000100
 #define MSR_GS_BASE 0xC0000101
+#define MSR_KERNEL_GS_BASE 0xC0000102
 
 #define EFER_SCE (1u << 0)
 #define CR0_MP (1u << 1)
@@ -21,12 +22,15 @@
 #define CR4_FSGSBASE (1u << 16)
 #define CR4_OSXSAVE (1u << 18)
 
-/* GDT layout fixed by SYSCALL/SYSRET: user SS = STAR[63:48] + 8, user CS = + 16. */
-#define KERNEL_CS 0x08
-#define KERNEL_DS 0x10
-#define USER_DS (0x18 | 3)
-#define USER_CS (0x20 | 3)
-#define TSS_SEL 0x28
+/* Linux's GDT layout.  SYSCALL/SYSRET fix the order (user SS = STAR[63:48] + 8,
+ * user CS = + 16), and on kvm_pvm hosts the user selectors must equal the host's. */
+#define KERNEL_CS 0x10
+#define KERNEL_DS 0x18
+#define USER32_CS (0x20 | 3)
+#define USER_DS (0x28 | 3)
+#define USER_CS (0x30 | 3)
+#define USER_CS_IRET (0x38 | 3) /* the same segment again: kvm_pvm sees an iretq to it */
+#define TSS_SEL 0x40
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
