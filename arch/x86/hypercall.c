@@ -13,6 +13,7 @@
 
 static void uart_put(uint16_t port, uint8_t c)
 {
+	/* uhyve's UART is always ready: skip the status read (a VM exit each). */
 	while (boot_info->loader != HERMIT_LOADER_UHYVE && !(inb(port + UART_LSR) & LSR_THR_EMPTY))
 		__asm__ volatile("pause");
 	outb(port, c);
