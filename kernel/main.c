@@ -13,6 +13,7 @@ noreturn void kernel_main(void)
 	if (boot_info->cmdline_len)
 		cmdline_parse((const char *)boot_info->cmdline_addr, boot_info->cmdline_len);
 	log_init();
+	arch_hypercall_init();
 	arch_init();
 	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE), boot_info->mem_size);
 	arch_paging_init(boot_info->mem_size);

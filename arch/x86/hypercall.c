@@ -35,15 +35,24 @@ static void hypercall_uart(unsigned nr, uint64_t gpa)
 	}
 }
 
+/* uhyve reads the argument address from this cpu's slot: one VM exit per call. */
+static volatile uint64_t mailbox[HERMIT_HC_MAILBOX_SLOTS];
+
+void arch_hypercall_init(void)
+{
+	boot_info->hc_mailbox = (uint64_t)mailbox;
+}
+
 void arch_hypercall(unsigned nr, void *arg)
 {
 	uint64_t gpa = (uint64_t)arg;
 
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
-		uint64_t *src = &gpa, count = 2;
-		__asm__ volatile("rep outsl"
-				 : "+S"(src), "+c"(count)
-				 : "d"((uint16_t)(HERMIT_HC_PORT_BASE + nr))
+		const uint32_t slot = 0; /* this cpu's; one cpu for now */
+		mailbox[slot] = gpa;
+		__asm__ volatile("outl %0, %1"
+				 :
+				 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
 				 : "memory");
 	} else {
 		hypercall_uart(nr, gpa);

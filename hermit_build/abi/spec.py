@@ -21,8 +21,13 @@ CONSTANTS: dict[str, int] = {
     "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
     "LOADER_UHYVE": 1,
     "LOADER_QEMU": 2,
-    # uhyve: hypercall n is `rep outsl` of the 8-byte argument GPA to port base + n.
+    # uhyve: hypercall n is `rep outsl` of the 8-byte argument GPA to port base + n
+    # (one exit when KVM takes both dwords at once, two when it splits them) ...
     "HC_PORT_BASE": 0x500,
+    # ... or, always one exit: the kernel stores the GPA in its slot of the mailbox
+    # array (boot_info.hc_mailbox) and does `outl` of the slot index to this base + n.
+    "HC_MAILBOX_PORT_BASE": 0x600,
+    "HC_MAILBOX_SLOTS": 64,
     # QEMU: hypercall n is a 10-byte frame (u16 n, u64 GPA) on this UART, answered by one byte.
     "HC_UART_PORT": 0x2F8,
     "HC_ACK": 0x06,
@@ -71,6 +76,7 @@ STRUCTS: dict[str, list[str]] = {
         "cmdline_addr",  # QEMU: kernel command line copied by the PVH entry
         "cmdline_len",
         "pvm",  # 1: the host's KVM is kvm_pvm; the kernel asks it for native execution
+        "hc_mailbox",  # kernel: GPA of u64[HC_MAILBOX_SLOTS], hypercall arguments by cpu
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

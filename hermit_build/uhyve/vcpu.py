@@ -9,7 +9,9 @@ import os
 import struct
 from fcntl import ioctl
 
+from .. import kernlog
 from ..abi import C
+from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
 from . import kvm
 from .errors import UhyveError
@@ -43,6 +45,7 @@ class Vcpu:
         )
         self.uart_line = bytearray()
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
+        self.mailbox: int | None = None  # GPA of the kernel's mailbox array, read once
 
     def close(self) -> None:
         self.flush_uart()
@@ -114,7 +117,7 @@ class Vcpu:
         """Run until the guest exits (its status) or fails (UhyveError)."""
         area, fd, run_request = self.area, self.fd, kvm.RUN
         unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
-        hc_base = C.HC_PORT_BASE
+        hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
         while True:
             try:
                 ioctl(fd, run_request, 0)
@@ -127,8 +130,12 @@ class Vcpu:
             direction, size, port, count, off = unpack_io(area, kvm.RUN_EXIT_DATA)
             if direction == kvm.EXIT_IO_OUT:
                 nr = port - hc_base
-                if 0 < nr < 256:
+                if 0 < port - mb_base < 256:
+                    nr = port - mb_base
+                    gpa = self.mailbox_arg(services, nr, size, count, area, off)
+                elif 0 < nr < 256:
                     gpa = self.hypercall_arg(nr, size, count, area, off)
+                if 0 < nr < 256:
                     if gpa is None:
                         continue
                     try:
@@ -145,6 +152,24 @@ class Vcpu:
             else:
                 value = LSR_TX_EMPTY if port == UART_LSR else 0xFF
                 area[off : off + size * count] = bytes((value,)) * (size * count)
+
+    def mailbox_arg(
+        self, services: HostServices, nr: int, size: int, count: int, area: mmap.mmap, off: int
+    ) -> int:
+        """The argument GPA a guest left in its mailbox slot (the `outl` value)."""
+        if size != 4 or count != 1:
+            raise UhyveError(f"hypercall {nr}: expected `outl` of a mailbox slot ({self.where()})")
+        slot = _U32.unpack_from(area, off)[0]
+        base = self.mailbox
+        if base is None:
+            info = kernlog.boot_info(services.mem)
+            base = self.mailbox = info["hc_mailbox"] if info else 0
+        if not base or slot >= C.HC_MAILBOX_SLOTS:
+            raise UhyveError(f"hypercall {nr}: no mailbox slot {slot} ({self.where()})")
+        try:
+            return services.mem.read_u64(base + 8 * slot)
+        except GuestFault:
+            raise UhyveError(f"hypercall {nr}: mailbox outside guest memory") from None
 
     def hypercall_arg(
         self, nr: int, size: int, count: int, area: mmap.mmap, off: int

@@ -18,6 +18,7 @@ int arch_is_mapped(uint64_t addr);
 uint64_t arch_cycles(void);
 void arch_relax(void);
 noreturn void arch_halt(void);
+void arch_hypercall_init(void);
 void arch_hypercall(unsigned nr, void *arg);
 void arch_console_putc(char c);
 
