@@ -1,5 +1,6 @@
 /* Boot: set up the CPU, memory and clocks, then start the application. */
 #include <hermit/arch.h>
+#include <hermit/task.h>
 
 struct boot_info *boot_info = (struct boot_info *)HERMIT_BOOT_INFO_ADDR;
 extern uint64_t tsc_entry;
@@ -23,5 +24,6 @@ noreturn void kernel_main(void)
 		(unsigned long)(boot_info->mem_size >> 20), (unsigned long)boot_info->cpus,
 		(unsigned long)boot_info->tsc_khz,
 		boot_info->loader == HERMIT_LOADER_UHYVE ? "uhyve" : "qemu");
+	task_init();
 	app_start();
 }

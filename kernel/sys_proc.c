@@ -7,26 +7,22 @@
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
+#include <hermit/task.h>
 
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
 #define HERMIT_PID 1
-
-long sys_exit(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	kernel_exit((int)(a0 & 0xff));
-}
 
 long sys_arch_prctl(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	switch (a0) {
 	case ARCH_SET_FS:
+		current->fs_base = (uint64_t)a1;
 		arch_set_tls((uint64_t)a1);
 		return 0;
 	case ARCH_GET_FS:
-		*(uint64_t *)a1 = arch_get_tls();
+		*(uint64_t *)a1 = current->fs_base;
 		return 0;
 	default:
 		return -EINVAL;
@@ -34,12 +30,6 @@ long sys_arch_prctl(SYSCALL_PARAMS)
 }
 
 long sys_getpid(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	return HERMIT_PID;
-}
-
-long sys_gettid(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	return HERMIT_PID;
@@ -140,14 +130,15 @@ long sys_kill(SYSCALL_PARAMS)
 	return self_signal(a0, a1);
 }
 
+/* Any thread of the process: without handlers the signal ends the whole process. */
 long sys_tkill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	return self_signal(a0, a1);
+	return a0 > 0 ? self_signal(HERMIT_PID, a1) : -EINVAL;
 }
 
 long sys_tgkill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	return self_signal(a0, a2);
+	return a1 > 0 ? self_signal(a0, a2) : -EINVAL;
 }

@@ -5,6 +5,7 @@
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
+#include <hermit/task.h>
 
 #define NSEC 1000000000ULL
 
@@ -67,13 +68,14 @@ long sys_time(SYSCALL_PARAMS)
 	return t;
 }
 
+/* Other threads run meanwhile; the deadline converts to the monotonic clock. */
 static long sleep_until(long clk, uint64_t deadline)
 {
 	uint64_t now;
-	long r;
+	long r = clock_ns(clk, &now);
 
-	while (!(r = clock_ns(clk, &now)) && now < deadline)
-		arch_relax();
+	if (!r && now < deadline)
+		sched_sleep_until(time_monotonic_ns() + (deadline - now));
 	return r;
 }
 

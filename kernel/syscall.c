@@ -4,6 +4,7 @@
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
+#include <hermit/task.h>
 
 static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_brk] = sys_brk,
@@ -13,9 +14,10 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_madvise] = sys_zero,
 	[SYS_mremap] = sys_mremap,
 	[SYS_exit] = sys_exit,
-	[SYS_exit_group] = sys_exit,
+	[SYS_exit_group] = sys_exit_group,
+	[SYS_futex] = sys_futex,
 	[SYS_arch_prctl] = sys_arch_prctl,
-	[SYS_set_tid_address] = sys_gettid,
+	[SYS_set_tid_address] = sys_set_tid_address,
 	[SYS_set_robust_list] = sys_zero,
 	[SYS_getpid] = sys_getpid,
 	[SYS_gettid] = sys_gettid,
@@ -34,7 +36,7 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_time] = sys_time,
 	[SYS_nanosleep] = sys_nanosleep,
 	[SYS_clock_nanosleep] = sys_clock_nanosleep,
-	[SYS_sched_yield] = sys_zero,
+	[SYS_sched_yield] = sys_sched_yield,
 	[SYS_sched_getaffinity] = sys_sched_getaffinity,
 	[SYS_getrandom] = sys_getrandom,
 	[SYS_rt_sigaction] = sys_zero,
@@ -51,6 +53,10 @@ void syscall_dispatch(struct syscall_frame *f)
 {
 	uint64_t nr = SYSCALL_NR(f);
 
+	if (nr == SYS_clone) { /* needs the whole frame: the child resumes from a copy */
+		SYSCALL_RET(f, sys_clone_frame(f));
+		return;
+	}
 	if (nr < NR_SYSCALLS && table[nr]) {
 		SYSCALL_RET(f, table[nr](SYSCALL_ARGS(f)));
 		return;

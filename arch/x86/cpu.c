@@ -43,7 +43,7 @@ static struct idt_entry idt[256];
 static struct percpu percpu0;
 static uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
 static uint64_t hwcap;
-static int fsgsbase;
+static int fsgsbase, has_xsave;
 
 static void gdt_init(void)
 {
@@ -101,7 +101,7 @@ static void fpu_init(void)
 	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	cpuid(1, 0, r);
 	hwcap = r[3];
-	int xsave = (r[2] >> 26) & 1;
+	int xsave = has_xsave = (r[2] >> 26) & 1;
 	if (xsave)
 		cr4 |= CR4_OSXSAVE;
 	cpuid(7, 0, r);
@@ -155,6 +155,18 @@ void arch_init(void)
 	trap_init();
 	fpu_init();
 	syscall_init();
+}
+
+/* Where system calls and interrupts from the application land for this thread. */
+void arch_set_kernel_stack(uint64_t top)
+{
+	percpu0.kstack_top = top;
+	tss.rsp[0] = top;
+}
+
+int arch_has_xsave(void)
+{
+	return has_xsave;
 }
 
 uint64_t arch_hwcap(void)

@@ -31,6 +31,9 @@ syscall_entry:
 	push %r15
 	mov %rsp, %rdi
 	call syscall_dispatch
+	.globl syscall_return
+	.hidden syscall_return
+syscall_return:			/* also where a new thread starts (arch_task_prepare) */
 	pop %r15
 	pop %r14
 	pop %r13
@@ -48,6 +51,26 @@ syscall_entry:
 	pop %r11
 	pop %rsp			/* interrupts stay masked until sysret restores rflags */
 	sysretq
+
+	/* arch_switch_stack(&prev_ksp, next_ksp): the kernel half of a thread switch. */
+	.globl arch_switch_stack
+	.hidden arch_switch_stack
+arch_switch_stack:
+	push %rbp
+	push %rbx
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, (%rdi)
+	mov %rsi, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbx
+	pop %rbp
+	ret
 
 	/* arch_enter_app(entry, stack): start the application like Linux starts a static
 	 * binary, with `sysretq` (kvm_pvm switches to user mode on it, not on iretq). */

@@ -23,11 +23,21 @@ long sys_munmap(SYSCALL_PARAMS);
 long sys_mprotect(SYSCALL_PARAMS);
 long sys_mremap(SYSCALL_PARAMS);
 
-/* kernel/sys_proc.c */
+/* kernel/sys_thread.c */
+struct syscall_frame;
+long sys_clone_frame(const struct syscall_frame *f);
 long sys_exit(SYSCALL_PARAMS);
+long sys_exit_group(SYSCALL_PARAMS);
+long sys_gettid(SYSCALL_PARAMS);
+long sys_set_tid_address(SYSCALL_PARAMS);
+long sys_sched_yield(SYSCALL_PARAMS);
+
+/* kernel/futex.c */
+long sys_futex(SYSCALL_PARAMS);
+
+/* kernel/sys_proc.c */
 long sys_arch_prctl(SYSCALL_PARAMS);
 long sys_getpid(SYSCALL_PARAMS);
-long sys_gettid(SYSCALL_PARAMS);
 long sys_uname(SYSCALL_PARAMS);
 long sys_sysinfo(SYSCALL_PARAMS);
 long sys_prlimit64(SYSCALL_PARAMS);

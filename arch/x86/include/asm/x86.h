@@ -97,8 +97,12 @@ struct trap_frame {
 };
 
 /* arch/x86/cpu.c */
-void cpu_init(void);
 void trap_init(void);
+void arch_set_kernel_stack(uint64_t top);
+int arch_has_xsave(void);
+/* arch/x86/syscall.S */
+void arch_switch_stack(uint64_t *prev_ksp, uint64_t next_ksp);
+void syscall_return(void);
 /* arch/x86/trap.c */
 void trap_handler(struct trap_frame *f);
 

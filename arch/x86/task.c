@@ -1,0 +1,66 @@
+/* Threads on x86_64: FPU/SSE/AVX state, TLS base, kernel stacks, the switch. */
+#include <hermit/task.h>
+#include <asm/x86.h>
+
+extern char boot_stack_top[];
+
+uint64_t arch_fpu_size(void)
+{
+	uint32_t r[4];
+
+	if (!arch_has_xsave())
+		return 512; /* fxsave */
+	cpuid(0xd, 0, r);
+	return r[1]; /* for the features enabled in XCR0 */
+}
+
+static void fpu_save(void *area)
+{
+	if (arch_has_xsave())
+		__asm__ volatile("xsave (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
+	else
+		__asm__ volatile("fxsave (%0)" ::"r"(area) : "memory");
+}
+
+static void fpu_restore(const void *area)
+{
+	if (arch_has_xsave())
+		__asm__ volatile("xrstor (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
+	else
+		__asm__ volatile("fxrstor (%0)" ::"r"(area) : "memory");
+}
+
+void arch_task_init_main(struct task *t)
+{
+	t->kstack_top = (uint64_t)boot_stack_top;
+	t->fs_base = 0;
+}
+
+/*
+ * A new thread's kernel stack: a copy of the parent's system call frame (rax = 0,
+ * the new user stack) under the registers arch_switch_stack pops, returning into
+ * the system call exit path.  Its FPU state starts as a copy of the parent's.
+ */
+void arch_task_prepare(struct task *child, const struct syscall_frame *frame, uint64_t user_sp)
+{
+	struct syscall_frame *f = (struct syscall_frame *)(child->kstack_top - sizeof(*f));
+	uint64_t *sw = (uint64_t *)f - 7;
+
+	*f = *frame;
+	f->rax = 0;
+	f->rsp = user_sp;
+	for (int i = 0; i < 6; i++)
+		sw[i] = 0; /* r15, r14, r13, r12, rbx, rbp */
+	sw[6] = (uint64_t)syscall_return;
+	child->ksp = (uint64_t)sw;
+	fpu_save(child->fpu);
+}
+
+void arch_switch_to(struct task *prev, struct task *next)
+{
+	fpu_save(prev->fpu);
+	fpu_restore(next->fpu);
+	arch_set_tls(next->fs_base);
+	arch_set_kernel_stack(next->kstack_top);
+	arch_switch_stack(&prev->ksp, next->ksp);
+}

@@ -1,0 +1,56 @@
+/* Threads of the one application process, their scheduling and futexes. */
+#ifndef HERMIT_TASK_H
+#define HERMIT_TASK_H
+
+#include <hermit/arch.h>
+
+#define KSTACK_SIZE (16UL << 10)
+#define MAX_TASKS 4096
+#define NO_DEADLINE UINT64_MAX
+
+enum task_state { TASK_RUNNABLE, TASK_BLOCKED, TASK_DEAD };
+
+struct task {
+	uint64_t ksp;            /* saved kernel stack pointer (arch_switch) */
+	uint64_t kstack_top;
+	uint64_t tid;
+	enum task_state state;
+	struct task *next;       /* run queue or wait queue link */
+	struct task *all_next;   /* every live task, for deadlines */
+	uint64_t deadline;       /* monotonic ns to wake at while blocked, or NO_DEADLINE */
+	int timed_out;           /* woken by its deadline rather than by a wake-up */
+	uint64_t *futex_addr;    /* what it waits on, while in a futex queue */
+	uint32_t futex_bitset;
+	uint64_t clear_child_tid;
+	uint64_t fs_base;
+	void *fpu;               /* xsave area */
+	uint64_t pages, npages;  /* the allocation holding kstack and fpu area */
+};
+
+/* kernel/task.c */
+extern struct task *current;
+void task_init(void);
+struct task *task_create(void);
+void task_free(struct task *t);
+uint64_t task_count(void);
+struct task *task_first(void);
+noreturn void task_exit(int code);
+
+/* kernel/sched.c */
+void sched_add(struct task *t);
+void schedule(void);
+void sched_yield_now(void);
+int sched_block(uint64_t deadline); /* 0 when woken, -ETIMEDOUT at the deadline */
+void sched_wake(struct task *t);
+void sched_sleep_until(uint64_t deadline);
+
+/* kernel/futex.c */
+long futex_wake(uint64_t *addr, int n, uint32_t bitset);
+
+/* arch/x86/task.c: what a thread needs from the architecture */
+void arch_task_prepare(struct task *child, const struct syscall_frame *frame, uint64_t user_sp);
+void arch_switch_to(struct task *prev, struct task *next);
+uint64_t arch_fpu_size(void);
+void arch_task_init_main(struct task *t);
+
+#endif

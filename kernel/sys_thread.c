@@ -1,0 +1,64 @@
+/* Threads as musl's pthreads use them: clone, exit, set_tid_address, yield. */
+#include <errno.h>
+#include <sched.h>
+
+#include <hermit/syscalls.h>
+#include <hermit/task.h>
+
+/* What musl's pthread_create asks for; a new process (fork) is not possible here. */
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+
+long sys_clone_frame(const struct syscall_frame *f)
+{
+	uint64_t flags = f->rdi, stack = f->rsi;
+
+	if ((flags & THREAD_FLAGS) != THREAD_FLAGS)
+		return -ENOSYS; /* fork and vfork: one process only */
+	if (!stack)
+		return -EINVAL;
+	struct task *t = task_create();
+	if (!t)
+		return -EAGAIN;
+	t->fs_base = (flags & CLONE_SETTLS) ? f->r8 : current->fs_base;
+	if (flags & CLONE_CHILD_CLEARTID)
+		t->clear_child_tid = f->r10;
+	if (flags & CLONE_PARENT_SETTID)
+		*(volatile int *)f->rdx = (int)t->tid;
+	if (flags & CLONE_CHILD_SETTID)
+		*(volatile int *)f->r10 = (int)t->tid;
+	arch_task_prepare(t, f, stack);
+	sched_add(t);
+	return (long)t->tid;
+}
+
+long sys_exit(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	task_exit((int)(a0 & 0xff));
+}
+
+long sys_exit_group(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	kernel_exit((int)(a0 & 0xff));
+}
+
+long sys_gettid(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	return (long)current->tid;
+}
+
+long sys_set_tid_address(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	current->clear_child_tid = (uint64_t)a0;
+	return (long)current->tid;
+}
+
+long sys_sched_yield(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	sched_yield_now();
+	return 0;
+}

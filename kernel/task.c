@@ -1,0 +1,81 @@
+/* Threads: creation, the table of live ones, exit. */
+#include <hermit/task.h>
+
+struct task *current;
+static struct task main_task;
+static struct task *all = &main_task;
+static uint64_t next_tid = 1, live;
+
+/* The boot thread becomes the application's main thread. */
+void task_init(void)
+{
+	main_task.tid = next_tid++;
+	main_task.state = TASK_RUNNABLE;
+	main_task.deadline = NO_DEADLINE;
+	main_task.fpu = (void *)page_alloc(ALIGN_UP(arch_fpu_size(), PAGE_SIZE) / PAGE_SIZE, 1);
+	arch_task_init_main(&main_task);
+	current = &main_task;
+	live = 1;
+}
+
+struct task *task_first(void)
+{
+	return all;
+}
+
+/* A thread with its own kernel stack and FPU area; the caller fills in the rest. */
+struct task *task_create(void)
+{
+	uint64_t fpu_bytes = ALIGN_UP(arch_fpu_size(), PAGE_SIZE);
+	uint64_t bytes = PAGE_SIZE + fpu_bytes + KSTACK_SIZE;
+	uint64_t mem = page_alloc(bytes / PAGE_SIZE, 1);
+
+	if (!mem || live >= MAX_TASKS) {
+		if (mem)
+			page_free(mem, bytes / PAGE_SIZE);
+		return 0;
+	}
+	struct task *t = (struct task *)mem;
+	t->pages = mem;
+	t->npages = bytes / PAGE_SIZE;
+	t->fpu = (void *)(mem + PAGE_SIZE);
+	t->kstack_top = mem + bytes;
+	t->tid = next_tid++;
+	t->state = TASK_RUNNABLE;
+	t->deadline = NO_DEADLINE;
+	t->all_next = all;
+	all = t;
+	live++;
+	return t;
+}
+
+void task_free(struct task *t)
+{
+	for (struct task **p = &all; *p; p = &(*p)->all_next)
+		if (*p == t) {
+			*p = t->all_next;
+			break;
+		}
+	if (t->pages)
+		page_free(t->pages, t->npages);
+}
+
+uint64_t task_count(void)
+{
+	return live;
+}
+
+/* The calling thread ends; the last one to go ends the process with its status. */
+noreturn void task_exit(int code)
+{
+	if (current->clear_child_tid) {
+		*(volatile uint32_t *)current->clear_child_tid = 0;
+		futex_wake((uint64_t *)current->clear_child_tid, 1, ~0u);
+	}
+	if (--live == 0)
+		kernel_exit(code);
+	current->state = TASK_DEAD;
+	schedule();
+	for (;;)
+		arch_halt(); /* not reached: a dead task is never scheduled again */
+}
