@@ -18,6 +18,7 @@ noreturn void kernel_main(void)
 	arch_init();
 	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE), boot_info->mem_size);
 	arch_paging_init(boot_info->mem_size);
+	arch_init_late();
 	vma_init();
 	time_init();
 	kprintf("hermit: %lu MiB, %lu cpu(s), TSC %lu kHz, %s\n",

@@ -1,14 +1,30 @@
 /*
- * The scheduler: one run queue, round robin.  Threads switch in the kernel only
- * (blocking, yielding, exiting), so a switch never interrupts kernel code.
- * Deadlines (sleeps, futex timeouts) are checked whenever it picks a thread.
+ * The scheduler: one run queue, round robin.  Threads switch when they block,
+ * yield or exit, and when the timer interrupts the application while others
+ * wait (a time slice); kernel code itself is never preempted.  The timer is
+ * tickless: armed for the next deadline that matters, off while nothing waits.
  */
 #include <errno.h>
 
 #include <hermit/task.h>
 
+#define SLICE_NS 10000000ULL /* how long a thread runs while others wait */
+
 static struct task *rq_head, *rq_tail;
 static struct task *zombie; /* a dead task whose stack we were still on */
+static uint64_t next_deadline = NO_DEADLINE; /* earliest sleeper, from expire() */
+
+/* Arm the timer for the earliest of: a sleeper's deadline, the end of a slice. */
+static void timer_update(void)
+{
+	uint64_t at = next_deadline;
+
+	if (rq_head) {
+		uint64_t slice = time_monotonic_ns() + SLICE_NS;
+		at = slice < at ? slice : at;
+	}
+	arch_timer_arm(at == NO_DEADLINE ? 0 : time_ns_to_cycles(at));
+}
 
 void sched_add(struct task *t)
 {
@@ -18,6 +34,8 @@ void sched_add(struct task *t)
 	else
 		rq_head = t;
 	rq_tail = t;
+	if (!arch_timer_armed())
+		timer_update(); /* the running thread must give way in time */
 }
 
 static struct task *rq_pop(void)
@@ -35,8 +53,8 @@ static struct task *rq_pop(void)
 
 void futex_cancel(struct task *t);
 
-/* Wake blocked tasks whose deadline passed; returns the earliest deadline left. */
-static uint64_t expire(uint64_t now)
+/* Wake blocked tasks whose deadline passed; note the earliest deadline left. */
+static void expire(uint64_t now)
 {
 	uint64_t earliest = NO_DEADLINE;
 
@@ -53,7 +71,7 @@ static uint64_t expire(uint64_t now)
 			earliest = t->deadline;
 		}
 	}
-	return earliest;
+	next_deadline = earliest;
 }
 
 static void reap(void)
@@ -76,16 +94,28 @@ void schedule(void)
 		if (next)
 			break;
 		if (prev->state == TASK_RUNNABLE)
-			return; /* nothing else to run */
-		arch_relax(); /* idle: wait for a deadline (a timer interrupt will halt here) */
+			break; /* nothing else to run */
+		timer_update();
+		arch_idle(); /* halt until the timer (or another interrupt) */
 	}
-	if (next == prev)
+	timer_update();
+	if (!next || next == prev)
 		return;
 	if (prev->state == TASK_DEAD)
 		zombie = prev;
 	current = next;
 	arch_switch_to(prev, next);
 	reap();
+}
+
+/* The timer fired: wake sleepers; preempt the application if others wait. */
+void timer_interrupt(int from_user)
+{
+	expire(time_monotonic_ns());
+	if (from_user && rq_head)
+		sched_yield_now();
+	else
+		timer_update();
 }
 
 void sched_yield_now(void)

@@ -18,6 +18,13 @@ uint64_t time_monotonic_ns(void)
 }
 
 /* The host's wall clock, asked for on first use: no round trip on the boot path. */
+/* The TSC value at monotonic time ns. */
+uint64_t time_ns_to_cycles(uint64_t ns)
+{
+	uint64_t khz = boot_info->tsc_khz; /* split so that nothing overflows 64 bits */
+	return tsc_base + ns / 1000000 * khz + ns % 1000000 * khz / 1000000;
+}
+
 uint64_t time_realtime_ns(void)
 {
 	if (!realtime_base) {

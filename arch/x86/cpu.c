@@ -35,6 +35,8 @@ struct percpu {
 
 extern char boot_stack_top[];
 extern const uint64_t isr_table[32];
+void irq_timer(void);
+void irq_spurious(void);
 void syscall_entry(void);
 
 static uint64_t gdt[10];
@@ -79,6 +81,12 @@ static void gdt_init(void)
 			 : "rax", "memory");
 }
 
+static void set_gate(int v, uint64_t h)
+{
+	idt[v] = (struct idt_entry){ (uint16_t)h, KERNEL_CS, 0, 0x8e, (uint16_t)(h >> 16),
+				     (uint32_t)(h >> 32), 0 };
+}
+
 void trap_init(void)
 {
 	struct table_desc d = { sizeof(idt) - 1, (uint64_t)idt };
@@ -90,6 +98,8 @@ void trap_init(void)
 		idt[v] = (struct idt_entry){ (uint16_t)h, KERNEL_CS, ist, 0x8e, (uint16_t)(h >> 16),
 					     (uint32_t)(h >> 32), 0 };
 	}
+	set_gate(TIMER_VECTOR, (uint64_t)irq_timer);
+	set_gate(SPURIOUS_VECTOR, (uint64_t)irq_spurious);
 	__asm__ volatile("lidt %0" ::"m"(d));
 }
 
@@ -155,6 +165,12 @@ void arch_init(void)
 	trap_init();
 	fpu_init();
 	syscall_init();
+}
+
+/* What needs hermit's own page tables (the APIC's registers are mapped there). */
+void arch_init_late(void)
+{
+	apic_init();
 }
 
 /* Where system calls and interrupts from the application land for this thread. */

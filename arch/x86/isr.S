@@ -83,6 +83,65 @@ isr_common:
 	add $16, %rsp
 	iretq
 
+/*
+ * Interrupts: no IST (the thread may be switched away inside the handler), so
+ * from the application they arrive on the thread's kernel stack (TSS.RSP0).
+ */
+#define USER_CS (0x30 | 3)
+#define USER_CS_IRET (0x38 | 3)
+	.globl irq_timer
+	.hidden irq_timer
+irq_timer:
+	pushq $0
+	pushq $32
+	jmp irq_common
+	.globl irq_spurious
+	.hidden irq_spurious
+irq_spurious:
+	iretq
+
+irq_common:
+	push %rax
+	push %rbx
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	cld
+	mov %rsp, %rdi
+	call irq_handler
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $16, %rsp
+	/* Back to the application through the alias of its code segment: kvm_pvm
+	 * switches to user mode on an iretq it sees, and it only sees this one. */
+	cmpq $USER_CS, 8(%rsp)
+	jne 1f
+	movq $USER_CS_IRET, 8(%rsp)
+1:	iretq
+
 	.section .rodata
 	.balign 8
 	.globl isr_table

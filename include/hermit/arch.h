@@ -8,6 +8,8 @@
 
 /* Early setup: descriptor tables, FPU, system call entry. */
 void arch_init(void);
+/* After arch_paging_init: the interrupt controller and timer. */
+void arch_init_late(void);
 /* Replace the boot page tables with an identity map of all guest RAM. */
 void arch_paging_init(uint64_t mem_size);
 /* Make 4 KiB pages absent (guard pages, PROT_NONE) or present again. */
@@ -16,6 +18,11 @@ int arch_map_pages(uint64_t addr, uint64_t npages);
 int arch_is_mapped(uint64_t addr);
 
 uint64_t arch_cycles(void);
+/* The one-shot timer (TSC-deadline) and waiting for it. */
+int arch_timer_available(void);
+void arch_timer_arm(uint64_t cycles_at);
+uint64_t arch_timer_armed(void);
+void arch_idle(void);
 void arch_relax(void);
 noreturn void arch_halt(void);
 void arch_hypercall_init(void);

@@ -39,6 +39,9 @@ void time_init(void);
 uint64_t time_monotonic_ns(void);
 uint64_t time_realtime_ns(void);
 void time_delay_ns(uint64_t ns);
+uint64_t time_ns_to_cycles(uint64_t ns);
+/* kernel/sched.c: the timer interrupt, from the application or from idle */
+void timer_interrupt(int from_user);
 
 /* kernel/app.c */
 noreturn void app_start(void);

@@ -32,6 +32,9 @@
 #define USER_CS_IRET (0x38 | 3) /* the same segment again: kvm_pvm sees an iretq to it */
 #define TSS_SEL 0x40
 
+#define TIMER_VECTOR 32
+#define SPURIOUS_VECTOR 0xff
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
@@ -100,6 +103,9 @@ struct trap_frame {
 void trap_init(void);
 void arch_set_kernel_stack(uint64_t top);
 int arch_has_xsave(void);
+/* arch/x86/apic.c */
+void apic_init(void);
+void apic_eoi(void);
 /* arch/x86/syscall.S */
 void arch_switch_stack(uint64_t *prev_ksp, uint64_t next_ksp);
 void syscall_return(void);
