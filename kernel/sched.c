@@ -125,12 +125,19 @@ void sched_yield_now(void)
 }
 
 /* Block until sched_wake() or the deadline; 0 or -ETIMEDOUT. */
+/* Block until sched_wake() (0), the deadline (-ETIMEDOUT) or a signal (-EINTR). */
 int sched_block(uint64_t deadline)
 {
+	if ((current->sigpending | signal_process_pending()) & ~current->sigmask)
+		return -EINTR; /* a signal is already waiting to be taken */
 	current->state = TASK_BLOCKED;
 	current->deadline = deadline;
-	current->timed_out = 0;
+	current->timed_out = current->interrupted = 0;
 	schedule();
+	if (current->interrupted) {
+		current->interrupted = 0;
+		return -EINTR;
+	}
 	return current->timed_out ? -ETIMEDOUT : 0;
 }
 
@@ -143,8 +150,13 @@ void sched_wake(struct task *t)
 	sched_add(t);
 }
 
-void sched_sleep_until(uint64_t deadline)
+/* 0 at the deadline, -EINTR when a signal came first. */
+int sched_sleep_until(uint64_t deadline)
 {
-	while (time_monotonic_ns() < deadline && !sched_block(deadline))
-		;
+	while (time_monotonic_ns() < deadline) {
+		int r = sched_block(deadline);
+		if (r == -EINTR)
+			return r;
+	}
+	return 0;
 }

@@ -111,34 +111,3 @@ long sys_getrandom(SYSCALL_PARAMS)
 	random_fill((void *)a0, (size_t)a1);
 	return a1;
 }
-
-/* Signals to the own process: without handlers (a later issue), the default action applies. */
-static long self_signal(long pid, long sig)
-{
-	if (pid != HERMIT_PID && pid != 0 && pid != -1)
-		return -ESRCH;
-	if (sig < 0 || sig >= 65)
-		return -EINVAL;
-	if (sig == 0 || sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT)
-		return 0;
-	kernel_die_signal((int)sig);
-}
-
-long sys_kill(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	return self_signal(a0, a1);
-}
-
-/* Any thread of the process: without handlers the signal ends the whole process. */
-long sys_tkill(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	return a0 > 0 ? self_signal(HERMIT_PID, a1) : -EINVAL;
-}
-
-long sys_tgkill(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	return a1 > 0 ? self_signal(a0, a2) : -EINVAL;
-}

@@ -20,6 +20,7 @@ long sys_clone_frame(const struct syscall_frame *f)
 	if (!t)
 		return -EAGAIN;
 	t->fs_base = (flags & CLONE_SETTLS) ? f->r8 : current->fs_base;
+	t->sigmask = current->sigmask;
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_child_tid = f->r10;
 	if (flags & CLONE_PARENT_SETTID)

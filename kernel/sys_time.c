@@ -75,7 +75,7 @@ static long sleep_until(long clk, uint64_t deadline)
 	long r = clock_ns(clk, &now);
 
 	if (!r && now < deadline)
-		sched_sleep_until(time_monotonic_ns() + (deadline - now));
+		r = sched_sleep_until(time_monotonic_ns() + (deadline - now));
 	return r;
 }
 

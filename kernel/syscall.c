@@ -39,9 +39,10 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_sched_yield] = sys_sched_yield,
 	[SYS_sched_getaffinity] = sys_sched_getaffinity,
 	[SYS_getrandom] = sys_getrandom,
-	[SYS_rt_sigaction] = sys_zero,
-	[SYS_rt_sigprocmask] = sys_zero,
-	[SYS_sigaltstack] = sys_zero,
+	[SYS_rt_sigaction] = sys_rt_sigaction,
+	[SYS_rt_sigprocmask] = sys_rt_sigprocmask,
+	[SYS_rt_sigpending] = sys_rt_sigpending,
+	[SYS_sigaltstack] = sys_sigaltstack,
 	[SYS_kill] = sys_kill,
 	[SYS_tkill] = sys_tkill,
 	[SYS_tgkill] = sys_tgkill,
@@ -49,14 +50,23 @@ static const syscall_fn table[NR_SYSCALLS] = {
 
 static uint64_t reported[NR_SYSCALLS / 64];
 
+static void call(struct syscall_frame *f, uint64_t nr);
+
 void syscall_dispatch(struct syscall_frame *f)
 {
 	uint64_t nr = SYSCALL_NR(f);
 
-	if (nr == SYS_clone) { /* needs the whole frame: the child resumes from a copy */
+	if (nr == SYS_clone) /* needs the whole frame: the child resumes from a copy */
 		SYSCALL_RET(f, sys_clone_frame(f));
-		return;
-	}
+	else if (nr == SYS_rt_sigreturn)
+		SYSCALL_RET(f, sys_rt_sigreturn_frame(f));
+	else
+		call(f, nr);
+	signal_deliver(f);
+}
+
+static void call(struct syscall_frame *f, uint64_t nr)
+{
 	if (nr < NR_SYSCALLS && table[nr]) {
 		SYSCALL_RET(f, table[nr](SYSCALL_ARGS(f)));
 		return;

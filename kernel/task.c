@@ -60,6 +60,14 @@ void task_free(struct task *t)
 		page_free(t->pages, t->npages);
 }
 
+struct task *task_by_tid(uint64_t tid)
+{
+	for (struct task *t = all; t; t = t->all_next)
+		if (t->tid == tid && t->state != TASK_DEAD)
+			return t;
+	return 0;
+}
+
 uint64_t task_count(void)
 {
 	return live;

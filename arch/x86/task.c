@@ -14,7 +14,7 @@ uint64_t arch_fpu_size(void)
 	return r[1]; /* for the features enabled in XCR0 */
 }
 
-static void fpu_save(void *area)
+void arch_fpu_save(void *area)
 {
 	if (arch_has_xsave())
 		__asm__ volatile("xsave (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
@@ -22,7 +22,7 @@ static void fpu_save(void *area)
 		__asm__ volatile("fxsave (%0)" ::"r"(area) : "memory");
 }
 
-static void fpu_restore(const void *area)
+void arch_fpu_restore(const void *area)
 {
 	if (arch_has_xsave())
 		__asm__ volatile("xrstor (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
@@ -53,13 +53,13 @@ void arch_task_prepare(struct task *child, const struct syscall_frame *frame, ui
 		sw[i] = 0; /* r15, r14, r13, r12, rbx, rbp */
 	sw[6] = (uint64_t)syscall_return;
 	child->ksp = (uint64_t)sw;
-	fpu_save(child->fpu);
+	arch_fpu_save(child->fpu);
 }
 
 void arch_switch_to(struct task *prev, struct task *next)
 {
-	fpu_save(prev->fpu);
-	fpu_restore(next->fpu);
+	arch_fpu_save(prev->fpu);
+	arch_fpu_restore(next->fpu);
 	arch_set_tls(next->fs_base);
 	arch_set_kernel_stack(next->kstack_top);
 	arch_switch_stack(&prev->ksp, next->ksp);

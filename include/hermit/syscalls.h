@@ -44,6 +44,12 @@ long sys_prlimit64(SYSCALL_PARAMS);
 long sys_getrlimit(SYSCALL_PARAMS);
 long sys_sched_getaffinity(SYSCALL_PARAMS);
 long sys_getrandom(SYSCALL_PARAMS);
+
+/* kernel/signal.c */
+long sys_rt_sigaction(SYSCALL_PARAMS);
+long sys_rt_sigprocmask(SYSCALL_PARAMS);
+long sys_rt_sigpending(SYSCALL_PARAMS);
+long sys_sigaltstack(SYSCALL_PARAMS);
 long sys_kill(SYSCALL_PARAMS);
 long sys_tkill(SYSCALL_PARAMS);
 long sys_tgkill(SYSCALL_PARAMS);

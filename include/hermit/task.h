@@ -23,6 +23,9 @@ struct task {
 	uint32_t futex_bitset;
 	uint64_t clear_child_tid;
 	uint64_t fs_base;
+	uint64_t sigmask, sigpending;      /* signals blocked, and sent to this thread */
+	uint64_t altstack_sp, altstack_size;
+	int interrupted;                   /* a signal cut its blocking call short */
 	void *fpu;               /* xsave area */
 	uint64_t pages, npages;  /* the allocation holding kstack and fpu area */
 };
@@ -34,6 +37,7 @@ struct task *task_create(void);
 void task_free(struct task *t);
 uint64_t task_count(void);
 struct task *task_first(void);
+struct task *task_by_tid(uint64_t tid);
 noreturn void task_exit(int code);
 
 /* kernel/sched.c */
@@ -42,15 +46,23 @@ void schedule(void);
 void sched_yield_now(void);
 int sched_block(uint64_t deadline); /* 0 when woken, -ETIMEDOUT at the deadline */
 void sched_wake(struct task *t);
-void sched_sleep_until(uint64_t deadline);
+int sched_sleep_until(uint64_t deadline);
 
 /* kernel/futex.c */
 long futex_wake(uint64_t *addr, int n, uint32_t bitset);
+void futex_cancel(struct task *t);
+
+/* kernel/signal.c */
+void signal_deliver(struct syscall_frame *f);
+uint64_t signal_process_pending(void);
+long sys_rt_sigreturn_frame(struct syscall_frame *f);
 
 /* arch/x86/task.c: what a thread needs from the architecture */
 void arch_task_prepare(struct task *child, const struct syscall_frame *frame, uint64_t user_sp);
 void arch_switch_to(struct task *prev, struct task *next);
 uint64_t arch_fpu_size(void);
+void arch_fpu_save(void *area);
+void arch_fpu_restore(const void *area);
 void arch_task_init_main(struct task *t);
 
 #endif

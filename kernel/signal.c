@@ -1,0 +1,241 @@
+/*
+ * Signals within the one process: actions, per-thread masks, delivery when a
+ * thread returns from a system call (a frame on its stack as Linux builds it,
+ * so musl's __restore_rt and rt_sigreturn bring it back), and blocking calls
+ * cut short with EINTR.  Faults stay fatal reports (no SIGSEGV handlers yet).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include <hermit/syscalls.h>
+#include <hermit/task.h>
+
+#define NSIG_ 65
+#define BIT(s) (1ULL << ((s) - 1))
+#define UNBLOCKABLE (BIT(SIGKILL) | BIT(SIGSTOP))
+#define IGNORED_BY_DEFAULT (BIT(SIGCHLD) | BIT(SIGURG) | BIT(SIGWINCH) | BIT(SIGCONT))
+#define HERMIT_PID 1
+
+struct k_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct rt_sigframe {
+	uint64_t pretcode; /* the handler's return address: SA_RESTORER's trampoline */
+	ucontext_t uc;
+	siginfo_t info;
+};
+
+static struct k_sigaction actions[NSIG_];
+static uint64_t process_pending;
+
+uint64_t signal_process_pending(void)
+{
+	return process_pending;
+}
+
+static int valid(long sig)
+{
+	return sig >= 1 && sig < NSIG_;
+}
+
+long sys_rt_sigaction(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct k_sigaction *act = (void *)a1, *old = (void *)a2;
+
+	if (!valid(a0) || a3 != 8 || (act && (a0 == SIGKILL || a0 == SIGSTOP)))
+		return -EINVAL;
+	if (old)
+		*old = actions[a0];
+	if (act)
+		actions[a0] = *act;
+	return 0;
+}
+
+long sys_rt_sigprocmask(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	const uint64_t *set = (void *)a1;
+	uint64_t *old = (void *)a2;
+
+	if (a3 != 8)
+		return -EINVAL;
+	if (old)
+		*old = current->sigmask;
+	if (set) {
+		if (a0 == SIG_BLOCK)
+			current->sigmask |= *set;
+		else if (a0 == SIG_UNBLOCK)
+			current->sigmask &= ~*set;
+		else if (a0 == SIG_SETMASK)
+			current->sigmask = *set;
+		else
+			return -EINVAL;
+		current->sigmask &= ~UNBLOCKABLE;
+	}
+	return 0;
+}
+
+long sys_rt_sigpending(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	*(uint64_t *)a0 = current->sigpending | process_pending;
+	return 0;
+}
+
+long sys_sigaltstack(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	const stack_t *ss = (void *)a0;
+	stack_t *old = (void *)a1;
+
+	if (old)
+		*old = (stack_t){ (void *)current->altstack_sp, current->altstack_sp ? 0 : SS_DISABLE,
+				  current->altstack_size };
+	if (ss) {
+		if (ss->ss_flags & SS_DISABLE) {
+			current->altstack_sp = current->altstack_size = 0;
+		} else {
+			if (ss->ss_size < MINSIGSTKSZ)
+				return -ENOMEM;
+			current->altstack_sp = (uint64_t)ss->ss_sp;
+			current->altstack_size = ss->ss_size;
+		}
+	}
+	return 0;
+}
+
+/* A blocked target wakes with EINTR so that it can take the signal. */
+static void interrupt(struct task *t)
+{
+	if (t->state == TASK_BLOCKED && (t->sigpending | process_pending) & ~t->sigmask) {
+		t->interrupted = 1;
+		futex_cancel(t);
+		sched_wake(t);
+	}
+}
+
+static long send(struct task *t, long sig)
+{
+	if (sig == 0)
+		return 0;
+	if (!valid(sig))
+		return -EINVAL;
+	if (t) {
+		t->sigpending |= BIT(sig);
+		interrupt(t);
+	} else {
+		process_pending |= BIT(sig);
+		for (struct task *u = task_first(); u; u = u->all_next)
+			interrupt(u);
+	}
+	return 0;
+}
+
+long sys_kill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	if (a0 != HERMIT_PID && a0 != 0 && a0 != -1)
+		return -ESRCH;
+	return send(0, a1);
+}
+
+long sys_tkill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct task *t = task_by_tid((uint64_t)a0);
+	return t ? send(t, a1) : -ESRCH;
+}
+
+long sys_tgkill(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct task *t = task_by_tid((uint64_t)a1);
+	return a0 == HERMIT_PID && t ? send(t, a2) : -ESRCH;
+}
+
+/* Save the interrupted context on the user stack and enter the handler. */
+static void push_frame(struct syscall_frame *f, int sig, const struct k_sigaction *act)
+{
+	uint64_t sp = f->rsp, fpu_size = arch_fpu_size();
+
+	if ((act->flags & SA_ONSTACK) && current->altstack_sp &&
+	    !(sp > current->altstack_sp && sp <= current->altstack_sp + current->altstack_size))
+		sp = current->altstack_sp + current->altstack_size;
+	sp = ALIGN_DOWN(sp - 128 - fpu_size, 64); /* below the red zone */
+	void *fpu = (void *)sp;
+	arch_fpu_save(fpu);
+	sp = ALIGN_DOWN(sp - sizeof(struct rt_sigframe), 16) - 8; /* as after a call */
+	struct rt_sigframe *fr = (void *)sp;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->pretcode = act->restorer;
+	greg_t *g = fr->uc.uc_mcontext.gregs;
+	g[REG_R8] = f->r8, g[REG_R9] = f->r9, g[REG_R10] = f->r10, g[REG_R11] = f->rflags;
+	g[REG_R12] = f->r12, g[REG_R13] = f->r13, g[REG_R14] = f->r14, g[REG_R15] = f->r15;
+	g[REG_RDI] = f->rdi, g[REG_RSI] = f->rsi, g[REG_RBP] = f->rbp, g[REG_RBX] = f->rbx;
+	g[REG_RDX] = f->rdx, g[REG_RAX] = f->rax, g[REG_RCX] = f->rip, g[REG_RSP] = f->rsp;
+	g[REG_RIP] = f->rip, g[REG_EFL] = f->rflags;
+	fr->uc.uc_mcontext.fpregs = fpu;
+	fr->uc.uc_stack = (stack_t){ (void *)current->altstack_sp, 0, current->altstack_size };
+	memcpy(&fr->uc.uc_sigmask, &current->sigmask, sizeof(current->sigmask));
+	fr->info.si_signo = sig;
+	fr->info.si_code = SI_USER;
+
+	current->sigmask |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
+	current->sigmask &= ~UNBLOCKABLE;
+	f->rip = act->handler;
+	f->rsp = sp;
+	f->rdi = (uint64_t)sig;
+	f->rsi = (uint64_t)&fr->info;
+	f->rdx = (uint64_t)&fr->uc;
+	f->rax = 0;
+}
+
+/* On the way back to the application: act on every deliverable signal. */
+void signal_deliver(struct syscall_frame *f)
+{
+	for (;;) {
+		uint64_t ready = (current->sigpending | process_pending) & ~current->sigmask;
+		if (!ready)
+			return;
+		int sig = __builtin_ctzll(ready) + 1;
+		if (current->sigpending & BIT(sig))
+			current->sigpending &= ~BIT(sig);
+		else
+			process_pending &= ~BIT(sig);
+		struct k_sigaction *act = &actions[sig];
+		if (act->handler == (uint64_t)SIG_IGN)
+			continue;
+		if (act->handler == (uint64_t)SIG_DFL) {
+			if (BIT(sig) & IGNORED_BY_DEFAULT)
+				continue;
+			kernel_die_signal(sig);
+		}
+		struct k_sigaction taken = *act;
+		if (act->flags & SA_RESETHAND)
+			act->handler = (uint64_t)SIG_DFL;
+		push_frame(f, sig, &taken);
+		return; /* the others follow when the handler returns */
+	}
+}
+
+/* Back from a handler through musl's __restore_rt: the saved context again. */
+long sys_rt_sigreturn_frame(struct syscall_frame *f)
+{
+	ucontext_t *uc = (ucontext_t *)f->rsp; /* the handler's ret popped pretcode */
+	const greg_t *g = uc->uc_mcontext.gregs;
+
+	f->r8 = g[REG_R8], f->r9 = g[REG_R9], f->r10 = g[REG_R10];
+	f->r12 = g[REG_R12], f->r13 = g[REG_R13], f->r14 = g[REG_R14], f->r15 = g[REG_R15];
+	f->rdi = g[REG_RDI], f->rsi = g[REG_RSI], f->rbp = g[REG_RBP], f->rbx = g[REG_RBX];
+	f->rdx = g[REG_RDX], f->rsp = g[REG_RSP], f->rip = g[REG_RIP];
+	f->rflags = (g[REG_EFL] & 0xcd5) | 0x202; /* arithmetic flags and DF; IF stays on */
+	memcpy(&current->sigmask, &uc->uc_sigmask, sizeof(current->sigmask));
+	current->sigmask &= ~UNBLOCKABLE;
+	if (uc->uc_mcontext.fpregs)
+		arch_fpu_restore(uc->uc_mcontext.fpregs);
+	return g[REG_RAX];
+}
