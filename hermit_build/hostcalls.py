@@ -7,6 +7,7 @@ guest or the exit status when the guest is done.
 
 import errno
 import sys
+import threading
 import time
 
 from .abi import HC, HC_NAMES, S, signed
@@ -31,6 +32,7 @@ class HostServices:
         self.env_blob = b"".join(e.encode() + b"\0" for e in env)
         self.argc, self.envc = len(argv), len(env)
         self.fault: dict | None = None
+        self._lock = threading.Lock()
         self._table = {
             HC.WRITE: self._write,
             HC.EXIT: self._exit,
@@ -47,6 +49,10 @@ class HostServices:
         self.files.close_all()  # the guest's open host files end with it
 
     def handle(self, nr: int, gpa: int) -> int | None:
+        with self._lock:  # vCPUs call in from several threads
+            return self._handle(nr, gpa)
+
+    def _handle(self, nr: int, gpa: int) -> int | None:
         fn = self._table.get(nr)
         if fn is None:
             raise GuestError(f"unknown hypercall {nr}")

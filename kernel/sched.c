@@ -11,7 +11,6 @@
 #define SLICE_NS 10000000ULL /* how long a thread runs while others wait */
 
 static struct task *rq_head, *rq_tail;
-static struct task *zombie; /* a dead task whose stack we were still on */
 static uint64_t next_deadline = NO_DEADLINE; /* earliest sleeper, from expire() */
 
 /* Arm the timer for the earliest of: a sleeper's deadline, the end of a slice. */
@@ -36,6 +35,7 @@ void sched_add(struct task *t)
 	rq_tail = t;
 	if (!arch_timer_armed())
 		timer_update(); /* the running thread must give way in time */
+	arch_kick_idle_cpus();
 }
 
 static struct task *rq_pop(void)
@@ -76,46 +76,74 @@ static void expire(uint64_t now)
 
 static void reap(void)
 {
-	if (zombie && zombie != current) {
-		task_free(zombie);
-		zombie = 0;
+	struct cpu *c = this_cpu();
+
+	if (c->zombie && c->zombie != c->running) {
+		task_free(c->zombie);
+		c->zombie = 0;
 	}
 }
 
-/* Run another thread; return when the current one is runnable and chosen again. */
-void schedule(void)
+static void switch_to(struct task *prev, struct task *next)
 {
-	struct task *prev = current, *next;
-
-	reap();
-	for (;;) {
-		expire(time_monotonic_ns());
-		next = rq_pop();
-		if (next)
-			break;
-		if (prev->state == TASK_RUNNABLE)
-			break; /* nothing else to run */
-		timer_update();
-		arch_idle(); /* halt until the timer (or another interrupt) */
-	}
-	timer_update();
-	if (!next || next == prev)
-		return;
 	if (prev->state == TASK_DEAD)
-		zombie = prev;
+		this_cpu()->zombie = prev;
 	current = next;
 	arch_switch_to(prev, next);
 	reap();
 }
 
+/* Run another thread; return when the current one is runnable and chosen again.
+ * Called with the kernel lock held; with nothing to run it goes to the idle task. */
+void schedule(void)
+{
+	struct task *prev = current, *next;
+
+	reap();
+	expire(time_monotonic_ns());
+	next = rq_pop();
+	if (!next) {
+		if (prev->state == TASK_RUNNABLE)
+			return; /* nothing else to run */
+		next = this_cpu()->idle;
+	}
+	timer_update();
+	if (next != prev)
+		switch_to(prev, next);
+}
+
+/* Each cpu's idle task: run what becomes runnable, halt (or poll) in between.
+ * Entered with the kernel lock held, it releases the lock only while waiting. */
+noreturn void idle_loop(void)
+{
+	for (;;) {
+		reap();
+		expire(time_monotonic_ns());
+		struct task *next = rq_pop();
+		if (next) {
+			timer_update();
+			switch_to(current, next);
+			continue;
+		}
+		timer_update();
+		kernel_unlock();
+		arch_idle(); /* until the timer, a kick, or (polling) a while */
+		kernel_lock();
+	}
+}
+
 /* The timer fired: wake sleepers; preempt the application if others wait. */
 void timer_interrupt(int from_user)
 {
+	if (!from_user)
+		return; /* in the idle loop, which looks at deadlines itself */
+	kernel_lock();
 	expire(time_monotonic_ns());
-	if (from_user && rq_head)
+	if (rq_head)
 		sched_yield_now();
 	else
 		timer_update();
+	kernel_unlock();
 }
 
 void sched_yield_now(void)

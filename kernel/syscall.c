@@ -56,6 +56,7 @@ void syscall_dispatch(struct syscall_frame *f)
 {
 	uint64_t nr = SYSCALL_NR(f);
 
+	kernel_lock();
 	if (nr == SYS_clone) /* needs the whole frame: the child resumes from a copy */
 		SYSCALL_RET(f, sys_clone_frame(f));
 	else if (nr == SYS_rt_sigreturn)
@@ -63,6 +64,7 @@ void syscall_dispatch(struct syscall_frame *f)
 	else
 		call(f, nr);
 	signal_deliver(f);
+	kernel_unlock();
 }
 
 static void call(struct syscall_frame *f, uint64_t nr)

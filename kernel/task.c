@@ -1,7 +1,6 @@
 /* Threads: creation, the table of live ones, exit. */
 #include <hermit/task.h>
 
-struct task *current;
 static struct task main_task;
 static struct task *all = &main_task;
 static uint64_t next_tid = 1, live;
@@ -16,6 +15,8 @@ void task_init(void)
 	arch_task_init_main(&main_task);
 	current = &main_task;
 	live = 1;
+	this_cpu()->idle = task_create_idle();
+	arch_task_prepare_idle(this_cpu()->idle);
 }
 
 struct task *task_first(void)
@@ -46,6 +47,24 @@ struct task *task_create(void)
 	t->all_next = all;
 	all = t;
 	live++;
+	return t;
+}
+
+/* A cpu's idle task: a kernel stack and FPU area, no thread id, not in the table. */
+struct task *task_create_idle(void)
+{
+	uint64_t fpu_bytes = ALIGN_UP(arch_fpu_size(), PAGE_SIZE);
+	uint64_t bytes = PAGE_SIZE + fpu_bytes + KSTACK_SIZE;
+	struct task *t = (struct task *)page_alloc(bytes / PAGE_SIZE, 1);
+
+	if (!t) {
+		kprintf("hermit: no memory for an idle task\n");
+		kernel_exit(127);
+	}
+	t->fpu = (void *)((uint64_t)t + PAGE_SIZE);
+	t->kstack_top = (uint64_t)t + bytes;
+	t->state = TASK_RUNNABLE;
+	t->deadline = NO_DEADLINE;
 	return t;
 }
 

@@ -1,8 +1,9 @@
 /* Descriptor tables, IST stacks, FPU/SSE/AVX enablement and the syscall MSRs. */
-#include <hermit/arch.h>
+#include <hermit/task.h>
 #include <asm/x86.h>
 
-#define IST_STACK_SIZE 16384
+#define IST_STACK_SIZE 8192
+#define MAX_CPUS HERMIT_HC_MAILBOX_SLOTS
 
 struct tss {
 	uint32_t reserved0;
@@ -26,31 +27,48 @@ struct table_desc {
 	uint64_t base;
 } __attribute__((packed));
 
-/* Per-CPU data reached through %gs; the offsets are used by syscall.S. */
+/* Per-cpu data reached through %gs; the first offsets are used by syscall.S. */
 struct percpu {
 	struct percpu *self;
 	uint64_t kstack_top;
 	uint64_t user_rsp;
-};
+	struct cpu cpu; /* the generic kernel's */
+	uint64_t gdt[10];
+	struct tss tss;
+	uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
+} __attribute__((aligned(64)));
 
 extern char boot_stack_top[];
 extern const uint64_t isr_table[32];
 void irq_timer(void);
 void irq_spurious(void);
+void irq_kick(void);
 void syscall_entry(void);
 
-static uint64_t gdt[10];
-static struct tss tss;
 static struct idt_entry idt[256];
-static struct percpu percpu0;
-static uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
+static struct percpu cpus[MAX_CPUS];
 static uint64_t hwcap;
 static int fsgsbase, has_xsave;
 
-static void gdt_init(void)
+static struct percpu *me(void)
 {
-	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-	struct table_desc d = { sizeof(gdt) - 1, (uint64_t)gdt };
+	struct percpu *p;
+
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+	return p;
+}
+
+struct cpu *this_cpu(void)
+{
+	return &me()->cpu;
+}
+
+static void gdt_init(struct percpu *p, uint64_t kstack_top)
+{
+	uint64_t *gdt = p->gdt;
+	struct tss *tss = &p->tss;
+	uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
+	struct table_desc d = { sizeof(p->gdt) - 1, (uint64_t)gdt };
 
 	gdt[KERNEL_CS / 8] = 0x00af9a000000ffffULL; /* 64-bit code */
 	gdt[KERNEL_DS / 8] = 0x00cf92000000ffffULL;
@@ -62,9 +80,9 @@ static void gdt_init(void)
 			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[TSS_SEL / 8 + 1] = base >> 32;
 	for (int i = 0; i < 4; i++)
-		tss.ist[i] = (uint64_t)ist_stacks[i] + IST_STACK_SIZE;
-	tss.rsp[0] = (uint64_t)boot_stack_top; /* interrupts from the application */
-	tss.iomap_base = sizeof(tss);
+		tss->ist[i] = (uint64_t)p->ist_stacks[i] + IST_STACK_SIZE;
+	tss->rsp[0] = kstack_top; /* interrupts from the application */
+	tss->iomap_base = sizeof(*tss);
 
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq %1\n\t"
@@ -100,6 +118,7 @@ void trap_init(void)
 	}
 	set_gate(TIMER_VECTOR, (uint64_t)irq_timer);
 	set_gate(SPURIOUS_VECTOR, (uint64_t)irq_spurious);
+	set_gate(KICK_VECTOR, (uint64_t)irq_kick);
 	__asm__ volatile("lidt %0" ::"m"(d));
 }
 
@@ -127,13 +146,13 @@ static void fpu_init(void)
 	__asm__ volatile("fninit"); /* MXCSR keeps its reset value 0x1f80 */
 }
 
-static void syscall_init(void)
+static void syscall_init(struct percpu *p, uint64_t kstack_top)
 {
-	percpu0.self = &percpu0;
-	percpu0.kstack_top = (uint64_t)boot_stack_top;
-	wrmsr(MSR_GS_BASE, (uint64_t)&percpu0);
+	p->self = p;
+	p->kstack_top = kstack_top;
+	wrmsr(MSR_GS_BASE, (uint64_t)p);
 	/* kvm_pvm loads GS from KERNEL_GS_BASE when the application enters the kernel. */
-	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)&percpu0);
+	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)p);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)USER32_CS << 48));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
@@ -147,24 +166,40 @@ static void syscall_init(void)
  * such MSR, so only do this when the loader says the host is kvm_pvm.  It needs
  * user-accessible page tables: both boot paths build them so.
  */
-static uint8_t pvm_page[4096] __attribute__((aligned(4096)));
+static uint8_t pvm_pages[MAX_CPUS][4096] __attribute__((aligned(4096)));
 
-static void pvm_native(void)
+void arch_pvm_native(uint32_t cpu)
 {
-	if (boot_info->pvm)
-		wrmsr(HERMIT_PVM_MSR_NATIVE, (uint64_t)pvm_page);
+	if (boot_info->pvm && cpu < MAX_CPUS)
+		wrmsr(HERMIT_PVM_MSR_NATIVE, (uint64_t)pvm_pages[cpu]);
+}
+
+/* One cpu's descriptor tables, FPU and system call entry; kstack_top is the
+ * stack its boot thread runs on. */
+void arch_init_cpu(uint32_t id, uint64_t kstack_top)
+{
+	struct percpu *p = &cpus[id];
+
+	p->cpu.id = id;
+	gdt_init(p, kstack_top);
+	__asm__ volatile("lidt %0" ::"m"((struct table_desc){ sizeof(idt) - 1, (uint64_t)idt }));
+	fpu_init();
+	syscall_init(p, kstack_top);
 }
 
 void arch_init(void)
 {
-	pvm_native(); /* first: until then kvm_pvm emulates every instruction (~5k cycles each) */
+	arch_pvm_native(0); /* first: until then kvm_pvm emulates every instruction (~5k cycles) */
 	/* Mask the legacy PICs: nothing may arrive on the exception vectors. */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
-	gdt_init();
 	trap_init();
-	fpu_init();
-	syscall_init();
+	arch_init_cpu(0, (uint64_t)boot_stack_top);
+}
+
+uint32_t arch_max_cpus(void)
+{
+	return MAX_CPUS;
 }
 
 /* What needs hermit's own page tables (the APIC's registers are mapped there). */
@@ -176,8 +211,10 @@ void arch_init_late(void)
 /* Where system calls and interrupts from the application land for this thread. */
 void arch_set_kernel_stack(uint64_t top)
 {
-	percpu0.kstack_top = top;
-	tss.rsp[0] = top;
+	struct percpu *p = me();
+
+	p->kstack_top = top;
+	p->tss.rsp[0] = top;
 }
 
 int arch_has_xsave(void)

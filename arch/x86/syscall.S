@@ -52,6 +52,14 @@ syscall_return:			/* also where a new thread starts (arch_task_prepare) */
 	pop %rsp			/* interrupts stay masked until sysret restores rflags */
 	sysretq
 
+	/* A new thread's first return to the application: drop the kernel lock its
+	 * creator held across the switch, then leave like any system call. */
+	.globl ret_from_clone
+	.hidden ret_from_clone
+ret_from_clone:
+	call kernel_unlock
+	jmp syscall_return
+
 	/* arch_switch_stack(&prev_ksp, next_ksp): the kernel half of a thread switch. */
 	.globl arch_switch_stack
 	.hidden arch_switch_stack

@@ -51,9 +51,20 @@ void arch_task_prepare(struct task *child, const struct syscall_frame *frame, ui
 	f->rsp = user_sp;
 	for (int i = 0; i < 6; i++)
 		sw[i] = 0; /* r15, r14, r13, r12, rbx, rbp */
-	sw[6] = (uint64_t)syscall_return;
+	sw[6] = (uint64_t)ret_from_clone;
 	child->ksp = (uint64_t)sw;
 	arch_fpu_save(child->fpu);
+}
+
+/* An idle task starts in idle_loop() (as if called: rsp = 8 mod 16 there). */
+void arch_task_prepare_idle(struct task *idle)
+{
+	uint64_t *sw = (uint64_t *)(idle->kstack_top - 8 * 8);
+
+	for (int i = 0; i < 6; i++)
+		sw[i] = 0;
+	sw[6] = (uint64_t)idle_loop;
+	idle->ksp = (uint64_t)sw;
 }
 
 void arch_switch_to(struct task *prev, struct task *next)

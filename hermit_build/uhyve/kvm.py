@@ -69,6 +69,8 @@ MAX_CPUID_ENTRIES = 4096
 # System ioctls (on the /dev/kvm fd).
 GET_API_VERSION = _io(0x00)
 CREATE_VM = _io(0x01)
+CHECK_EXTENSION = _io(0x03)
+CAP_TSC_DEADLINE_TIMER = 72
 GET_VCPU_MMAP_SIZE = _io(0x04)
 GET_SUPPORTED_CPUID = _iowr(0x05, CPUID2.size)
 # VM ioctls.
@@ -84,6 +86,8 @@ GET_SREGS = _ior(0x83, SREGS_SIZE)
 SET_SREGS = _iow(0x84, SREGS_SIZE)
 SET_CPUID2 = _iow(0x90, CPUID2.size)
 GET_MP_STATE = _ior(0x98, 4)
+SET_MP_STATE = _iow(0x99, 4)
+MP_STATE_RUNNABLE = 0
 GET_TSC_KHZ = _io(0xA3)
 
 MP_STATE_HALTED = 3

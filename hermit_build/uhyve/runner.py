@@ -8,6 +8,7 @@ from ..abi import C
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
 from ..hostcalls import HostServices
+from .smp import run_all
 from .vcpu import UART_PORT, Vcpu
 from .vm import Vm
 from .watchdog import Watchdog
@@ -30,10 +31,11 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
     try:
         vm.load(image)
         vm.write_boot_tables()
-        vcpus.append(Vcpu(vm, 0))  # SMP: one Vcpu (and thread) per cpu, later
+        for i in range(cfg.cpus):
+            vcpus.append(Vcpu(vm, i))
         for vcpu in vcpus:
             vcpu.set_cpuid()
-            vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE)
+            vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE, vcpu.index)
         vm.write_boot_info(
             cpus=len(vcpus),
             tsc_khz=vcpus[0].tsc_khz(),
@@ -45,7 +47,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.ready()
         with services, Watchdog(cfg.timeout):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
-            status = vcpus[0].run(services, cfg.uart)
+            status = run_all(vcpus, services, cfg.uart)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return status
     finally:

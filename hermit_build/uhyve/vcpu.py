@@ -34,6 +34,10 @@ INTERNAL_ERRORS = {
 }
 
 
+class VcpuStopped(Exception):
+    """This vCPU was told to stop because the guest ended on another one."""
+
+
 class Vcpu:
     def __init__(self, vm: Vm, index: int):
         self.vm = vm
@@ -46,6 +50,7 @@ class Vcpu:
         self.uart_line = bytearray()
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
         self.mailbox: int | None = None  # GPA of the kernel's mailbox array, read once
+        self.stopped = False  # another vCPU ended the guest: leave the run loop
 
     def close(self) -> None:
         self.flush_uart()
@@ -57,18 +62,21 @@ class Vcpu:
     def set_cpuid(self) -> None:
         """The host's CPUID as KVM supports it, with this vCPU's APIC id."""
         entries = self.vm.supported_cpuid()
+        # The in-kernel LAPIC's TSC-deadline timer: KVM leaves announcing it to us.
+        deadline = ioctl(self.vm.kvm_fd, kvm.CHECK_EXTENSION, kvm.CAP_TSC_DEADLINE_TIMER) > 0
         buf = bytearray(kvm.CPUID2.size + len(entries) * kvm.CPUID_ENTRY.size)
         kvm.CPUID2.pack_into(buf, 0, len(entries), 0)
         for i, (function, index, flags, eax, ebx, ecx, edx) in enumerate(entries):
             if function == 1:
                 ebx = (ebx & 0x00FFFFFF) | (self.index << 24)
+                ecx |= (1 << 24) if deadline else 0
             elif function in (0xB, 0x1F):
                 edx = self.index  # x2APIC id in the topology leaves
             off = kvm.CPUID2.size + i * kvm.CPUID_ENTRY.size
             kvm.CPUID_ENTRY.pack_into(buf, off, function, index, flags, eax, ebx, ecx, edx)
         _check(self.fd, kvm.SET_CPUID2, buf, "KVM_SET_CPUID2")
 
-    def enter_long_mode(self, entry: int, rdi: int, rsi: int) -> None:
+    def enter_long_mode(self, entry: int, rdi: int, rsi: int, rdx: int = 0) -> None:
         """64-bit mode with the boot GDT and page tables; rip at the image entry."""
         sregs = bytearray(kvm.SREGS_SIZE)
         _check(self.fd, kvm.GET_SREGS, sregs, "KVM_GET_SREGS")
@@ -89,6 +97,9 @@ class Vcpu:
         regs[kvm.REG["rflags"]] = kvm.RFLAGS_RESERVED
         regs[kvm.REG["rdi"]] = rdi
         regs[kvm.REG["rsi"]] = rsi
+        regs[kvm.REG["rdx"]] = rdx  # the vCPU's index: the kernel starts the others apart
+        if self.index:  # with the in-kernel LAPIC the others would wait for INIT/SIPI
+            _check(self.fd, kvm.SET_MP_STATE, _U32.pack(kvm.MP_STATE_RUNNABLE), "KVM_SET_MP_STATE")
         _check(self.fd, kvm.SET_REGS, kvm.REGS.pack(*regs), "KVM_SET_REGS")
 
     def tsc_khz(self) -> int:
@@ -122,6 +133,8 @@ class Vcpu:
             try:
                 ioctl(fd, run_request, 0)
             except InterruptedError:  # a signal whose handler returned: look around, resume
+                if self.stopped:
+                    raise VcpuStopped from None
                 self.check_alive()
                 continue
             reason = unpack_u32(area, kvm.RUN_EXIT_REASON)[0]
@@ -194,6 +207,8 @@ class Vcpu:
         )
 
     def check_alive(self) -> None:
+        if self.index:
+            return  # other vCPUs halt in their idle loops by design
         """Halted with interrupts off, nothing can wake this vCPU: report it.
 
         With the in-kernel LAPIC, KVM handles `hlt` itself and never returns

@@ -8,6 +8,8 @@
 
 /* Early setup: descriptor tables, FPU, system call entry. */
 void arch_init(void);
+void arch_init_cpu(uint32_t id, uint64_t kstack_top);
+void arch_pvm_native(uint32_t cpu);
 /* After arch_paging_init: the interrupt controller and timer. */
 void arch_init_late(void);
 /* Replace the boot page tables with an identity map of all guest RAM. */

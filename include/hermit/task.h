@@ -30,10 +30,29 @@ struct task {
 	uint64_t pages, npages;  /* the allocation holding kstack and fpu area */
 };
 
+/* Per-cpu state of the generic kernel; the arch keeps it where %gs points. */
+struct cpu {
+	struct task *running; /* `current` */
+	struct task *idle;   /* runs when nothing else can */
+	struct task *zombie; /* a dead task whose stack this cpu was still on */
+	uint32_t id;
+};
+struct cpu *this_cpu(void); /* arch */
+#define current (this_cpu()->running)
+
+/* kernel/lock.c: one lock for all kernel state (system calls are short; the
+ * application's own code runs in parallel on every cpu) */
+void kernel_lock(void);
+void kernel_unlock(void);
+
+/* kernel/smp.c */
+extern volatile uint32_t cpus_online;
+void smp_release(void);
+
 /* kernel/task.c */
-extern struct task *current;
 void task_init(void);
 struct task *task_create(void);
+struct task *task_create_idle(void);
 void task_free(struct task *t);
 uint64_t task_count(void);
 struct task *task_first(void);
@@ -41,6 +60,7 @@ struct task *task_by_tid(uint64_t tid);
 noreturn void task_exit(int code);
 
 /* kernel/sched.c */
+noreturn void idle_loop(void);
 void sched_add(struct task *t);
 void schedule(void);
 void sched_yield_now(void);
@@ -64,5 +84,7 @@ uint64_t arch_fpu_size(void);
 void arch_fpu_save(void *area);
 void arch_fpu_restore(const void *area);
 void arch_task_init_main(struct task *t);
+void arch_task_prepare_idle(struct task *idle);
+void arch_kick_idle_cpus(void);
 
 #endif

@@ -8,6 +8,8 @@
 #include <hermit/abi.h>
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define AP_MAX HERMIT_HC_MAILBOX_SLOTS
+#define AP_STACK_SHIFT 14		/* 16 KiB boot stacks for the other cpus */
 
 	.section .note.Xen, "a", @note
 	.balign 4
@@ -83,6 +85,8 @@ pvh_entry64:
 hermit_entry:
 	cli
 	cld
+	test %edx, %edx			/* uhyve: %edx = this vCPU's index */
+	jnz ap_boot
 	rdtsc
 	shl $32, %rdx
 	or %rdx, %rax
@@ -92,6 +96,21 @@ common64:
 	xor %ebp, %ebp
 	call kernel_main
 2:	hlt
+	jmp 2b
+
+	/* An application processor: its own boot stack, then ap_main(index, stack top). */
+ap_boot:
+	cmp $AP_MAX, %edx
+	jae 2b
+	mov %edx, %eax
+	inc %eax
+	shl $AP_STACK_SHIFT, %rax
+	lea ap_stacks(%rip), %rsp
+	add %rax, %rsp
+	mov %edx, %edi
+	mov %rsp, %rsi
+	xor %ebp, %ebp
+	call ap_main
 	jmp 2b
 
 	.section .rodata
@@ -120,4 +139,6 @@ boot_pd: .skip 4096
 	.hidden boot_stack_top
 boot_stack: .skip 16384
 boot_stack_top:
+	.balign 16
+ap_stacks: .skip (AP_MAX << AP_STACK_SHIFT)
 	.section .note.GNU-stack, "", @progbits

@@ -33,6 +33,7 @@
 #define TSS_SEL 0x40
 
 #define TIMER_VECTOR 32
+#define KICK_VECTOR 33
 #define SPURIOUS_VECTOR 0xff
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -109,6 +110,7 @@ void apic_eoi(void);
 /* arch/x86/syscall.S */
 void arch_switch_stack(uint64_t *prev_ksp, uint64_t next_ksp);
 void syscall_return(void);
+void ret_from_clone(void);
 /* arch/x86/trap.c */
 void trap_handler(struct trap_frame *f);
 
