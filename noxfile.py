@@ -61,10 +61,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Boot-time benchmark: uhyve against QEMU, same image, same run; prints a table."""
+    """Benchmarks: boot time (uhyve against QEMU) and host file I/O throughput (against
+    Linux), every loader in the same run; prints tables."""
     sdk = build(session)
     session.run("python", str(ROOT / "usr/benchmarks/boot.py"), "--sdk", str(sdk),
                 *session.posargs)
+    session.run("python", str(ROOT / "usr/benchmarks/fileio.py"), "--sdk", str(sdk))
+    # many cores (issue 3): basic, stream, hg, thread_create against Linux
+    session.run("python", str(ROOT / "usr/benchmarks/threads.py"), "--sdk", str(sdk))
 
 
 @nox.session
