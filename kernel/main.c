@@ -15,12 +15,7 @@ noreturn void kernel_main(void)
 		cmdline_parse((const char *)boot_info->cmdline_addr, boot_info->cmdline_len);
 	log_init();
 	arch_hypercall_init();
-	if (boot_info->loader != HERMIT_LOADER_UHYVE && boot_info->cpus > 1) {
-		/* QEMU holds the other cpus until INIT/SIPI, which hermit does not send yet. */
-		kprintf("hermit: QEMU: 1 of %lu cpus runs (SMP under QEMU comes later)\n",
-			(unsigned long)boot_info->cpus);
-		boot_info->cpus = 1;
-	}
+
 	arch_init();
 	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE), boot_info->mem_size);
 	arch_paging_init(boot_info->mem_size);
@@ -31,6 +26,8 @@ noreturn void kernel_main(void)
 		(unsigned long)(boot_info->mem_size >> 20), (unsigned long)boot_info->cpus,
 		(unsigned long)boot_info->tsc_khz,
 		boot_info->loader == HERMIT_LOADER_UHYVE ? "uhyve" : "qemu");
+	if (boot_info->loader != HERMIT_LOADER_UHYVE && boot_info->cpus > 1)
+		boot_info->cpus = arch_start_aps(boot_info->cpus); /* QEMU holds them for INIT/SIPI */
 	task_init();
 	smp_release();
 	app_start();

@@ -4,6 +4,7 @@
 #include <hermit/task.h>
 
 volatile uint32_t cpus_online = 1;
+volatile uint32_t aps_alive; /* application processors that reached ap_main */
 static volatile int released;
 
 void smp_release(void)
@@ -16,6 +17,7 @@ noreturn void ap_main(uint32_t id, uint64_t stack_top);
 noreturn void ap_main(uint32_t id, uint64_t stack_top)
 {
 	arch_pvm_native(id); /* before spinning: emulated, the wait would cost ~5k cycles a turn */
+	__atomic_add_fetch(&aps_alive, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE))
 		arch_relax();
 	kernel_lock();

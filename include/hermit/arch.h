@@ -10,6 +10,8 @@
 void arch_init(void);
 void arch_init_cpu(uint32_t id, uint64_t kstack_top);
 void arch_pvm_native(uint32_t cpu);
+/* Start cpus 1..n-1 that wait for the boot cpu (QEMU); how many cpus run then. */
+uint32_t arch_start_aps(uint32_t n);
 /* After arch_paging_init: the interrupt controller and timer. */
 void arch_init_late(void);
 /* Replace the boot page tables with an identity map of all guest RAM. */

@@ -46,7 +46,7 @@ void kernel_lock(void);
 void kernel_unlock(void);
 
 /* kernel/smp.c */
-extern volatile uint32_t cpus_online;
+extern volatile uint32_t cpus_online, aps_alive;
 void smp_release(void);
 
 /* kernel/task.c */
