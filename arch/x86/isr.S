@@ -1,6 +1,42 @@
 /* Exception entry stubs: every vector runs on an IST stack (the red zone of
  * the interrupted code stays intact) and lands in trap_handler(). */
 	.text
+	/* struct trap_frame, from r15 (lowest) up to rax */
+	.macro SAVE_REGS
+	push %rax
+	push %rbx
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	.endm
+	.macro RESTORE_REGS
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	.endm
+
 	.macro ISR_NOERR n
 isr\n:
 	pushq $0
@@ -47,39 +83,11 @@ isr\n:
 	ISR_NOERR 31
 
 isr_common:
-	push %rax
-	push %rbx
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %rbp
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	SAVE_REGS
 	cld
 	mov %rsp, %rdi
 	call trap_handler
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rbp
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rbx
-	pop %rax
+	RESTORE_REGS
 	add $16, %rsp
 	iretq
 
@@ -124,39 +132,11 @@ irq_spurious:
 	iretq
 
 irq_common:
-	push %rax
-	push %rbx
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %rbp
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	SAVE_REGS
 	cld
 	mov %rsp, %rdi
 	call irq_handler
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rbp
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rbx
-	pop %rax
+	RESTORE_REGS
 	add $16, %rsp
 	/* Back to the application through the alias of its code segment: kvm_pvm
 	 * switches to user mode on an iretq it sees, and it only sees this one. */
