@@ -1,0 +1,156 @@
+"""Many cores (issue 3): threads, memory, time and signals.
+
+The apps of usr/tests and the benchmarks of usr/benchmarks run under every loader with
+HERMIT_CPUS=1, 2 and 4; each checks its own result and exits non-zero on a wrong one.
+Apps given no thread count take it from sched_getaffinity, so `threads=N` in their
+output also checks that the guest sees its N cpus.  The same sources built as static
+musl binaries must pass on Linux: that is what proves the apps themselves right.
+
+What hermit cannot do yet is marked xfail (not strict) by `known_failure`: remove its
+cases as the features land.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run
+
+CPUS = [1, 2, 4]
+KVM_SLEEP_BOUND_US = "100"  # the issue's sleep accuracy under KVM (median overshoot)
+GUEST_TIMEOUT = "30"  # HERMIT_TIMEOUT: a deadlock ends as status 124, not a hung test
+
+
+@dataclass
+class App:
+    path: str  # under the SDK; the source is ROOT/usr/<path minus extra/>.c
+    args: list[str] = field(default_factory=list)  # "{threads}": the thread count
+    expect: list[str] = field(default_factory=list)  # lines that must be in stdout
+    keys: list[str] = field(default_factory=list)  # key=value lines that must be there
+    env: dict[str, str] = field(default_factory=dict)
+    default_threads: bool = True  # hermit runs pass no count: the app asks for the cpus
+    fixed_threads: int | None = None  # the thread count regardless of cpus
+
+    @property
+    def source(self) -> Path:
+        return ROOT / "usr" / (self.path.removeprefix("extra/") + ".c")
+
+    def argv(self, threads: int | None) -> list[str]:
+        n = "0" if threads is None else str(threads)
+        return [a.replace("{threads}", n) for a in self.args]
+
+
+APPS = {
+    "thr_hello": App("extra/tests/thr_hello", ["{threads}"],
+                     ["thr_hello: ok", "Hello from thread 0 (tid"]),
+    "thr_hello-oversubscribed": App("extra/tests/thr_hello", ["{threads}"], ["thr_hello: ok"],
+                                    fixed_threads=64),
+    "test-malloc": App("extra/tests/test-malloc", ["2", "32"],
+                       ["test-malloc: 20 checks, 0 failed"], default_threads=False),
+    "test-malloc-mt": App("extra/tests/test-malloc-mt", ["{threads}", "5000"],
+                          ["test-malloc-mt: ok", "corrupt=0"]),
+    "signals": App("extra/tests/signals", ["{threads}"],
+                   ["Receive signal with number 10", "Receive signal with number 12",
+                    "signals: 27 checks, 0 failed"]),
+    "jacobi": App("extra/tests/jacobi", ["{threads}", "256"], ["jacobi: ok"], ["sweeps"]),
+    "stress_sync": App("extra/tests/stress_sync", ["{threads}"],
+                       ["stress_sync: 14 checks, 0 failed"], fixed_threads=256),
+    "sleep_accuracy": App("extra/tests/sleep_accuracy", ["{threads}", "0", "5"],
+                          ["sleep_accuracy: ok"], ["median_overshoot_us"]),
+    "oom": App("extra/tests/oom", ["{threads}"], ["oom: ok"],
+               ["mmap_total_mib", "malloc_total_mib"], env={"HERMIT_MEM": "256M"}),
+    "basic": App("extra/benchmarks/basic", ["21"], [],
+                 ["getpid_cycles", "sched_yield_cycles", "malloc_free_cycles", "write_cycles",
+                  "page_touch_cycles"], default_threads=False),
+    "stream": App("extra/benchmarks/stream", ["{threads}", "200000", "3"], ["validated=yes"],
+                  ["triad_mbs"]),
+    "hg": App("extra/benchmarks/hg", ["{threads}", "100"], [], ["max_gap_cycles", "lost_ppm"]),
+    "thread_create": App("extra/benchmarks/thread_create", ["{threads}", "21"], [],
+                         ["create_join_cycles", "batch_per_thread_cycles"]),
+}
+
+
+def values(stdout: str) -> dict[str, str]:
+    return dict(m.groups() for m in re.finditer(r"^(\w+)=(.*)$", stdout, re.M))
+
+
+def check_output(r: subprocess.CompletedProcess, app: App, threads: int | None) -> None:
+    out = r.stdout
+    assert r.returncode == 0, f"exit status {r.returncode}\n{out}\n{r.stderr}"
+    assert "not ok" not in out, out
+    lines = out.splitlines()
+    for want in app.expect:
+        assert any(want in line for line in lines), f"no {want!r} in\n{out}"
+    found = values(out)
+    for key in app.keys:
+        assert key in found, f"no {key}= in\n{out}"
+    if threads is not None:
+        assert found.get("threads") == str(threads), f"threads={found.get('threads')}, want "\
+            f"{threads}: the guest does not see its cpus"
+
+
+def known_failure(name: str, loader: dict[str, str], cpus: int) -> str | None:
+    """Why this case fails on hermit today, or None: remove cases as features land."""
+    if name == "signals":
+        return ("signals: si_code/si_pid not filled in, SA_ONSTACK ignored, #GP in "
+                "rt_sigreturn after a signal to a spinning thread")
+    if name == "stress_sync" and cpus > 1 and loader.get("HERMIT_KVM") != "0":
+        return ("SMP under KVM: 256 contending threads take 0.6 s on 1 cpu but 9-25 s on 2 "
+                "and 25-45 s on 4, past the guest timeout (TCG: 2.5 s, 5 s)")
+    return None
+
+
+@pytest.mark.parametrize("cpus", CPUS, ids=lambda c: f"{c}cpu")
+@pytest.mark.parametrize("name", list(APPS))
+def test_on_hermit(sdk, loader, tmp_path, request, name, cpus):
+    app = APPS[name]
+    if why := known_failure(name, loader, cpus):
+        request.applymarker(pytest.mark.xfail(reason=why, strict=False))
+    threads = app.fixed_threads or (cpus if app.default_threads else None)
+    argv = app.argv(app.fixed_threads)  # no count: the app must find the cpus itself
+    if name == "sleep_accuracy" and loader.get("HERMIT_KVM") != "0":
+        argv[1] = KVM_SLEEP_BOUND_US
+    env = dict(loader, HERMIT_CPUS=str(cpus), HERMIT_TIMEOUT=GUEST_TIMEOUT, **app.env)
+    r = run(sdk, app.path, *argv, env=env, cwd=tmp_path, timeout=180)
+    check_output(r, app, threads)
+
+
+@pytest.fixture(scope="session")
+def native_dir(tmp_path_factory) -> Path:
+    if not shutil.which("musl-gcc"):
+        pytest.skip("musl-gcc not found (apt install musl-tools)")
+    out = tmp_path_factory.mktemp("native")
+    for app in {a.path: a for a in APPS.values()}.values():
+        exe = out / Path(app.path).name
+        p = subprocess.run(["musl-gcc", "-static", "-O2", "-pthread", str(app.source), "-o",
+                            str(exe)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    return out
+
+
+@pytest.mark.parametrize("threads", CPUS)
+@pytest.mark.parametrize("name", list(APPS))
+def test_native(native_dir, tmp_path, name, threads):
+    """The reference: each app passes on Linux with 1, 2 and 4 threads."""
+    app = APPS[name]
+    n = app.fixed_threads or threads
+    exe = native_dir / Path(app.path).name
+    r = subprocess.run([str(exe), *app.argv(n)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120, env={k: v for k, v in os.environ.items()
+                                         if not k.startswith("HERMIT_")})
+    check_output(r, app, n if app.default_threads else None)
+
+
+def test_native_jacobi_is_independent_of_threads(native_dir, tmp_path):
+    sweeps = set()
+    for n in (1, 3, 4):
+        r = subprocess.run([str(native_dir / "jacobi"), str(n), "200"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        sweeps.add(values(r.stdout)["sweeps"])
+    assert len(sweeps) == 1, sweeps

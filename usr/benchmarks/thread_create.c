@@ -1,0 +1,123 @@
+/* The cost of a thread: pthread_create + pthread_join of a thread that returns at
+ * once, in TSC cycles, the median over argv[2] samples (default 201); then the cost per
+ * thread of creating N threads (argv[1]; absent or 0: the cpus in our affinity mask) that
+ * wait on one barrier and joining them all.  Output: key=value lines; exit status 1
+ * when a thread cannot be created or returns the wrong value. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_THREADS 1024
+#define ROUNDS 5
+
+static pthread_barrier_t barrier;
+
+static int default_threads(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return 1;
+}
+
+static inline uint64_t tsc_begin(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi)::"memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t tsc_end(void)
+{
+	uint32_t lo, hi, aux;
+	__asm__ volatile("rdtscp\n\tlfence" : "=a"(lo), "=d"(hi), "=c"(aux)::"memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+static double tsc_mhz(void)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	uint64_t t0 = tsc_begin();
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
+	uint64_t t1 = tsc_end();
+	double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+	return (double)(t1 - t0) / ns * 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void *wait_all(void *arg)
+{
+	pthread_barrier_wait(&barrier);
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	int samples = argc > 2 ? atoi(argv[2]) : 201;
+	static pthread_t th[MAX_THREADS];
+	uint64_t *cycles = malloc(sizeof(uint64_t) * (size_t)(samples > ROUNDS ? samples : ROUNDS));
+
+	if (n < 1 || n > MAX_THREADS || samples < 3 || !cycles) {
+		fprintf(stderr, "usage: thread_create [THREADS 1-%d] [SAMPLES >= 3]\n", MAX_THREADS);
+		return 2;
+	}
+	double mhz = tsc_mhz();
+	for (int s = -3; s < samples; s++) { /* three warm-up rounds */
+		pthread_t t;
+		void *ret = NULL, *token = &cycles[s < 0 ? 0 : s];
+		uint64_t t0 = tsc_begin();
+		if (pthread_create(&t, NULL, nothing, token) || pthread_join(t, &ret) || ret != token) {
+			fprintf(stderr, "thread_create: pthread_create/join failed\n");
+			return 1;
+		}
+		uint64_t t1 = tsc_end();
+		if (s >= 0)
+			cycles[s] = t1 - t0;
+	}
+	qsort(cycles, (size_t)samples, sizeof(uint64_t), cmp);
+	uint64_t med = cycles[samples / 2];
+	printf("samples=%d\ntsc_mhz=%.0f\ncreate_join_cycles=%llu\ncreate_join_us=%.2f\n",
+	       samples, mhz, (unsigned long long)med, (double)med / mhz);
+
+	pthread_barrier_init(&barrier, NULL, (unsigned)n + 1);
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = tsc_begin();
+		for (int i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, wait_all, &cycles[i % ROUNDS])) {
+				fprintf(stderr, "thread_create: pthread_create of %d of %d failed\n",
+					i, n);
+				return 1;
+			}
+		pthread_barrier_wait(&barrier);
+		for (int i = 0; i < n; i++) {
+			void *ret = NULL;
+			if (pthread_join(th[i], &ret) || ret != &cycles[i % ROUNDS])
+				return 1;
+		}
+		cycles[r] = tsc_end() - t0;
+	}
+	qsort(cycles, ROUNDS, sizeof(uint64_t), cmp);
+	printf("threads=%d\nbatch_per_thread_cycles=%llu\n", n,
+	       (unsigned long long)(cycles[ROUNDS / 2] / (uint64_t)n));
+	return 0;
+}
