@@ -127,7 +127,11 @@ noreturn void idle_loop(void)
 		}
 		timer_update();
 		kernel_unlock();
-		arch_idle(); /* until the timer, a kick, or (polling) a while */
+		/* Wait without the lock: the cpus at work need it for every system call. */
+		do
+			arch_idle(); /* until the timer, a kick, or (polling) a while */
+		while (!__atomic_load_n(&rq_head, __ATOMIC_RELAXED) &&
+		       time_monotonic_ns() < __atomic_load_n(&next_deadline, __ATOMIC_RELAXED));
 		kernel_lock();
 	}
 }

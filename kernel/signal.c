@@ -91,9 +91,13 @@ long sys_sigaltstack(SYSCALL_PARAMS)
 	const stack_t *ss = (void *)a0;
 	stack_t *old = (void *)a1;
 
+	uint64_t sp = arch_user_sp(), base = current->altstack_sp;
+	int on = base && sp > base && sp <= base + current->altstack_size;
 	if (old)
-		*old = (stack_t){ (void *)current->altstack_sp, current->altstack_sp ? 0 : SS_DISABLE,
+		*old = (stack_t){ (void *)base, !base ? SS_DISABLE : on ? SS_ONSTACK : 0,
 				  current->altstack_size };
+	if (ss && on)
+		return -EPERM; /* cannot change the stack it runs on */
 	if (ss) {
 		if (ss->ss_flags & SS_DISABLE) {
 			current->altstack_sp = current->altstack_size = 0;
@@ -157,7 +161,8 @@ long sys_tgkill(SYSCALL_PARAMS)
 }
 
 /* Save the interrupted context on the user stack and enter the handler. */
-static void push_frame(struct syscall_frame *f, int sig, const struct k_sigaction *act)
+static void push_frame(struct syscall_frame *f, int sig, const struct k_sigaction *act,
+		       int tkill)
 {
 	uint64_t sp = f->rsp, fpu_size = arch_fpu_size();
 
@@ -166,6 +171,7 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 		sp = current->altstack_sp + current->altstack_size;
 	sp = ALIGN_DOWN(sp - 128 - fpu_size, 64); /* below the red zone */
 	void *fpu = (void *)sp;
+	memset(fpu, 0, fpu_size); /* xsave leaves header fields that xrstor checks */
 	arch_fpu_save(fpu);
 	sp = ALIGN_DOWN(sp - sizeof(struct rt_sigframe), 16) - 8; /* as after a call */
 	struct rt_sigframe *fr = (void *)sp;
@@ -182,7 +188,8 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 	fr->uc.uc_stack = (stack_t){ (void *)current->altstack_sp, 0, current->altstack_size };
 	memcpy(&fr->uc.uc_sigmask, &current->sigmask, sizeof(current->sigmask));
 	fr->info.si_signo = sig;
-	fr->info.si_code = SI_USER;
+	fr->info.si_code = tkill ? SI_TKILL : SI_USER;
+	fr->info.si_pid = HERMIT_PID;
 
 	current->sigmask |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;
@@ -201,8 +208,8 @@ void signal_deliver(struct syscall_frame *f)
 		uint64_t ready = (current->sigpending | process_pending) & ~current->sigmask;
 		if (!ready)
 			return;
-		int sig = __builtin_ctzll(ready) + 1;
-		if (current->sigpending & BIT(sig))
+		int sig = __builtin_ctzll(ready) + 1, tkill = (current->sigpending & BIT(sig)) != 0;
+		if (tkill)
 			current->sigpending &= ~BIT(sig);
 		else
 			process_pending &= ~BIT(sig);
@@ -217,7 +224,7 @@ void signal_deliver(struct syscall_frame *f)
 		struct k_sigaction taken = *act;
 		if (act->flags & SA_RESETHAND)
 			act->handler = (uint64_t)SIG_DFL;
-		push_frame(f, sig, &taken);
+		push_frame(f, sig, &taken, tkill);
 		return; /* the others follow when the handler returns */
 	}
 }

@@ -95,12 +95,6 @@ def check_output(r: subprocess.CompletedProcess, app: App, threads: int | None) 
 
 def known_failure(name: str, loader: dict[str, str], cpus: int) -> str | None:
     """Why this case fails on hermit today, or None: remove cases as features land."""
-    if name == "signals":
-        return ("signals: si_code/si_pid not filled in, SA_ONSTACK ignored, #GP in "
-                "rt_sigreturn after a signal to a spinning thread")
-    if name == "stress_sync" and cpus > 1 and loader.get("HERMIT_KVM") != "0":
-        return ("SMP under KVM: 256 contending threads take 0.6 s on 1 cpu but 9-25 s on 2 "
-                "and 25-45 s on 4, past the guest timeout (TCG: 2.5 s, 5 s)")
     return None
 
 

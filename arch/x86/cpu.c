@@ -217,6 +217,12 @@ void arch_set_kernel_stack(uint64_t top)
 	p->tss.rsp[0] = top;
 }
 
+/* The application's stack pointer at its current system call. */
+uint64_t arch_user_sp(void)
+{
+	return me()->user_rsp;
+}
+
 int arch_has_xsave(void)
 {
 	return has_xsave;

@@ -36,6 +36,7 @@ void arch_console_putc(char c);
 void arch_set_tls(uint64_t base);
 uint64_t arch_get_tls(void);
 uint64_t arch_hwcap(void);
+uint64_t arch_user_sp(void);
 int arch_hw_random(uint64_t *out);
 noreturn void arch_enter_app(uint64_t entry, uint64_t stack);
 
