@@ -1,0 +1,315 @@
+"""File I/O benchmark: a hermit guest writes and reads a host file, against Linux, in one run.
+
+    python usr/benchmarks/fileio.py --sdk build/stage/opt/hermit [--runs 3] [--mib 256]
+        [--chunks 1M,64K] [--json FILE]
+
+Runs `extra/benchmarks/fileio` (usr/benchmarks/fileio.c) under uhyve, QEMU microvm + KVM
+and QEMU microvm (TCG), and the same source built as a static musl Linux binary.  Each
+writes a file of --mib MiB in write() calls of one chunk size, fsyncs it, reads it back
+and checks it; the program times its own write and read loops (CLOCK_MONOTONIC).
+The file lives in a temporary directory under the current directory, which every
+process runs in (the guest sees only the host's working directory).  Rounds run every
+configuration once, each right after a native run that primes the host's free memory
+(see measure()), so a passing disturbance of the host touches them all alike; the
+figures are medians over --runs rounds.  Prints a Markdown table and the target (uhyve
+reads and writes at >= 50% of native with 1 MiB chunks).  Exit status: 0 when everything
+that could run ran (the target may fail), 1 when something failed, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from boot import QEMU, BenchError, build_native, kvm_problem_from
+from bootmeasure import Config, clean_environment, progress
+from bootreport import fmt_ratio, machine_facts
+
+HERE = Path(__file__).resolve().parent
+IMAGE = "extra/benchmarks/fileio"
+PYTHON = "/usr/bin/python3"  # the proxy's interpreter (its #! line), for the facts
+TARGET = 0.5  # uhyve at >= 50% of native, both directions
+TARGET_CHUNK = 1 << 20
+TIMEOUT = 300.0  # seconds for one run
+LINE = re.compile(r"^fileio (.*)$", re.M)
+FIELDS = ("write_s", "fsync_s", "read_s", "write_mib_s", "read_mib_s")
+
+
+@dataclass
+class Cell:
+    """One configuration at one chunk size: the figures of every timed run."""
+
+    config: Config
+    chunk: int
+    runs: list[dict[str, float]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.config.skip is None and self.error is None and bool(self.runs)
+
+    def median(self, key: str) -> float | None:
+        return statistics.median(r[key] for r in self.runs) if self.ok else None
+
+    def per_call_us(self, phase: str) -> float | None:
+        if not self.ok:
+            return None
+        return statistics.median(r[f"{phase}_s"] / r[f"{phase}_calls"] for r in self.runs) * 1e6
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([KkMm]?)", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 65536, 64K or 1M")
+    n = int(m.group(1)) << {"": 0, "k": 10, "m": 20}[m.group(2).lower()]
+    if n < 8 or n % 8 or n > 1 << 30:
+        raise argparse.ArgumentTypeError(f"chunk {text!r}: a multiple of 8 bytes, 8 B to 1 GiB")
+    return n
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sdk", required=True, type=Path, help="installed hermit prefix")
+    p.add_argument("--runs", type=int, default=3, help="timed rounds (median)")
+    p.add_argument("--mib", type=int, default=256, help="file size in MiB")
+    p.add_argument("--chunks", default="1M,64K",
+                   help="bytes per read()/write() call, comma-separated (default 1M,64K)")
+    p.add_argument("--json", type=Path, help="also write the results to this file")
+    p.add_argument("--debug", action="store_true", help="tracebacks for errors")
+    args = p.parse_args(argv)
+    if args.runs < 1 or not 1 <= args.mib <= 1 << 20:
+        p.error("--runs must be at least 1 and --mib between 1 and 1048576")
+    try:
+        args.chunks = list(dict.fromkeys(parse_size(c) for c in args.chunks.split(",")))
+    except argparse.ArgumentTypeError as e:
+        p.error(str(e))
+    return args
+
+
+def configs(sdk: Path, tmp: Path, kvm_problem: str | None) -> list[Config]:
+    proxy, image = sdk / "bin/proxy", sdk / IMAGE
+    if not proxy.is_file() or not image.is_file():
+        raise BenchError(f"no {proxy} or {image} (build and install first: nox -s bench)")
+    no_qemu = None if shutil.which(QEMU) else f"{QEMU} not found (apt install qemu-system-x86)"
+    native = Config("native", "Linux native (static musl)", [str(tmp / "fileio-native")],
+                    clean_environment())
+    native.skip = build_native(HERE / "fileio.c", tmp / "fileio-native")
+    out = [native]
+    for key, label, isle, kvm in (("uhyve", "uhyve", "uhyve", True),
+                                  ("microvm-kvm", "QEMU microvm + KVM", "qemu", True),
+                                  ("microvm-tcg", "QEMU microvm (TCG)", "qemu", False)):
+        env = dict(clean_environment(), HERMIT_ISLE=isle, HERMIT_KVM="1" if kvm else "0")
+        if isle == "qemu":
+            env["HERMIT_MACHINE"] = "microvm"
+        skip = (kvm_problem if kvm else None) or (no_qemu if isle == "qemu" else None)
+        out.append(Config(key, label, [str(proxy), str(image)], env, hermit=True, kvm=kvm,
+                          skip=skip))
+    return out
+
+
+def run_once(cfg: Config, cwd: Path, mib: int, chunk: int) -> dict[str, float]:
+    """One run in `cwd`; the program's figures.  Raises BenchError with the reason."""
+    argv = cfg.argv + [f"fileio-{chunk}.dat", str(mib), str(chunk)]
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=cfg.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"did not exit within {TIMEOUT:g} s") from None
+    except OSError as e:
+        raise BenchError(f"cannot run {argv[0]}: {e.strerror}") from None
+    m = LINE.search(p.stdout)
+    if p.returncode != 0 or not m:
+        lines = p.stderr.strip().splitlines()
+        why = f": {lines[-1].strip()}" if lines else ""
+        raise BenchError(f"exit status {p.returncode}{why}" if p.returncode
+                         else "no 'fileio ...' line in its output")
+    figures = dict(kv.split("=", 1) for kv in m.group(1).split())
+    try:
+        return {k: float(v) for k, v in figures.items() if k != "checksum"}
+    except ValueError:
+        raise BenchError(f"unreadable figures: {m.group(0)!r}") from None
+
+
+def measure(cells: list[Cell], tmp: Path, mib: int, runs: int) -> None:
+    """`runs` rounds of every cell, each timed run right after a native priming run.
+
+    Priming: the native program writes and drops a file of the same size just before, so
+    the timed run finds that much freshly freed memory for its page cache.  Hosts that
+    hand free memory back to their own hypervisor (virtio-balloon free page reporting,
+    DAMON reclaim) otherwise make a write now and then pay ~1 µs per KiB to fault it in
+    again, on Linux and in the guest alike.
+    """
+    todo = [c for c in cells if not c.config.skip]
+    primer = next((c for c in todo if c.config.key == "native"), None)
+    for n in range(runs):
+        progress(f"round {n + 1} of {runs}")
+        for c in todo:
+            if c.error:
+                continue
+            t0 = time.perf_counter()
+            try:
+                if primer is not None:
+                    run_once(primer.config, tmp, mib, TARGET_CHUNK)
+                t1 = time.perf_counter()
+                c.runs.append(run_once(c.config, tmp, mib, c.chunk))
+            except BenchError as e:
+                c.error, c.runs = str(e), []
+                progress(f"{c.config.label}, {size_text(c.chunk)} chunks: FAILED: {e}")
+                continue
+            r, t2 = c.runs[-1], time.perf_counter()
+            progress(f"{c.config.label}, {size_text(c.chunk)}: write {r['write_mib_s']:.0f} "
+                     f"read {r['read_mib_s']:.0f} MiB/s ({t2 - t1:.1f} s, primed in "
+                     f"{t1 - t0:.1f} s)")
+
+
+def size_text(n: int) -> str:
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def filesystem(path: Path) -> str:
+    """'ext4 on /dev/vda' for the mount holding path (longest mount point prefix)."""
+    best = ("", "unknown", "?")
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                dev, mnt, kind = line.split()[:3]
+                if (str(path) + "/").startswith(mnt.rstrip("/") + "/") and len(mnt) > len(best[0]):
+                    best = (mnt, kind, dev)
+    except OSError:
+        pass
+    return f"{best[1]} on {best[2]} (mounted at {best[0] or '?'})"
+
+
+def table(cells: list[Cell]) -> str:
+    native = {c.chunk: c for c in cells if c.config.key == "native" and c.ok}
+    head = ["configuration", "chunk", "write MiB/s", "read MiB/s", "× native write",
+            "× native read", "µs/write", "µs/read", "fsync ms", "runs", "note"]
+    rows = [head]
+    for c in cells:
+        label, chunk = c.config.label, size_text(c.chunk)
+        if not c.ok:
+            why = f"n/a: {c.config.skip}" if c.config.skip else f"error: {c.error}"
+            rows.append([label, chunk] + ["—"] * 7 + ["0", why])
+            continue
+        base = native.get(c.chunk)
+        w, r = c.median("write_mib_s"), c.median("read_mib_s")
+        rows.append([label, chunk, f"{w:.0f}", f"{r:.0f}",
+                     fmt_ratio(w / base.median("write_mib_s")) if base else "—",
+                     fmt_ratio(r / base.median("read_mib_s")) if base else "—",
+                     f"{c.per_call_us('write'):.0f}", f"{c.per_call_us('read'):.0f}",
+                     f"{c.median('fsync_s') * 1e3:.0f}", str(len(c.runs)), ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    right = [False, True] + [True] * (len(head) - 3) + [False]
+
+    def line(cells: list[str]) -> str:
+        cols = zip(cells, widths, right, strict=True)
+        return "| " + " | ".join(c.rjust(w) if rj else c.ljust(w) for c, w, rj in cols) + " |"
+
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if rj else ("-" * (w + 2))
+                         for w, rj in zip(widths, right, strict=True)) + "|"
+    return "\n".join([line(head), sep] + [line(r) for r in rows[1:]])
+
+
+def target(cells: list[Cell]) -> tuple[str, str]:
+    """(PASS|FAIL|N/A, detail) for uhyve against native at TARGET_CHUNK."""
+    pick = {c.config.key: c for c in cells if c.chunk == TARGET_CHUNK}
+    uhyve, native = pick.get("uhyve"), pick.get("native")
+    for c in (uhyve, native):
+        if c is None:
+            return "N/A", f"no run with {size_text(TARGET_CHUNK)} chunks (see --chunks)"
+        if not c.ok:
+            return "N/A", f"{c.config.label}: {c.config.skip or 'error: ' + str(c.error)}"
+    xw = uhyve.median("write_mib_s") / native.median("write_mib_s")
+    xr = uhyve.median("read_mib_s") / native.median("read_mib_s")
+    verdict = "PASS" if min(xw, xr) >= TARGET else "FAIL"
+    return verdict, f"write {fmt_ratio(xw)}, read {fmt_ratio(xr)} native"
+
+
+def render(facts: dict[str, str], cells: list[Cell], mib: int, verdict: tuple[str, str]) -> str:
+    out = ["## File I/O throughput", "",
+           f"`{IMAGE}` writes a {mib} MiB host file in write() calls of one chunk, fsyncs, "
+           "reads it back in read() calls of the same chunk and checks it (untimed). MiB/s "
+           "and µs per call come from the program's own CLOCK_MONOTONIC timing of its write "
+           "loop and its read loop (fsync apart); medians of the rounds. The read follows "
+           "the write, so the host's page cache serves it, natively and in the guest "
+           "alike.", ""]
+    out += [f"- **{k}**: {v}" for k, v in facts.items()]
+    out += ["", table(cells), "", "### Target", "",
+            f"- **{verdict[0]}** uhyve reads and writes at >= {TARGET:.0%} of native with "
+            f"{size_text(TARGET_CHUNK)} chunks: {verdict[1]}"]
+    return "\n".join(out)
+
+
+def to_json(facts: dict[str, str], cells: list[Cell], mib: int, verdict: tuple[str, str]) -> dict:
+    return {
+        "machine": facts, "mib": mib,
+        "cells": [{"key": c.config.key, "label": c.config.label, "chunk": c.chunk,
+                   "skip": c.config.skip, "error": c.error, "runs": c.runs,
+                   "median": {k: c.median(k) for k in FIELDS}} for c in cells],
+        "target": {"verdict": verdict[0], "detail": verdict[1], "ratio": TARGET,
+                   "chunk": TARGET_CHUNK},
+    }
+
+
+def bench(args: argparse.Namespace) -> int:
+    sdk = args.sdk.resolve()
+    if not sdk.is_dir():
+        raise BenchError(f"--sdk {args.sdk} is not a directory (build and install first)")
+    kvm_problem = kvm_problem_from(sdk)
+    try:
+        workdir = tempfile.TemporaryDirectory(prefix="hermit-fileio-", dir=".")
+    except OSError as e:
+        raise BenchError(f"cannot create a directory in {Path.cwd()}: {e.strerror} (the guest "
+                         "sees only the working directory: run from a writable one)") from None
+    with workdir as tmpdir:
+        tmp = Path(tmpdir).resolve()
+        cfgs = configs(sdk, tmp, kvm_problem)
+        for cfg in cfgs:
+            if cfg.skip:
+                progress(f"{cfg.label}: n/a: {cfg.skip}")
+        cells = [Cell(cfg, chunk) for cfg in cfgs for chunk in args.chunks]
+        facts = machine_facts(kvm_problem, PYTHON, QEMU)
+        facts["File system"] = filesystem(tmp)
+        facts["Load average at start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        measure(cells, tmp, args.mib, args.runs)
+    verdict = target(cells)
+    print(render(facts, cells, args.mib, verdict))
+    if args.json:
+        args.json.write_text(json.dumps(to_json(facts, cells, args.mib, verdict), indent=2))
+    failed = [c for c in cells if c.error]
+    for c in failed:
+        print(f"bench: {c.config.label}, {size_text(c.chunk)} chunks failed: {c.error}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return bench(args)
+    except BenchError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
