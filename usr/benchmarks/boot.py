@@ -201,18 +201,23 @@ def bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_cli(parse, run, prog: str, argv: list[str] | None) -> int:
+    """A benchmark's main(): BenchError is one line (a traceback with --debug)."""
+    args = parse(argv)
     try:
-        return bench(args)
+        return run(args)
     except BenchError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"bench: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(parse_args, bench, "bench", argv)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot import QEMU, BenchError, build_native, kvm_problem_from
+from boot import QEMU, BenchError, build_native, kvm_problem_from, run_cli
 from bootmeasure import Config, clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
 
@@ -298,17 +297,7 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return bench(args)
-    except BenchError as e:
-        if args.debug:
-            traceback.print_exc()
-        print(f"bench: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(parse_args, bench, "bench", argv)
 
 
 if __name__ == "__main__":

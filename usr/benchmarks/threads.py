@@ -22,11 +22,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot import PYTHON, QEMU, BenchError, kvm_problem_from
+from boot import PYTHON, QEMU, BenchError, kvm_problem_from, run_cli
 from bootmeasure import clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
 
@@ -325,17 +324,7 @@ def bench(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
-    try:
-        return bench(a)
-    except BenchError as e:
-        if a.debug:
-            traceback.print_exc()
-        print(f"threads: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("threads: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(parse_args, bench, "threads", argv)
 
 
 if __name__ == "__main__":
