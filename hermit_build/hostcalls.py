@@ -6,6 +6,7 @@ guest or the exit status when the guest is done.
 """
 
 import errno
+import os
 import sys
 import threading
 import time
@@ -28,8 +29,9 @@ class HostServices:
         self.mem = mem
         self.files = FileService(mem, MountTable.default(mounts or []))
         self.image = image
-        self.args_blob = b"".join(a.encode() + b"\0" for a in argv)
-        self.env_blob = b"".join(e.encode() + b"\0" for e in env)
+        # fsencode: arguments that are not UTF-8 reach the guest byte for byte
+        self.args_blob = b"".join(os.fsencode(a) + b"\0" for a in argv)
+        self.env_blob = b"".join(os.fsencode(e) + b"\0" for e in env)
         self.argc, self.envc = len(argv), len(env)
         self.fault: dict | None = None
         self._lock = threading.Lock()

@@ -48,3 +48,15 @@ def test_memory_size_reaches_guest(sdk, loader):
     r = run(sdk, "extra/tests/hello", env=dict(loader, HERMIT_MEM="256M", HERMIT_VERBOSE="1"))
     assert r.returncode == 0, r.stderr
     assert "hermit: 256 MiB" in r.stderr
+
+
+def test_arguments_that_are_not_utf8(sdk, tmp_path):
+    import subprocess
+
+    from conftest import clean_env
+
+    r = subprocess.run([str(sdk / "bin/proxy"), str(sdk / "extra/tests/argv_envp"), b"caf\xe9"],
+                       env=clean_env(HERMIT_ISLE="qemu", HERMIT_KVM="0"), capture_output=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert b"argv[1] = caf\xe9\n" in r.stdout
