@@ -63,6 +63,13 @@ struct cpu *this_cpu(void)
 	return &me()->cpu;
 }
 
+static int gs_ready; /* %gs points at a struct percpu (early hypercalls come before) */
+
+uint32_t this_cpu_id(void)
+{
+	return gs_ready ? me()->cpu.id : 0;
+}
+
 static void gdt_init(struct percpu *p, uint64_t kstack_top)
 {
 	uint64_t *gdt = p->gdt;
@@ -153,6 +160,7 @@ static void syscall_init(struct percpu *p, uint64_t kstack_top)
 	wrmsr(MSR_GS_BASE, (uint64_t)p);
 	/* kvm_pvm loads GS from KERNEL_GS_BASE when the application enters the kernel. */
 	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)p);
+	gs_ready = 1;
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)USER32_CS << 48));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);

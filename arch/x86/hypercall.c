@@ -4,7 +4,7 @@
  * to port HC_PORT_BASE + nr (a single VM exit).  QEMU: a 10-byte frame on the
  * hypercall UART, then wait for the runner's acknowledgement.
  */
-#include <hermit/arch.h>
+#include <hermit/task.h>
 #include <asm/x86.h>
 
 #define UART_LSR 5
@@ -19,24 +19,9 @@ static void uart_put(uint16_t port, uint8_t c)
 	outb(port, c);
 }
 
-static void hypercall_uart(unsigned nr, uint64_t gpa)
-{
-	const uint16_t port = HERMIT_HC_UART_PORT;
-
-	uart_put(port, nr & 0xff);
-	uart_put(port, nr >> 8);
-	for (int i = 0; i < 8; i++)
-		uart_put(port, (uint8_t)(gpa >> (8 * i)));
-	for (;;) {
-		while (!(inb(port + UART_LSR) & LSR_DATA_READY))
-			__asm__ volatile("pause");
-		if (inb(port) == HERMIT_HC_ACK)
-			return;
-	}
-}
-
-/* uhyve reads the argument address from this cpu's slot: one VM exit per call. */
-static volatile uint64_t mailbox[HERMIT_HC_MAILBOX_SLOTS];
+/* The loaders read each call from this cpu's slot: uhyve on the `outl` (one VM
+ * exit), QEMU's runner on a doorbell byte; the runner then sets `done`. */
+static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
 
 void arch_hypercall_init(void)
 {
@@ -45,18 +30,22 @@ void arch_hypercall_init(void)
 
 void arch_hypercall(unsigned nr, void *arg)
 {
-	uint64_t gpa = (uint64_t)arg;
+	const uint32_t slot = this_cpu_id();
+	volatile struct hc_slot *s = &mailbox[slot];
 
+	s->gpa = (uint64_t)arg;
+	s->nr = nr;
+	s->done = 0;
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
-		const uint32_t slot = 0; /* this cpu's; one cpu for now */
-		mailbox[slot] = gpa;
 		__asm__ volatile("outl %0, %1"
 				 :
 				 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
 				 : "memory");
-	} else {
-		hypercall_uart(nr, gpa);
+		return;
 	}
+	uart_put(HERMIT_HC_UART_PORT, (uint8_t)(HERMIT_HC_DOORBELL | slot));
+	while (!s->done) /* the answer comes through shared memory: no exits while waiting */
+		__asm__ volatile("pause" ::: "memory");
 }
 
 void arch_console_putc(char c)

@@ -24,10 +24,14 @@ CONSTANTS: dict[str, int] = {
     # uhyve: hypercall n is `rep outsl` of the 8-byte argument GPA to port base + n
     # (one exit when KVM takes both dwords at once, two when it splits them) ...
     "HC_PORT_BASE": 0x500,
-    # ... or, always one exit: the kernel stores the GPA in its slot of the mailbox
-    # array (boot_info.hc_mailbox) and does `outl` of the slot index to this base + n.
+    # ... or, always one exit: the kernel fills its slot of the mailbox array
+    # (boot_info.hc_mailbox, struct hc_slot) and does `outl` of the slot index to
+    # this base + n.
     "HC_MAILBOX_PORT_BASE": 0x600,
     "HC_MAILBOX_SLOTS": 64,
+    # QEMU: a doorbell byte DOORBELL | slot on the hypercall UART; the runner answers
+    # by setting the slot's `done` (bytes below DOORBELL start a 10-byte frame).
+    "HC_DOORBELL": 0xC0,
     # QEMU: hypercall n is a 10-byte frame (u16 n, u64 GPA) on this UART, answered by one byte.
     "HC_UART_PORT": 0x2F8,
     "HC_ACK": 0x06,
@@ -89,6 +93,7 @@ STRUCTS: dict[str, list[str]] = {
     + [f"frame{i}" for i in range(CONSTANTS["MAX_FRAMES"])],
     "hc_time": ["ns"],
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
+    "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
 }
 
 # Exception vectors by number, for fault reports.

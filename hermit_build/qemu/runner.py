@@ -18,12 +18,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..abi import C
+from ..abi import C, S
 from ..config import RunConfig, kvm_problem
 from ..elfload import Image
 from ..errors import raise_terminated
-from ..guestmem import GuestMemory
+from ..guestmem import GuestFault, GuestMemory
 from ..hostcalls import GuestError, HostServices
+from ..kernlog import boot_info
 from .command import (
     GDB_PORT,
     Machine,
@@ -106,6 +107,8 @@ class Session:
         if con is not None:
             con.setblocking(False)
 
+    mailbox: int | None = None  # GPA of the kernel's hypercall slots, read once
+
     def serve(self) -> int:
         """Serve hypercalls until the guest exits (its status) or QEMU ends (QemuError)."""
         hc, pidfd, buf = self.hc.fileno(), self.qemu.pidfd, b""
@@ -122,13 +125,20 @@ class Session:
                 if not data:
                     self.poll.unregister(hc)  # QEMU is going away: pidfd says when
                 buf += data
-                while len(buf) >= FRAME.size:
-                    nr, gpa = FRAME.unpack_from(buf)
-                    buf = buf[FRAME.size :]
-                    status = self.hypercall(nr, gpa)
+                while buf:
+                    if buf[0] >= C.HC_DOORBELL:  # the kernel's: the call is in its slot
+                        slot, buf = buf[0] - C.HC_DOORBELL, buf[1:]
+                        status = self.doorbell(slot)
+                    elif len(buf) >= FRAME.size:  # a bare frame, answered by a byte
+                        nr, gpa = FRAME.unpack_from(buf)
+                        buf = buf[FRAME.size :]
+                        status = self.hypercall(nr, gpa)
+                        if status is None:
+                            self.hc.sendall(ACK)
+                    else:
+                        break
                     if status is not None:
                         return status
-                    self.hc.sendall(ACK)
             if pidfd in ready:
                 raise QemuError(self.early_exit())
 
@@ -136,6 +146,22 @@ class Session:
         if self.deadline is None:
             return -1
         return max(0, int((self.deadline - time.monotonic()) * 1000) + 1)
+
+    def doorbell(self, slot: int) -> int | None:
+        """The call waiting in mailbox slot `slot`; `done` tells the guest it is served."""
+        if self.mailbox is None:
+            info = boot_info(self.services.mem)
+            self.mailbox = info["hc_mailbox"] if info else 0
+        base = self.mailbox + S.hc_slot.size * slot
+        try:
+            call = S.hc_slot.unpack(self.services.mem.view(base, S.hc_slot.size))
+        except GuestFault:
+            raise QemuError(f"the guest rang for mailbox slot {slot}, which is not in its "
+                            f"memory ({HINT})") from None
+        status = self.hypercall(call["nr"], call["gpa"])
+        if status is None:
+            self.services.mem.write_u64(base + S.hc_slot.offset["done"], 1)
+        return status
 
     def hypercall(self, nr: int, gpa: int) -> int | None:
         self.pump_console()  # kernel messages sent before this call go out first

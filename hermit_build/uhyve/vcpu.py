@@ -10,7 +10,7 @@ import struct
 from fcntl import ioctl
 
 from .. import kernlog
-from ..abi import C
+from ..abi import C, S
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
 from . import kvm
@@ -180,7 +180,7 @@ class Vcpu:
         if not base or slot >= C.HC_MAILBOX_SLOTS:
             raise UhyveError(f"hypercall {nr}: no mailbox slot {slot} ({self.where()})")
         try:
-            return services.mem.read_u64(base + 8 * slot)
+            return services.mem.read_u64(base + S.hc_slot.size * slot + S.hc_slot.offset["gpa"])
         except GuestFault:
             raise UhyveError(f"hypercall {nr}: mailbox outside guest memory") from None
 

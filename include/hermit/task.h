@@ -38,6 +38,7 @@ struct cpu {
 	uint32_t id;
 };
 struct cpu *this_cpu(void); /* arch */
+uint32_t this_cpu_id(void); /* arch: 0 before the per-cpu data is set up */
 #define current (this_cpu()->running)
 
 /* kernel/lock.c: one lock for all kernel state (system calls are short; the
