@@ -51,8 +51,6 @@ static struct task *rq_pop(void)
 	return t;
 }
 
-void futex_cancel(struct task *t);
-
 /* Wake blocked tasks whose deadline passed; note the earliest deadline left. */
 static void expire(uint64_t now)
 {
