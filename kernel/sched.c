@@ -125,11 +125,14 @@ noreturn void idle_loop(void)
 		}
 		timer_update();
 		kernel_unlock();
-		/* Wait without the lock: the cpus at work need it for every system call. */
-		do
-			arch_idle(); /* until the timer, a kick, or (polling) a while */
-		while (!__atomic_load_n(&rq_head, __ATOMIC_RELAXED) &&
-		       time_monotonic_ns() < __atomic_load_n(&next_deadline, __ATOMIC_RELAXED));
+		if (arch_timer_available()) {
+			arch_idle(); /* halt until the timer or a kick; then look again */
+		} else {
+			/* Poll without the lock: the cpus at work need it for every system call. */
+			while (!__atomic_load_n(&rq_head, __ATOMIC_RELAXED) &&
+			       time_monotonic_ns() < __atomic_load_n(&next_deadline, __ATOMIC_RELAXED))
+				arch_relax();
+		}
 		kernel_lock();
 	}
 }

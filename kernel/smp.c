@@ -21,6 +21,7 @@ noreturn void ap_main(uint32_t id, uint64_t stack_top)
 	while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE))
 		arch_relax();
 	kernel_lock();
+	arch_paging_load(); /* the kernel's page tables (the APIC is mapped there) */
 	arch_init_cpu(id, stack_top);
 	arch_init_late();
 	struct task *idle = task_create_idle();

@@ -82,6 +82,12 @@ void arch_paging_init(uint64_t mem_size)
 	write_cr3((uint64_t)pml4);
 }
 
+/* Another cpu joins: it still runs on its loader's boot page tables. */
+void arch_paging_load(void)
+{
+	write_cr3((uint64_t)pml4);
+}
+
 static int set_pages(uint64_t addr, uint64_t npages, int present)
 {
 	for (uint64_t i = 0; i < npages; i++) {

@@ -16,6 +16,7 @@ uint32_t arch_start_aps(uint32_t n);
 void arch_init_late(void);
 /* Replace the boot page tables with an identity map of all guest RAM. */
 void arch_paging_init(uint64_t mem_size);
+void arch_paging_load(void);
 /* Make 4 KiB pages absent (guard pages, PROT_NONE) or present again. */
 int arch_unmap_pages(uint64_t addr, uint64_t npages);
 int arch_map_pages(uint64_t addr, uint64_t npages);
