@@ -21,7 +21,13 @@ pytestmark = pytest.mark.skipif(
 
 LOADERS = {"uhyve": {"HERMIT_ISLE": "uhyve"},
            "qemu-kvm": {"HERMIT_ISLE": "qemu", "HERMIT_KVM": "1"}}
-APPS = {"hello": ["a", "b"], "crash_null": [], "crash_div0": [], "crash_stack": []}
+# case -> (app, arguments, cpus)
+APPS = {"hello": ("hello", ["a", "b"], 1), "crash_null": ("crash_null", [], 1),
+        "crash_div0": ("crash_div0", [], 1), "crash_stack": ("crash_stack", [], 1),
+        # threads, the APIC timer (preemption, halting idle) and SMP, which kvm_pvm
+        # hosts cannot show: no interrupts reach a natively running guest there
+        "thr_hello-2": ("thr_hello", [], 2), "signals-2": ("signals", [], 2),
+        "stress_sync-2": ("stress_sync", [], 2), "sleep_accuracy-1": ("sleep_accuracy", [], 1)}
 
 # Runs inside the VM: every app under every loader, results as one JSON line.
 INNER = """
@@ -31,11 +37,11 @@ sys.path.insert(0, sys.argv[4])
 from hermit_build.config import kvm_problem
 out = {"kvm_problem": kvm_problem()}
 for name, env in loaders.items():
-    for app, args in apps.items():
-        env = dict(env, HERMIT_TIMEOUT="60", PATH="/usr/bin:/bin")
+    for case, (app, args, cpus) in apps.items():
+        env = dict(env, HERMIT_TIMEOUT="60", HERMIT_CPUS=str(cpus), PATH="/usr/bin:/bin")
         r = subprocess.run([sdk + "/bin/proxy", sdk + "/extra/tests/" + app, *args], env=env,
                            capture_output=True, text=True, timeout=120)
-        out[name + "/" + app] = [r.returncode, r.stdout, r.stderr]
+        out[name + "/" + case] = [r.returncode, r.stdout, r.stderr]
 print("NESTED-KVM-RESULTS " + json.dumps(out))
 """
 
@@ -80,3 +86,12 @@ def test_crash(results, loader, app, status, report, frame):
     bt = err.split("backtrace:")[1]
     assert frame in bt.splitlines()[1]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize("case", ["thr_hello-2", "signals-2", "stress_sync-2",
+                                  "sleep_accuracy-1"])
+def test_threads_timer_smp(results, loader, case):
+    status, out, err = results[f"{loader}/{case}"]
+    assert status == 0, out + err
+    assert "not ok" not in out

@@ -144,10 +144,10 @@ def measure(cells: list[Cell], tmp: Path, mib: int, runs: int) -> None:
     """`runs` rounds of every cell, each timed run right after a native priming run.
 
     Priming: the native program writes and drops a file of the same size just before, so
-    the timed run finds that much freshly freed memory for its page cache.  Hosts that
-    hand free memory back to their own hypervisor (virtio-balloon free page reporting,
-    DAMON reclaim) otherwise make a write now and then pay ~1 µs per KiB to fault it in
-    again, on Linux and in the guest alike.
+    the timed run mostly finds freshly freed memory for its page cache.  On hosts that hand
+    free memory back to their own hypervisor (virtio-balloon free page reporting, as here)
+    a write that gets such memory pays ~1 µs per KiB to fault it in again, on Linux and in
+    the guest alike, most often right after a VM exited.  Medians absorb what is left.
     """
     todo = [c for c in cells if not c.config.skip]
     primer = next((c for c in todo if c.config.key == "native"), None)
@@ -157,10 +157,14 @@ def measure(cells: list[Cell], tmp: Path, mib: int, runs: int) -> None:
             if c.error:
                 continue
             t0 = time.perf_counter()
-            try:
-                if primer is not None:
+            if primer is not None:
+                try:
                     run_once(primer.config, tmp, mib, TARGET_CHUNK)
-                t1 = time.perf_counter()
+                except BenchError as e:
+                    primer.error, primer.runs, primer = f"priming run: {e}", [], None
+                    progress(f"native priming run FAILED: {e}; going on without")
+            t1 = time.perf_counter()
+            try:
                 c.runs.append(run_once(c.config, tmp, mib, c.chunk))
             except BenchError as e:
                 c.error, c.runs = str(e), []
