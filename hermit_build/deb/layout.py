@@ -10,6 +10,10 @@ from fnmatch import fnmatch
 
 PREFIX = "/opt/hermit"
 SOURCE = "hermit"  # the source package every binary package is built from
+# The first paragraph of every package's description, as Debian packages share one.
+INTRO = ("hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
+         "an application written in C is linked with the kernel into one ELF image "
+         "that runs alone in a virtual machine.\n\n")
 CROSS_NAME = "x86_64-hermit"  # as in hermit_build.toolchain (imported lazily there)
 
 
@@ -48,9 +52,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="amd64",
         synopsis="hermit unikernel - kernel library and headers",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             "This package contains the kernel as a static library (libhermit.a), the "
             "header of the loader interface and a pkg-config file (hermit.pc). "
             f"Everything lives under {PREFIX}."),
@@ -66,9 +68,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="amd64",
         synopsis="hermit unikernel - compiler wrapper and Meson cross-file",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             f"This package contains {PREFIX}/bin/x86_64-hermit-gcc, which compiles with "
             "the host GCC and musl's headers and links hermit images, the "
             "x86_64-hermit-* names of the binutils, and a Meson cross-file that Meson "
@@ -87,9 +87,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="amd64",
         synopsis="hermit unikernel - proxy, uhyve and QEMU runners",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             f"This package contains {PREFIX}/bin/proxy, which boots a hermit image "
             "as HermitCore's proxy did (configured by HERMIT_* variables), and "
             f"{PREFIX}/bin/hermit (run, inspect, cross-file, binfmt). The images run "
@@ -107,9 +105,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="amd64",
         synopsis="hermit unikernel - demo and test applications",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             f"This package contains ready-built images under {PREFIX}/extra: the "
             "demo and test applications (hello, argv_envp, exit codes, crashes) and "
             f"the benchmarks. Run one with {PREFIX}/bin/proxy {PREFIX}/extra/tests/hello."),
@@ -123,9 +119,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="all",
         synopsis="hermit unikernel - run hermit images directly (binfmt_misc)",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             "Installing this package registers hermit images (ELF OSABI 0x42) with "
             "the kernel's binfmt_misc, so that executing an image runs it through "
             f"{PREFIX}/bin/proxy, as with HermitCore. Removing the package unregisters "
@@ -141,9 +135,7 @@ PACKAGES: tuple[Package, ...] = (
         architecture="all",
         synopsis="SDK and loaders of the hermit unikernel (metapackage)",
         description=(
-            "hermit is a lightweight x86-64 unikernel in the spirit of HermitCore: "
-            "an application written in C is linked with the kernel into one ELF image "
-            "that runs alone in a virtual machine.\n\n"
+            INTRO +
             "This metapackage installs everything needed to build hermit "
             "applications and run them: the kernel library, the compiler wrapper "
             "with its Meson cross-file, and the loaders."),
