@@ -6,6 +6,7 @@
  *    paging (the Xen PVH note below), with %ebx = PVH start info.
  */
 #include <hermit/abi.h>
+#include <asm/longmode.h>
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define AP_MAX HERMIT_HC_MAILBOX_SLOTS
@@ -53,16 +54,7 @@ pvh_entry32:
 
 	mov $boot_pml4, %eax
 	mov %eax, %cr3
-	mov %cr4, %eax
-	or $0x20, %eax			/* PAE */
-	mov %eax, %cr4
-	mov $0xC0000080, %ecx		/* EFER.LME */
-	rdmsr
-	or $0x100, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax		/* PG | PE */
-	mov %eax, %cr0
+	ENABLE_LONG_MODE
 	lgdt boot_gdt_desc
 	ljmp $0x08, $pvh_entry64
 

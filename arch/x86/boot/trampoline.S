@@ -4,6 +4,8 @@
  * smp_start_aps(); it enters long mode on the kernel's page tables and jumps
  * to hermit_entry with the cpu's index in %edx, like uhyve starts them.
  */
+#include <asm/longmode.h>
+
 #define TRAMPOLINE_BASE 0x8000
 #define REL(x) (TRAMPOLINE_BASE + (x) - trampoline_start)
 
@@ -33,18 +35,9 @@ tramp32:
 	mov %ax, %ds
 	mov %ax, %es
 	mov %ax, %ss
-	mov %cr4, %eax
-	or $0x20, %eax			/* PAE */
-	mov %eax, %cr4
 	mov REL(trampoline_cr3), %eax
 	mov %eax, %cr3
-	mov $0xC0000080, %ecx		/* EFER.LME */
-	rdmsr
-	or $0x100, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax		/* PG | PE */
-	mov %eax, %cr0
+	ENABLE_LONG_MODE
 	ljmp $0x18, $REL(tramp64)
 
 	.code64
