@@ -1,60 +1,80 @@
 /*
- * The scheduler: one run queue, round robin.  Threads switch when they block,
- * yield or exit, and when the timer interrupts the application while others
- * wait (a time slice); kernel code itself is never preempted.  The timer is
- * tickless: armed for the next deadline that matters, off while nothing waits.
+ * The scheduler: a run queue per cpu, highest priority first, round robin
+ * within a priority (10 ms slices; SCHED_FIFO keeps the cpu until it blocks or
+ * yields).  A task that becomes runnable goes to a free cpu it may use
+ * (kernel/runq.c); a cpu with nothing to run takes from the others' queues.
+ * Kernel code is never preempted: the timer and kicks from other cpus act on
+ * the way back to the application.  Tickless: each cpu's timer is armed for its
+ * next deadline that matters (a thread of its own waking, the end of a slice
+ * while another waits for the cpu), and off while there is none.
  */
 #include <errno.h>
+#include <sched.h>
 
+#include <hermit/arch.h>
 #include <hermit/task.h>
 
-#define SLICE_NS 10000000ULL /* how long a thread runs while others wait */
+#define SLICE_NS 10000000ULL /* how long a thread runs while another waits */
 
-static struct task *rq_head, *rq_tail;
-static uint64_t next_deadline = NO_DEADLINE; /* earliest sleeper, from expire() */
+static uint64_t next_deadline = NO_DEADLINE; /* earliest sleeper of all (polling idle cpus) */
+static uint64_t slice_end[HERMIT_HC_MAILBOX_SLOTS];
+static uint64_t exited_ns; /* cpu time of threads that ended */
 
-/* Arm the timer for the earliest of: a sleeper's deadline, the end of a slice. */
+/* Whether the queued `t` takes cpu c from the task running there (slice_over:
+ * that one used up its slice). */
+static int preempts(const struct cpu *c, const struct task *t, int slice_over)
+{
+	const struct task *cur = c->running;
+
+	if (!t)
+		return 0;
+	if (cur == c->idle)
+		return 1;
+	if (t->prio != cur->prio)
+		return t->prio > cur->prio;
+	return slice_over && cur->policy != SCHED_FIFO;
+}
+
+/* Arm this cpu's timer for its earliest sleeper and, while a task of at least
+ * the running one's priority waits, the end of the running one's slice. */
 static void timer_update(void)
 {
-	uint64_t at = next_deadline;
+	struct cpu *c = this_cpu();
+	uint64_t at = c->deadline;
 
-	if (rq_head) {
-		uint64_t slice = time_monotonic_ns() + SLICE_NS;
-		at = slice < at ? slice : at;
+	if (c->running != c->idle && preempts(c, c->rq.head, 1)) {
+		uint64_t now = time_monotonic_ns();
+		if (slice_end[c->id] <= now)
+			slice_end[c->id] = now + SLICE_NS; /* it ran alone until now */
+		at = slice_end[c->id] < at ? slice_end[c->id] : at;
 	}
 	arch_timer_arm(at == NO_DEADLINE ? 0 : time_ns_to_cycles(at));
 }
 
+/* Queue a runnable task on the cpu it should run on, and tell that cpu. */
 void sched_add(struct task *t)
 {
-	t->next = 0;
-	if (rq_tail)
-		rq_tail->next = t;
-	else
-		rq_head = t;
-	rq_tail = t;
-	if (!arch_timer_armed())
-		timer_update(); /* the running thread must give way in time */
-	arch_kick_idle_cpus();
-}
+	uint32_t id = sched_pick_cpu(t);
+	struct cpu *c = cpu_get(id), *me = this_cpu();
 
-static struct task *rq_pop(void)
-{
-	struct task *t = rq_head;
-
-	if (t) {
-		rq_head = t->next;
-		if (!rq_head)
-			rq_tail = 0;
-		t->next = 0;
+	t->cpu = id;
+	runq_insert(&c->rq, t, 0);
+	if (c == me) {
+		if (c->running != c->idle && preempts(c, c->rq.head, 0))
+			c->need_resched = 1; /* acted on before returning to the application */
+		timer_update();
+	} else if (preempts(c, t, 1)) {
+		/* It halts with nothing to do, or must arm its slice timer, or give way. */
+		arch_kick_cpu(id);
 	}
-	return t;
 }
 
-/* Wake blocked tasks whose deadline passed; note the earliest deadline left. */
+/* Wake blocked tasks whose deadline passed; note the earliest deadlines left,
+ * of all tasks and of those blocked on this cpu (its timer). */
 static void expire(uint64_t now)
 {
-	uint64_t earliest = NO_DEADLINE;
+	struct cpu *c = this_cpu();
+	uint64_t earliest = NO_DEADLINE, mine = NO_DEADLINE;
 
 	for (struct task *t = task_first(); t; t = t->all_next) {
 		if (t->state != TASK_BLOCKED || t->deadline == NO_DEADLINE)
@@ -65,11 +85,15 @@ static void expire(uint64_t now)
 			t->deadline = NO_DEADLINE;
 			t->state = TASK_RUNNABLE;
 			sched_add(t);
-		} else if (t->deadline < earliest) {
-			earliest = t->deadline;
+			continue;
 		}
+		if (t->deadline < earliest)
+			earliest = t->deadline;
+		if (t->cpu == c->id && t->deadline < mine)
+			mine = t->deadline;
 	}
 	next_deadline = earliest;
+	c->deadline = mine;
 }
 
 static void reap(void)
@@ -84,42 +108,61 @@ static void reap(void)
 
 static void switch_to(struct task *prev, struct task *next)
 {
-	if (prev->state == TASK_DEAD)
-		this_cpu()->zombie = prev;
+	struct cpu *c = this_cpu();
+	uint64_t now = time_monotonic_ns();
+
+	if (prev != c->idle)
+		prev->cpu_ns += now - prev->run_start;
+	if (prev->state == TASK_DEAD) {
+		exited_ns += prev->cpu_ns;
+		c->zombie = prev;
+	}
+	next->run_start = now;
+	next->cpu = c->id;
+	slice_end[c->id] = now + SLICE_NS;
 	current = next;
+	timer_update();
 	arch_switch_to(prev, next);
 	reap();
 }
 
-/* Run another thread; return when the current one is runnable and chosen again.
- * Called with the kernel lock held; with nothing to run it goes to the idle task. */
+static struct task *next_task(struct cpu *c)
+{
+	struct task *t = runq_pop(&c->rq);
+	return t ? t : sched_steal(c);
+}
+
+/* Run the next task; return when the current one is chosen again.  Called with
+ * the kernel lock held, the current task blocked, dead or already queued. */
 void schedule(void)
 {
+	struct cpu *c = this_cpu();
 	struct task *prev = current, *next;
 
 	reap();
 	expire(time_monotonic_ns());
-	next = rq_pop();
-	if (!next) {
-		if (prev->state == TASK_RUNNABLE)
-			return; /* nothing else to run */
-		next = this_cpu()->idle;
-	}
-	timer_update();
+	c->need_resched = 0;
+	next = next_task(c);
+	if (!next)
+		next = c->idle;
 	if (next != prev)
 		switch_to(prev, next);
+	else
+		timer_update();
 }
 
 /* Each cpu's idle task: run what becomes runnable, halt (or poll) in between.
  * Entered with the kernel lock held, it releases the lock only while waiting. */
 noreturn void idle_loop(void)
 {
+	struct cpu *c = this_cpu();
+
 	for (;;) {
 		reap();
 		expire(time_monotonic_ns());
-		struct task *next = rq_pop();
+		c->need_resched = 0;
+		struct task *next = next_task(c);
 		if (next) {
-			timer_update();
 			switch_to(current, next);
 			continue;
 		}
@@ -129,7 +172,7 @@ noreturn void idle_loop(void)
 			arch_idle(); /* halt until the timer or a kick; then look again */
 		} else {
 			/* Poll without the lock: the cpus at work need it for every system call. */
-			while (!__atomic_load_n(&rq_head, __ATOMIC_RELAXED) &&
+			while (!__atomic_load_n(&c->rq.head, __ATOMIC_RELAXED) &&
 			       time_monotonic_ns() < __atomic_load_n(&next_deadline, __ATOMIC_RELAXED))
 				arch_relax();
 		}
@@ -137,27 +180,62 @@ noreturn void idle_loop(void)
 	}
 }
 
-/* The timer fired: wake sleepers; preempt the application if others wait. */
-void timer_interrupt(int from_user)
+/* Give way to a queued task when it should run now; move away from a cpu the
+ * task may no longer use.  On the way back to the application. */
+void sched_preempt_check(void)
 {
-	if (!from_user)
-		return; /* in the idle loop, which looks at deadlines itself */
-	kernel_lock();
-	expire(time_monotonic_ns());
-	if (rq_head)
-		sched_yield_now();
-	else
+	struct cpu *c = this_cpu();
+	struct task *cur = current;
+
+	c->need_resched = 0;
+	if (cur == c->idle)
+		return;
+	if (!((cur->affinity & cpus_online_mask) >> c->id & 1) && (cur->affinity & cpus_online_mask)) {
+		sched_migrate_current();
+		return;
+	}
+	int slice_over = time_monotonic_ns() >= slice_end[c->id];
+	if (preempts(c, c->rq.head, slice_over)) {
+		/* Cut short by a higher priority it stays first in line; else it goes last. */
+		runq_insert(&c->rq, cur, c->rq.head->prio > cur->prio);
+		schedule();
+	} else {
 		timer_update();
-	kernel_unlock();
+	}
 }
 
-void sched_yield_now(void)
+/* Run the current task on another cpu it may use. */
+void sched_migrate_current(void)
 {
 	sched_add(current);
 	schedule();
 }
 
-/* Block until sched_wake() or the deadline; 0 or -ETIMEDOUT. */
+/* The timer fired or another cpu kicked this one. */
+void timer_interrupt(int from_user)
+{
+	if (!from_user)
+		return; /* in the idle loop, which looks at its queue and deadlines itself */
+	kernel_lock();
+	expire(time_monotonic_ns());
+	sched_preempt_check();
+	kernel_unlock();
+}
+
+/* sched_yield: others of the same or higher priority on this cpu go first. */
+void sched_yield_now(void)
+{
+	struct cpu *c = this_cpu();
+
+	expire(time_monotonic_ns()); /* with no timer, sleepers wake only when looked at */
+	if (!c->rq.head || c->rq.head->prio < current->prio) {
+		timer_update();
+		return;
+	}
+	runq_insert(&c->rq, current, 0);
+	schedule();
+}
+
 /* Block until sched_wake() (0), the deadline (-ETIMEDOUT) or a signal (-EINTR). */
 int sched_block(uint64_t deadline)
 {
@@ -192,4 +270,24 @@ int sched_sleep_until(uint64_t deadline)
 			return r;
 	}
 	return 0;
+}
+
+/* CPU time: what a thread ran before, plus its current turn if it runs now. */
+uint64_t sched_thread_cpu_ns(const struct task *t)
+{
+	uint64_t ns = t->cpu_ns;
+
+	if (t->state != TASK_DEAD && cpu_get(t->cpu)->running == t)
+		ns += time_monotonic_ns() - t->run_start;
+	return ns;
+}
+
+uint64_t sched_process_cpu_ns(void)
+{
+	uint64_t ns = exited_ns;
+
+	for (struct task *t = task_first(); t; t = t->all_next)
+		if (t->state != TASK_DEAD)
+			ns += sched_thread_cpu_ns(t);
+	return ns;
 }

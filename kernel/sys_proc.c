@@ -94,17 +94,6 @@ long sys_getrlimit(SYSCALL_PARAMS)
 	return sys_prlimit64(0, a0, 0, a1, 0, 0);
 }
 
-long sys_sched_getaffinity(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	uint64_t cpus = boot_info->cpus ? boot_info->cpus : 1;
-	if (a1 < 8)
-		return -EINVAL;
-	memset((void *)a2, 0, (size_t)a1);
-	*(uint64_t *)a2 = cpus >= 64 ? ~0ULL : (1ULL << cpus) - 1;
-	return 8;
-}
-
 long sys_getrandom(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();

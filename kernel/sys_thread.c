@@ -21,6 +21,12 @@ long sys_clone_frame(const struct syscall_frame *f)
 		return -EAGAIN;
 	t->fs_base = (flags & CLONE_SETTLS) ? f->r8 : current->fs_base;
 	t->sigmask = current->sigmask;
+	/* as on Linux, a thread starts with its creator's cpus and priority */
+	t->affinity = current->affinity;
+	t->policy = current->policy;
+	t->prio = current->prio;
+	t->nice = current->nice;
+	t->cpu = current->cpu;
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_child_tid = f->r10;
 	if (flags & CLONE_PARENT_SETTID)

@@ -1,6 +1,8 @@
-/* Clocks and sleeping.  Until the timer interrupt exists, sleeping spins on the TSC. */
+/* Clocks (wall, monotonic, cpu time of threads and of the process) and sleeping. */
 #include <errno.h>
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/times.h>
 #include <time.h>
 
 #include <hermit/arch.h>
@@ -8,6 +10,29 @@
 #include <hermit/task.h>
 
 #define NSEC 1000000000ULL
+#define HERMIT_PID 1
+#define CLK_TCK 100 /* what musl's sysconf(_SC_CLK_TCK) reports */
+
+/* The cpu clocks of a thread or process by id, as Linux encodes them:
+ * ~id << 3 | 4 for a thread (musl's pthread_getcpuclockid), without 4 a process. */
+static long cpu_clock_ns(long clk, uint64_t *ns)
+{
+	long id = ~(clk >> 3);
+
+	if ((clk & 7) == 3 || (clk & 7) > 6)
+		return -EINVAL;
+	if (clk & 4) {
+		struct task *t = id ? task_by_tid((uint64_t)id) : current;
+		if (!t)
+			return -EINVAL;
+		*ns = sched_thread_cpu_ns(t);
+		return 0;
+	}
+	if (id && id != HERMIT_PID)
+		return -EINVAL;
+	*ns = sched_process_cpu_ns();
+	return 0;
+}
 
 static long clock_ns(long clk, uint64_t *ns)
 {
@@ -21,12 +46,16 @@ static long clock_ns(long clk, uint64_t *ns)
 	case CLOCK_MONOTONIC_RAW:
 	case CLOCK_MONOTONIC_COARSE:
 	case CLOCK_BOOTTIME:
-	case CLOCK_PROCESS_CPUTIME_ID:
-	case CLOCK_THREAD_CPUTIME_ID:
 		*ns = time_monotonic_ns();
 		return 0;
+	case CLOCK_PROCESS_CPUTIME_ID:
+		*ns = sched_process_cpu_ns();
+		return 0;
+	case CLOCK_THREAD_CPUTIME_ID:
+		*ns = sched_thread_cpu_ns(current);
+		return 0;
 	default:
-		return -EINVAL;
+		return clk < 0 ? cpu_clock_ns(clk, ns) : -EINVAL;
 	}
 }
 
@@ -100,7 +129,38 @@ long sys_clock_nanosleep(SYSCALL_PARAMS)
 	UNUSED_ARGS();
 	uint64_t ns, now;
 	long r = ts_ns((const struct timespec *)a2, &ns);
+	if (a0 == CLOCK_THREAD_CPUTIME_ID || (a0 < 0 && (a0 & 4)))
+		return -EINVAL; /* a sleeping thread's own cpu clock stands still */
 	if (!r)
 		r = clock_ns(a0, &now);
 	return r ? r : sleep_until(a0, (a1 & TIMER_ABSTIME) ? ns : now + ns);
+}
+
+static struct timeval tv_of(uint64_t ns)
+{
+	return (struct timeval){ (time_t)(ns / NSEC), (long)(ns % NSEC / 1000) };
+}
+
+/* Run time counts as user time: the kernel's share is not told apart. */
+long sys_getrusage(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct rusage *ru = (struct rusage *)a1;
+
+	if (a0 != RUSAGE_SELF && a0 != RUSAGE_THREAD && a0 != RUSAGE_CHILDREN)
+		return -EINVAL;
+	memset(ru, 0, sizeof(*ru));
+	if (a0 != RUSAGE_CHILDREN)
+		ru->ru_utime = tv_of(a0 == RUSAGE_SELF ? sched_process_cpu_ns() : sched_thread_cpu_ns(current));
+	return 0;
+}
+
+long sys_times(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct tms *t = (struct tms *)a0;
+
+	if (t)
+		*t = (struct tms){ .tms_utime = (clock_t)(sched_process_cpu_ns() / (NSEC / CLK_TCK)) };
+	return (long)(time_monotonic_ns() / (NSEC / CLK_TCK));
 }

@@ -38,6 +38,19 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_clock_nanosleep] = sys_clock_nanosleep,
 	[SYS_sched_yield] = sys_sched_yield,
 	[SYS_sched_getaffinity] = sys_sched_getaffinity,
+	[SYS_sched_setaffinity] = sys_sched_setaffinity,
+	[SYS_sched_setscheduler] = sys_sched_setscheduler,
+	[SYS_sched_getscheduler] = sys_sched_getscheduler,
+	[SYS_sched_setparam] = sys_sched_setparam,
+	[SYS_sched_getparam] = sys_sched_getparam,
+	[SYS_sched_get_priority_max] = sys_sched_get_priority_max,
+	[SYS_sched_get_priority_min] = sys_sched_get_priority_min,
+	[SYS_sched_rr_get_interval] = sys_sched_rr_get_interval,
+	[SYS_getpriority] = sys_getpriority,
+	[SYS_setpriority] = sys_setpriority,
+	[SYS_getcpu] = sys_getcpu,
+	[SYS_getrusage] = sys_getrusage,
+	[SYS_times] = sys_times,
 	[SYS_getrandom] = sys_getrandom,
 	[SYS_rt_sigaction] = sys_rt_sigaction,
 	[SYS_rt_sigprocmask] = sys_rt_sigprocmask,
@@ -63,6 +76,8 @@ void syscall_dispatch(struct syscall_frame *f)
 		SYSCALL_RET(f, sys_rt_sigreturn_frame(f));
 	else
 		call(f, nr);
+	if (this_cpu()->need_resched)
+		sched_preempt_check(); /* it woke a task that goes first */
 	signal_deliver(f);
 	kernel_unlock();
 }

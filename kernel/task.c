@@ -11,6 +11,8 @@ void task_init(void)
 	main_task.tid = next_tid++;
 	main_task.state = TASK_RUNNABLE;
 	main_task.deadline = NO_DEADLINE;
+	main_task.affinity = ~0ULL;
+	main_task.run_start = time_monotonic_ns();
 	main_task.fpu = (void *)page_alloc(ALIGN_UP(arch_fpu_size(), PAGE_SIZE) / PAGE_SIZE, 1);
 	arch_task_init_main(&main_task);
 	current = &main_task;
@@ -44,6 +46,7 @@ struct task *task_create(void)
 	t->tid = next_tid++;
 	t->state = TASK_RUNNABLE;
 	t->deadline = NO_DEADLINE;
+	t->affinity = ~0ULL;
 	t->all_next = all;
 	all = t;
 	live++;
@@ -65,6 +68,7 @@ struct task *task_create_idle(void)
 	t->kstack_top = (uint64_t)t + bytes;
 	t->state = TASK_RUNNABLE;
 	t->deadline = NO_DEADLINE;
+	t->prio = -1; /* below every thread: never queued, never preempts */
 	return t;
 }
 

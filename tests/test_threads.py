@@ -63,6 +63,8 @@ APPS = {
                           ["sleep_accuracy: ok"], ["median_overshoot_us"]),
     "oom": App("extra/tests/oom", ["{threads}"], ["oom: ok"],
                ["mmap_total_mib", "malloc_total_mib"], env={"HERMIT_MEM": "256M"}),
+    "sched": App("extra/tests/sched", [], ["sched: 21 checks, 0 failed"], ["cpus", "least_share"],
+                 default_threads=False),
     "basic": App("extra/benchmarks/basic", ["21"], [],
                  ["getpid_cycles", "sched_yield_cycles", "malloc_free_cycles", "write_cycles",
                   "page_touch_cycles"], default_threads=False),
@@ -111,6 +113,9 @@ def test_on_hermit(sdk, loader, tmp_path, request, name, cpus):
     env = dict(loader, HERMIT_CPUS=str(cpus), HERMIT_TIMEOUT=GUEST_TIMEOUT, **app.env)
     r = run(sdk, app.path, *argv, env=env, cwd=tmp_path, timeout=180)
     check_output(r, app, threads)
+    if "cpus" in app.keys:
+        assert values(r.stdout)["cpus"] == str(cpus), "the guest does not see its cpus"
+
 
 
 @pytest.fixture(scope="session")

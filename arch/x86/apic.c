@@ -1,5 +1,5 @@
 /*
- * The local APIC timer in TSC-deadline mode: one interrupt at the next deadline
+ * The local APIC timer (TSC-deadline, else one-shot): one interrupt at the next deadline
  * that matters (a sleeper's wake-up, or the end of a time slice when others wait),
  * none while an idle core halts with nothing to wait for.
  */
@@ -13,44 +13,83 @@
 #define APIC_LVT_TIMER 0x320
 #define LVT_TSC_DEADLINE (2u << 17)
 #define MSR_TSC_DEADLINE 0x6e0
+#define LVT_MASKED (1u << 16)
+#define APIC_TIMER_INIT 0x380
+#define APIC_TIMER_CUR 0x390
+#define APIC_TIMER_DIV 0x3e0
+#define TIMER_DIV_1 0xb
 
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
-#define ICR_ALL_BUT_SELF (3u << 18)
 #define ICR_ASSERT (1u << 14)
+#define APIC_ID 0x20
 
-static int have_timer;
+enum { TIMER_UNKNOWN, TIMER_NONE, TIMER_TSC_DEADLINE, TIMER_ONE_SHOT };
+static int timer_mode;
+static uint64_t ticks_per_cycle; /* one-shot: APIC timer ticks per TSC cycle, 32.32 */
 static uint64_t armed[HERMIT_HC_MAILBOX_SLOTS]; /* per cpu: TSC value it fires at, or 0 */
+static uint8_t apic_id[HERMIT_HC_MAILBOX_SLOTS];  /* per cpu: where its kicks go */
 
 static void apic_write(uint32_t reg, uint32_t v)
 {
 	*(volatile uint32_t *)(APIC_BASE + reg) = v;
 }
 
+static uint32_t apic_read(uint32_t reg)
+{
+	return *(volatile uint32_t *)(APIC_BASE + reg);
+}
+
+/* The one-shot count runs at a rate we learn against the TSC over 1 ms. */
+static void calibrate_one_shot(void)
+{
+	uint64_t wait = boot_info->tsc_khz ? boot_info->tsc_khz : 1000000, t0;
+
+	apic_write(APIC_TIMER_DIV, TIMER_DIV_1);
+	apic_write(APIC_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
+	apic_write(APIC_TIMER_INIT, 0xffffffffu);
+	t0 = rdtsc();
+	while (rdtsc() - t0 < wait)
+		arch_relax();
+	uint64_t ticks = 0xffffffffu - apic_read(APIC_TIMER_CUR), cycles = rdtsc() - t0;
+	apic_write(APIC_TIMER_INIT, 0);
+	ticks_per_cycle = (uint64_t)(((unsigned __int128)ticks << 32) / cycles);
+}
+
+/* The timer of this cpu: TSC-deadline where the cpu has it, else the APIC's own
+ * one-shot count (QEMU without KVM), none under kvm_pvm. */
 void apic_init(void)
 {
 	uint32_t r[4];
+	int first = timer_mode == TIMER_UNKNOWN;
 
-	cpuid(1, 0, r);
-	if (!(r[3] & (1u << 9)) || !(r[2] & (1u << 24))) {
-		kprintf("hermit: no APIC TSC-deadline timer: threads switch only when they block\n");
-		return;
+	if (first) {
+		cpuid(1, 0, r);
+		if (boot_info->pvm) {
+			/* kvm_pvm delivers no interrupts to a guest running natively (measured):
+			 * idle cores poll their deadlines instead. */
+			kprintf("hermit: kvm_pvm: no timer interrupts, threads switch when they block\n");
+			timer_mode = TIMER_NONE;
+		} else if (!(r[3] & (1u << 9))) {
+			kprintf("hermit: no local APIC: threads switch only when they block\n");
+			timer_mode = TIMER_NONE;
+		} else {
+			timer_mode = (r[2] & (1u << 24)) ? TIMER_TSC_DEADLINE : TIMER_ONE_SHOT;
+		}
 	}
-	if (have_timer) { /* another cpu: the checks below were made on the first */
-		apic_write(APIC_SVR, 0x100 | SPURIOUS_VECTOR);
+	if (timer_mode == TIMER_NONE)
+		return;
+	apic_id[this_cpu()->id] = (uint8_t)(apic_read(APIC_ID) >> 24);
+	apic_write(APIC_SVR, 0x100 | SPURIOUS_VECTOR);
+	apic_write(APIC_TPR, 0);
+	if (timer_mode == TIMER_TSC_DEADLINE) {
 		apic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR);
 		return;
 	}
-	if (boot_info->pvm) {
-		/* kvm_pvm delivers no interrupts to a guest running natively (measured):
-		 * idle cores poll their deadlines instead. */
-		kprintf("hermit: kvm_pvm: no timer interrupts, threads switch when they block\n");
-		return;
-	}
-	apic_write(APIC_SVR, 0x100 | SPURIOUS_VECTOR);
-	apic_write(APIC_TPR, 0);
-	apic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR);
-	have_timer = 1;
+	if (first)
+		calibrate_one_shot();
+	apic_write(APIC_TIMER_DIV, TIMER_DIV_1);
+	apic_write(APIC_LVT_TIMER, TIMER_VECTOR); /* one-shot mode */
 }
 
 void apic_eoi(void)
@@ -60,7 +99,7 @@ void apic_eoi(void)
 
 int arch_timer_available(void)
 {
-	return have_timer;
+	return timer_mode == TIMER_TSC_DEADLINE || timer_mode == TIMER_ONE_SHOT;
 }
 
 /* Fire at TSC value `at` (0: never); rewrites the MSR only when it changes. */
@@ -68,10 +107,16 @@ void arch_timer_arm(uint64_t at)
 {
 	uint64_t *mine = &armed[this_cpu()->id];
 
-	if (!have_timer || at == *mine)
+	if (!arch_timer_available() || at == *mine)
 		return;
 	*mine = at;
-	wrmsr(MSR_TSC_DEADLINE, at);
+	if (timer_mode == TIMER_TSC_DEADLINE) {
+		wrmsr(MSR_TSC_DEADLINE, at);
+		return;
+	}
+	uint64_t now = rdtsc(), delta = at > now ? at - now : 1;
+	unsigned __int128 ticks = ((unsigned __int128)delta * ticks_per_cycle) >> 32;
+	apic_write(APIC_TIMER_INIT, !at ? 0 : ticks < 1 ? 1 : ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
 }
 
 uint64_t arch_timer_armed(void)
@@ -79,19 +124,20 @@ uint64_t arch_timer_armed(void)
 	return armed[this_cpu()->id];
 }
 
-/* Wake cpus halted in their idle loop: there is work (none halt without a timer). */
-void arch_kick_idle_cpus(void)
+/* Interrupt another cpu: its run queue changed (without a timer none halts,
+ * and none is preempted: there is nothing to do). */
+void arch_kick_cpu(uint32_t id)
 {
-	if (!have_timer || cpus_online < 2)
+	if (!arch_timer_available())
 		return;
-	apic_write(APIC_ICR_HIGH, 0);
-	apic_write(APIC_ICR_LOW, ICR_ALL_BUT_SELF | ICR_ASSERT | KICK_VECTOR);
+	apic_write(APIC_ICR_HIGH, (uint32_t)apic_id[id] << 24);
+	apic_write(APIC_ICR_LOW, ICR_ASSERT | KICK_VECTOR);
 }
 
 /* Wait for an interrupt with interrupts enabled just for the wait. */
 void arch_idle(void)
 {
-	if (have_timer)
+	if (arch_timer_available())
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	else
 		arch_relax();
@@ -99,16 +145,11 @@ void arch_idle(void)
 
 void irq_handler(struct trap_frame *f);
 
+/* The timer or a kick: the scheduler looks at this cpu's queue and deadlines. */
 void irq_handler(struct trap_frame *f)
 {
-	armed[this_cpu()->id] = 0; /* a TSC-deadline timer fires once */
+	if (f->vector == TIMER_VECTOR)
+		armed[this_cpu()->id] = 0; /* a TSC-deadline timer fires once */
 	apic_eoi();
 	timer_interrupt((f->cs & 3) != 0);
-}
-
-void irq_kick_handler(void);
-
-void irq_kick_handler(void)
-{
-	apic_eoi(); /* the idle loop looks at the run queue itself */
 }

@@ -63,6 +63,11 @@ struct cpu *this_cpu(void)
 	return &me()->cpu;
 }
 
+struct cpu *cpu_get(uint32_t id)
+{
+	return &cpus[id].cpu;
+}
+
 static int gs_ready; /* %gs points at a struct percpu (early hypercalls come before) */
 
 uint32_t this_cpu_id(void)

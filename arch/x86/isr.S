@@ -105,27 +105,10 @@ irq_timer:
 	jmp irq_common
 	.globl irq_kick
 	.hidden irq_kick
-irq_kick:			/* from idle only: no thread state to save beyond these */
-	push %rax
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	call irq_kick_handler
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rax
-	iretq
+irq_kick:
+	pushq $0
+	pushq $33
+	jmp irq_common
 	.globl irq_spurious
 	.hidden irq_spurious
 irq_spurious:

@@ -42,8 +42,21 @@ long sys_uname(SYSCALL_PARAMS);
 long sys_sysinfo(SYSCALL_PARAMS);
 long sys_prlimit64(SYSCALL_PARAMS);
 long sys_getrlimit(SYSCALL_PARAMS);
-long sys_sched_getaffinity(SYSCALL_PARAMS);
 long sys_getrandom(SYSCALL_PARAMS);
+
+/* kernel/sys_sched.c */
+long sys_sched_getaffinity(SYSCALL_PARAMS);
+long sys_sched_setaffinity(SYSCALL_PARAMS);
+long sys_sched_setscheduler(SYSCALL_PARAMS);
+long sys_sched_getscheduler(SYSCALL_PARAMS);
+long sys_sched_setparam(SYSCALL_PARAMS);
+long sys_sched_getparam(SYSCALL_PARAMS);
+long sys_sched_get_priority_max(SYSCALL_PARAMS);
+long sys_sched_get_priority_min(SYSCALL_PARAMS);
+long sys_sched_rr_get_interval(SYSCALL_PARAMS);
+long sys_getpriority(SYSCALL_PARAMS);
+long sys_setpriority(SYSCALL_PARAMS);
+long sys_getcpu(SYSCALL_PARAMS);
 
 /* kernel/signal.c */
 long sys_rt_sigaction(SYSCALL_PARAMS);
@@ -61,5 +74,7 @@ long sys_gettimeofday(SYSCALL_PARAMS);
 long sys_time(SYSCALL_PARAMS);
 long sys_nanosleep(SYSCALL_PARAMS);
 long sys_clock_nanosleep(SYSCALL_PARAMS);
+long sys_getrusage(SYSCALL_PARAMS);
+long sys_times(SYSCALL_PARAMS);
 
 #endif

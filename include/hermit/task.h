@@ -28,6 +28,18 @@ struct task {
 	int interrupted;                   /* a signal cut its blocking call short */
 	void *fpu;               /* xsave area */
 	uint64_t pages, npages;  /* the allocation holding kstack and fpu area */
+	/* scheduling */
+	uint32_t cpu;            /* the cpu it runs or is queued on, or last ran on */
+	uint64_t affinity;       /* cpus it may run on (bit per cpu) */
+	int policy, prio;        /* SCHED_OTHER/BATCH/IDLE with prio 0; FIFO/RR with 1..99 */
+	int nice;                /* kept for getpriority; prio decides */
+	uint64_t cpu_ns;         /* run time before run_start */
+	uint64_t run_start;      /* monotonic ns when it last got its cpu */
+};
+
+struct runq {
+	struct task *head, *tail; /* highest priority first, FIFO within a priority */
+	uint32_t len;
 };
 
 /* Per-cpu state of the generic kernel; the arch keeps it where %gs points. */
@@ -36,9 +48,13 @@ struct cpu {
 	struct task *idle;   /* runs when nothing else can */
 	struct task *zombie; /* a dead task whose stack this cpu was still on */
 	uint32_t id;
+	struct runq rq;      /* runnable tasks waiting for this cpu */
+	int need_resched;    /* a task in rq should run before `running` */
+	uint64_t deadline;   /* earliest deadline of tasks blocked here (its timer) */
 };
 struct cpu *this_cpu(void); /* arch */
 uint32_t this_cpu_id(void); /* arch: 0 before the per-cpu data is set up */
+struct cpu *cpu_get(uint32_t id); /* arch: any cpu's, by index */
 #define current (this_cpu()->running)
 
 /* kernel/lock.c: one lock for all kernel state (system calls are short; the
@@ -48,6 +64,7 @@ void kernel_unlock(void);
 
 /* kernel/smp.c */
 extern volatile uint32_t cpus_online, aps_alive;
+extern volatile uint64_t cpus_online_mask;
 void smp_release(void);
 
 /* kernel/task.c */
@@ -60,14 +77,26 @@ struct task *task_first(void);
 struct task *task_by_tid(uint64_t tid);
 noreturn void task_exit(int code);
 
+/* kernel/runq.c: the per-cpu run queues, where tasks go, stealing */
+void runq_insert(struct runq *q, struct task *t, int at_head);
+struct task *runq_pop(struct runq *q);
+int runq_remove(struct runq *q, struct task *t);
+uint32_t sched_pick_cpu(const struct task *t);
+struct task *sched_steal(struct cpu *me);
+extern volatile uint64_t sched_queued_gen; /* bumped when a busy cpu gets a queued task */
+
 /* kernel/sched.c */
 noreturn void idle_loop(void);
 void sched_add(struct task *t);
 void schedule(void);
 void sched_yield_now(void);
+void sched_preempt_check(void);
+void sched_migrate_current(void);
 int sched_block(uint64_t deadline); /* 0 when woken, -ETIMEDOUT at the deadline */
 void sched_wake(struct task *t);
 int sched_sleep_until(uint64_t deadline);
+uint64_t sched_thread_cpu_ns(const struct task *t);
+uint64_t sched_process_cpu_ns(void);
 
 /* kernel/futex.c */
 long futex_wake(uint64_t *addr, int n, uint32_t bitset);
@@ -86,6 +115,6 @@ void arch_fpu_save(void *area);
 void arch_fpu_restore(const void *area);
 void arch_task_init_main(struct task *t);
 void arch_task_prepare_idle(struct task *idle);
-void arch_kick_idle_cpus(void);
+void arch_kick_cpu(uint32_t id); /* interrupt that cpu: its queue changed */
 
 #endif
