@@ -27,7 +27,10 @@ APPS = {"hello": ("hello", ["a", "b"], 1), "crash_null": ("crash_null", [], 1),
         # threads, the APIC timer (preemption, halting idle) and SMP, which kvm_pvm
         # hosts cannot show: no interrupts reach a natively running guest there
         "thr_hello-2": ("thr_hello", [], 2), "signals-2": ("signals", [], 2),
-        "stress_sync-2": ("stress_sync", [], 2), "sleep_accuracy-1": ("sleep_accuracy", [], 1)}
+        "stress_sync-2": ("stress_sync", [], 2), "sleep_accuracy-1": ("sleep_accuracy", [], 1),
+        # per-cpu queues: placement, kicks (IPIs), priorities, affinity
+        "sched-2": ("sched", [], 2), "sched-4": ("sched", [], 4),
+        "stress_sync-4": ("stress_sync", ["128"], 4)}  # 512 threads: over a minute here
 
 # Runs inside the VM: every app under every loader, results as one JSON line.
 INNER = """
@@ -90,7 +93,7 @@ def test_crash(results, loader, app, status, report, frame):
 
 @pytest.mark.parametrize("loader", LOADERS)
 @pytest.mark.parametrize("case", ["thr_hello-2", "signals-2", "stress_sync-2",
-                                  "sleep_accuracy-1"])
+                                  "sleep_accuracy-1", "sched-2", "sched-4", "stress_sync-4"])
 def test_threads_timer_smp(results, loader, case):
     status, out, err = results[f"{loader}/{case}"]
     assert status == 0, out + err
