@@ -113,6 +113,7 @@ static void switch_to(struct task *prev, struct task *next)
 
 	if (prev != c->idle)
 		prev->cpu_ns += now - prev->run_start;
+	none_apply(prev); /* before another thread may touch its PROT_NONE pages */
 	if (prev->state == TASK_DEAD) {
 		exited_ns += prev->cpu_ns;
 		c->zombie = prev;

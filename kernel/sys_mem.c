@@ -5,6 +5,7 @@
 
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
+#include <hermit/task.h>
 
 long sys_brk(SYSCALL_PARAMS)
 {
@@ -41,6 +42,8 @@ long sys_mmap(SYSCALL_PARAMS)
 		return -EINVAL;
 	if (!(a3 & MAP_ANONYMOUS))
 		return map_file(a0, a1, (int)a2, (int)a3, a4, a5);
+	if (a2 == PROT_NONE && !(a3 & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
+		return none_mmap((uint64_t)a0, (uint64_t)a1, (int)a3);
 	return vma_mmap((uint64_t)a0, (uint64_t)a1, (int)a2, (int)a3);
 }
 
@@ -53,6 +56,7 @@ long sys_munmap(SYSCALL_PARAMS)
 long sys_mprotect(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
+	none_before_mprotect((uint64_t)a0, (uint64_t)a1, (int)a2);
 	return vma_mprotect((uint64_t)a0, (uint64_t)a1, (int)a2);
 }
 

@@ -70,6 +70,8 @@ void syscall_dispatch(struct syscall_frame *f)
 	uint64_t nr = SYSCALL_NR(f);
 
 	kernel_lock();
+	if (current->none_pages && nr != SYS_mprotect)
+		none_apply(current); /* a PROT_NONE mapping takes effect (kernel/prot_none.c) */
 	if (nr == SYS_clone) /* needs the whole frame: the child resumes from a copy */
 		SYSCALL_RET(f, sys_clone_frame(f));
 	else if (nr == SYS_rt_sigreturn)

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from conftest import run
 
 
@@ -25,8 +26,10 @@ def test_division_by_zero(sdk, loader):
     assert "divide+" in r.stderr and "main+" in r.stderr
 
 
-def test_stack_overflow(sdk, loader):
-    r = run(sdk, "extra/tests/crash_stack", env=loader)
+@pytest.mark.parametrize("where", ["main", "thread"])
+def test_stack_overflow(sdk, loader, where):
+    r = run(sdk, "extra/tests/crash_stack", *(["thread"] if where == "thread" else []),
+            env=loader)
     assert r.returncode == 128 + 11, r.stderr
     assert "stack overflow" in r.stderr
     assert "recurse+" in r.stderr

@@ -63,7 +63,7 @@ APPS = {
                           ["sleep_accuracy: ok"], ["median_overshoot_us"]),
     "oom": App("extra/tests/oom", ["{threads}"], ["oom: ok"],
                ["mmap_total_mib", "malloc_total_mib"], env={"HERMIT_MEM": "256M"}),
-    "sched": App("extra/tests/sched", [], ["sched: 21 checks, 0 failed"], ["cpus", "least_share"],
+    "sched": App("extra/tests/sched", [], ["sched: ", "checks, 0 failed"], ["cpus", "least_share"],
                  default_threads=False),
     "basic": App("extra/benchmarks/basic", ["21"], [],
                  ["getpid_cycles", "sched_yield_cycles", "malloc_free_cycles", "write_cycles",

