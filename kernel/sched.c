@@ -212,15 +212,12 @@ void sched_migrate_current(void)
 	schedule();
 }
 
-/* The timer fired or another cpu kicked this one. */
-void timer_interrupt(int from_user)
+/* The timer fired or another cpu kicked this one while the application ran
+ * (the idle loop looks at its queue and deadlines itself).  Kernel lock held. */
+void sched_interrupt(void)
 {
-	if (!from_user)
-		return; /* in the idle loop, which looks at its queue and deadlines itself */
-	kernel_lock();
 	expire(time_monotonic_ns());
 	sched_preempt_check();
-	kernel_unlock();
 }
 
 /* sched_yield: others of the same or higher priority on this cpu go first. */

@@ -1,8 +1,8 @@
 /*
  * Signals within the one process: actions, per-thread masks, delivery when a
- * thread returns from a system call (a frame on its stack as Linux builds it,
- * so musl's __restore_rt and rt_sigreturn bring it back), and blocking calls
- * cut short with EINTR.  Faults stay fatal reports (no SIGSEGV handlers yet).
+ * thread returns from a system call or an interrupt (a frame on its stack as
+ * Linux builds it, so musl's __restore_rt and rt_sigreturn bring it back), and
+ * blocking calls cut short with EINTR.  Faults stay fatal reports (no SIGSEGV handlers yet).
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #define UNBLOCKABLE (BIT(SIGKILL) | BIT(SIGSTOP))
 #define IGNORED_BY_DEFAULT (BIT(SIGCHLD) | BIT(SIGURG) | BIT(SIGWINCH) | BIT(SIGCONT))
 #define HERMIT_PID 1
+#define UC_HERMIT_FULL (1UL << 30) /* ours: the context came from an interrupt */
 
 struct k_sigaction {
 	uint64_t handler, flags, restorer, mask;
@@ -111,13 +112,18 @@ long sys_sigaltstack(SYSCALL_PARAMS)
 	return 0;
 }
 
-/* A blocked target wakes with EINTR so that it can take the signal. */
+/* A blocked target wakes with EINTR so that it can take the signal; one running
+ * on another cpu is interrupted there (with a timer: not under kvm_pvm). */
 static void interrupt(struct task *t)
 {
-	if (t->state == TASK_BLOCKED && (t->sigpending | process_pending) & ~t->sigmask) {
+	if (!((t->sigpending | process_pending) & ~t->sigmask))
+		return;
+	if (t->state == TASK_BLOCKED) {
 		t->interrupted = 1;
 		futex_cancel(t);
 		sched_wake(t);
+	} else if (t != current && cpu_get(t->cpu)->running == t) {
+		arch_kick_cpu(t->cpu);
 	}
 }
 
@@ -184,6 +190,12 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 	g[REG_RDI] = f->rdi, g[REG_RSI] = f->rsi, g[REG_RBP] = f->rbp, g[REG_RBX] = f->rbx;
 	g[REG_RDX] = f->rdx, g[REG_RAX] = f->rax, g[REG_RCX] = f->rip, g[REG_RSP] = f->rsp;
 	g[REG_RIP] = f->rip, g[REG_EFL] = f->rflags;
+	if (current->full_ctx) {
+		/* interrupted anywhere: rcx and r11 are live, sigreturn must restore them */
+		g[REG_RCX] = current->ctx_rcx, g[REG_R11] = current->ctx_r11;
+		fr->uc.uc_flags |= UC_HERMIT_FULL;
+		current->full_ctx = 0;
+	}
 	fr->uc.uc_mcontext.fpregs = fpu;
 	fr->uc.uc_stack = (stack_t){ (void *)current->altstack_sp, 0, current->altstack_size };
 	memcpy(&fr->uc.uc_sigmask, &current->sigmask, sizeof(current->sigmask));
@@ -244,5 +256,9 @@ long sys_rt_sigreturn_frame(struct syscall_frame *f)
 	current->sigmask &= ~UNBLOCKABLE;
 	if (uc->uc_mcontext.fpregs)
 		arch_fpu_restore(uc->uc_mcontext.fpregs);
+	if (uc->uc_flags & UC_HERMIT_FULL) { /* back by iretq, rcx and r11 included */
+		current->full_ctx = 1;
+		current->ctx_rcx = g[REG_RCX], current->ctx_r11 = g[REG_R11];
+	}
 	return g[REG_RAX];
 }

@@ -81,6 +81,8 @@ void syscall_dispatch(struct syscall_frame *f)
 	if (this_cpu()->need_resched)
 		sched_preempt_check(); /* it woke a task that goes first */
 	signal_deliver(f);
+	if (current->full_ctx)
+		arch_return_full(f); /* a signal handler interrupted anywhere returns */
 	kernel_unlock();
 }
 

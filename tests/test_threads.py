@@ -65,6 +65,9 @@ APPS = {
                ["mmap_total_mib", "malloc_total_mib"], env={"HERMIT_MEM": "256M"}),
     "sched": App("extra/tests/sched", [], ["sched: ", "checks, 0 failed"], ["cpus", "least_share"],
                  default_threads=False),
+    "sig_compute": App("extra/tests/sig_compute", [],
+                       ["ok - the interrupted context came back intact"],
+                       ["delivered_while_computing", "steps"], default_threads=False),
     "basic": App("extra/benchmarks/basic", ["21"], [],
                  ["getpid_cycles", "sched_yield_cycles", "malloc_free_cycles", "write_cycles",
                   "page_touch_cycles"], default_threads=False),
@@ -115,6 +118,9 @@ def test_on_hermit(sdk, loader, tmp_path, request, name, cpus):
     check_output(r, app, threads)
     if "cpus" in app.keys:
         assert values(r.stdout)["cpus"] == str(cpus), "the guest does not see its cpus"
+    if name == "sig_compute" and loader.get("HERMIT_KVM") == "0":
+        # TCG has the APIC timer and IPIs (kvm_pvm delivers no interrupts to the guest)
+        assert values(r.stdout)["delivered_while_computing"] == "yes", r.stdout
 
 
 

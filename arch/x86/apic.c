@@ -151,5 +151,10 @@ void irq_handler(struct trap_frame *f)
 	if (f->vector == TIMER_VECTOR)
 		armed[this_cpu()->id] = 0; /* a TSC-deadline timer fires once */
 	apic_eoi();
-	timer_interrupt((f->cs & 3) != 0);
+	if (!(f->cs & 3))
+		return; /* the idle loop: it looks at its queue and deadlines itself */
+	kernel_lock();
+	sched_interrupt();
+	arch_signal_irq(f);
+	kernel_unlock();
 }

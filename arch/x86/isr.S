@@ -119,7 +119,14 @@ irq_common:
 	cld
 	mov %rsp, %rdi
 	call irq_handler
-	RESTORE_REGS
+	jmp 2f
+
+	/* arch_iret_frame(struct trap_frame *f): to the application with every register */
+	.globl arch_iret_frame
+	.hidden arch_iret_frame
+arch_iret_frame:
+	mov %rdi, %rsp
+2:	RESTORE_REGS
 	add $16, %rsp
 	/* Back to the application through the alias of its code segment: kvm_pvm
 	 * switches to user mode on an iretq it sees, and it only sees this one. */

@@ -40,8 +40,8 @@ uint64_t time_monotonic_ns(void);
 uint64_t time_realtime_ns(void);
 void time_delay_ns(uint64_t ns);
 uint64_t time_ns_to_cycles(uint64_t ns);
-/* kernel/sched.c: the timer interrupt, from the application or from idle */
-void timer_interrupt(int from_user);
+/* kernel/sched.c: the timer or a kick interrupted the application */
+void sched_interrupt(void);
 
 /* kernel/app.c */
 noreturn void app_start(void);

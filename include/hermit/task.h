@@ -36,6 +36,9 @@ struct task {
 	uint64_t cpu_ns;         /* run time before run_start */
 	uint64_t run_start;      /* monotonic ns when it last got its cpu */
 	uint64_t none_addr, none_pages; /* PROT_NONE not applied yet (kernel/prot_none.c) */
+	/* signals: the user context is complete with rcx and r11 (from an interrupt) */
+	int full_ctx;
+	uint64_t ctx_rcx, ctx_r11;
 };
 
 struct runq {
@@ -122,5 +125,6 @@ void arch_fpu_restore(const void *area);
 void arch_task_init_main(struct task *t);
 void arch_task_prepare_idle(struct task *idle);
 void arch_kick_cpu(uint32_t id); /* interrupt that cpu: its queue changed */
+noreturn void arch_return_full(const struct syscall_frame *f); /* every register, by iret */
 
 #endif

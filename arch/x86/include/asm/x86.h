@@ -113,5 +113,7 @@ void syscall_return(void);
 void ret_from_clone(void);
 /* arch/x86/trap.c */
 void trap_handler(struct trap_frame *f);
+/* arch/x86/sigctx.c: deliver signals on the way back from an interrupt */
+void arch_signal_irq(struct trap_frame *f);
 
 #endif
