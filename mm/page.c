@@ -68,7 +68,7 @@ void page_init(uint64_t first_free)
 	hint = end;
 }
 
-/* The first free frame at or after i whose run of n free frames fits before nframes. */
+/* The first frame of a run of n free frames at or after `from`, or 0. */
 static uint64_t find_run(uint64_t from, uint64_t n)
 {
 	uint64_t run = 0;
@@ -108,6 +108,14 @@ static void make_clean(uint64_t i, uint64_t n, int zero)
 	}
 }
 
+/* Frames [i, i+n) become used (and zero, if asked). */
+static void take(uint64_t i, uint64_t n, int zero)
+{
+	set_range(used, i, n, 1);
+	nfree -= n;
+	make_clean(i, n, zero);
+}
+
 /* n contiguous pages, or 0 when memory is exhausted. */
 uint64_t page_alloc(uint64_t n, int zero)
 {
@@ -118,10 +126,8 @@ uint64_t page_alloc(uint64_t n, int zero)
 		i = find_run(0, n);
 	if (!i)
 		return 0;
-	set_range(used, i, n, 1);
-	nfree -= n;
+	take(i, n, zero);
 	hint = i + n;
-	make_clean(i, n, zero);
 	return i * PAGE_SIZE;
 }
 
@@ -144,10 +150,8 @@ int page_claim(uint64_t addr, uint64_t n)
 
 	if (!page_is_free(addr, n))
 		return 0;
-	set_range(used, i, n, 1);
+	take(i, n, 1);
 	set_range(user, i, n, 1);
-	nfree -= n;
-	make_clean(i, n, 1);
 	return 1;
 }
 

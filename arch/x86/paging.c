@@ -3,6 +3,8 @@
  * 1 GiB pages where the CPU has them and 2 MiB pages elsewhere, split down to 4 KiB
  * pages where something must be absent (page 0, guard pages, PROT_NONE).  The hole
  * below 4 GiB is not mapped, except the LAPIC and IOAPIC (uncached).
+ * kvm_pvm faults on 1 GiB pages (#PF with the reserved-bit error) although the
+ * CPUID its guests see offers them: there 2 MiB pages map everything.
  * One address space: every page is user-accessible, the application (ring 3)
  * and the kernel see the same memory.
  */
@@ -109,7 +111,7 @@ void arch_paging_init(void)
 
 	cpuid(0x80000000, 0, id);
 	int gib_pages = 0;
-	if (id[0] >= 0x80000001) {
+	if (id[0] >= 0x80000001 && !boot_info->pvm) {
 		cpuid(0x80000001, 0, id);
 		gib_pages = (id[3] >> 26) & 1; /* EDX: Page1GB */
 	}

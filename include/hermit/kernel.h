@@ -82,6 +82,7 @@ long vma_brk(uint64_t addr);
 long vma_mmap(uint64_t addr, uint64_t len, int prot, int flags);
 long vma_munmap(uint64_t addr, uint64_t len);
 long vma_mprotect(uint64_t addr, uint64_t len, int prot);
+long vma_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
 uint64_t vma_alloc_stack(uint64_t size);
 
 #endif
