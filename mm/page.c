@@ -2,19 +2,20 @@
  * Physical pages (= virtual: memory is identity-mapped).  Guest RAM is one block
  * below the 32-bit hole and, for large guests, one from 4 GiB up (mm/ram.c); the
  * bitmaps index pages by address, with the hole marked used so it is never handed
- * out.  Two bitmaps: pages in use, and pages the application owns through mmap
- * (only those may be unmapped by it).  Guest RAM starts zeroed, so pages no one
- * has had yet need no clearing: each RAM range keeps a high-water mark, pages
- * above it are clean.  Under QEMU firmware may have written below 4 GiB, so there
- * only the range above 4 GiB starts clean.
+ * out.  Three bitmaps: pages in use, pages the application owns through mmap
+ * (only those may be unmapped by it), and dirty pages (used since they were last
+ * zero).  Only dirty pages need clearing when handed out: guest RAM starts zeroed
+ * under uhyve; under QEMU, where firmware ran, the kernel has the loader discard
+ * all free RAM at boot; and large runs are discarded when freed, which also
+ * gives their memory back to the host.
  */
 #include <hermit/arch.h>
 
-static uint64_t *used, *user;
+#define DISCARD_MIN 512 /* pages: a hypercall (a VM exit) costs about as much as
+			 * clearing 2 MiB */
+
+static uint64_t *used, *user, *dirty;
 static uint64_t nframes, hint, nfree;
-static struct ram_range ranges[RAM_RANGES_MAX];
-static uint64_t clean_from[RAM_RANGES_MAX]; /* frame index: pages from here are zero */
-static unsigned nranges;
 
 static int test(const uint64_t *map, uint64_t i)
 {
@@ -38,33 +39,52 @@ static uint64_t reserve(uint64_t from, uint64_t to)
 	return to - from;
 }
 
+/* Have the loader drop frames [i, i+n) (they read zero after); 0 when it did. */
+static int discard(uint64_t i, uint64_t n)
+{
+	struct hc_discard d = { .addr = i * PAGE_SIZE, .len = n * PAGE_SIZE };
+
+	arch_hypercall(HC_DISCARD, &d);
+	if (d.ret)
+		return -1;
+	set_range(dirty, i, n, 0);
+	return 0;
+}
+
 void page_init(uint64_t first_free)
 {
-	nranges = ram_ranges(ranges);
+	struct ram_range ranges[RAM_RANGES_MAX];
+	unsigned nranges = ram_ranges(ranges);
+
 	nframes = ranges[nranges - 1].end / PAGE_SIZE;
 	uint64_t words = ALIGN_UP(nframes, 64) / 64;
 	used = (uint64_t *)first_free;
 	user = used + words;
-	uint64_t end = ALIGN_UP((uint64_t)(user + words), PAGE_SIZE) / PAGE_SIZE;
-	if (boot_info->loader != HERMIT_LOADER_UHYVE)
-		memset(used, 0, 2 * words * 8); /* uhyve: untouched since the VM began, zero */
+	dirty = user + words;
+	uint64_t end = ALIGN_UP((uint64_t)(dirty + words), PAGE_SIZE) / PAGE_SIZE;
+	int uhyve = boot_info->loader == HERMIT_LOADER_UHYVE;
+	if (!uhyve)
+		memset(used, 0, 3 * words * 8); /* uhyve: untouched since the VM began, zero */
 	reserve(nframes, words * 64); /* the last word's bits past the end of RAM */
 	nfree = 0;
 	for (unsigned r = 0; r < nranges; r++) {
 		uint64_t start = ranges[r].start / PAGE_SIZE, stop = ranges[r].end / PAGE_SIZE;
-		uint64_t prev = r ? ranges[r - 1].end / PAGE_SIZE : 0;
-		reserve(prev, start); /* the hole below this range */
+		reserve(r ? ranges[r - 1].end / PAGE_SIZE : 0, start); /* the hole below */
 		nfree += stop - start;
-		int firmware = boot_info->loader != HERMIT_LOADER_UHYVE && start < (1ULL << 20);
-		clean_from[r] = firmware ? stop : start;
+		if (uhyve)
+			continue;
+		/* Firmware may have written anywhere: have the free RAM made zero again. */
+		set_range(dirty, start, stop - start, 1);
+		if (start < end)
+			start = end;
+		if (start < stop)
+			discard(start, stop - start);
 	}
 	/* Low 1 MiB: boot structures and firmware; then the image and the bitmaps. */
 	nfree -= reserve(0, 256);
 	extern char __ehdr_start[];
 	uint64_t image = ALIGN_DOWN((uint64_t)__ehdr_start, PAGE_SIZE) / PAGE_SIZE;
 	nfree -= reserve(image, end);
-	if (clean_from[0] < end)
-		clean_from[0] = end;
 	hint = end;
 }
 
@@ -93,19 +113,23 @@ static uint64_t find_run(uint64_t from, uint64_t n)
 	return 0;
 }
 
-/* Zero the part of frames [i, i+n) that may hold old data; they are then in use. */
+/* Clear the dirty frames of [i, i+n) if asked; all of them are dirty from now on. */
 static void make_clean(uint64_t i, uint64_t n, int zero)
 {
-	for (unsigned r = 0; r < nranges; r++) {
-		if (i * PAGE_SIZE < ranges[r].start || i * PAGE_SIZE >= ranges[r].end)
+	for (uint64_t k = i, stop = i + n; zero && k < stop;) {
+		if (!(k % 64) && !dirty[k / 64] && k + 64 <= stop) {
+			k += 64; /* 64 clean frames */
 			continue;
-		uint64_t dirty_end = i + n < clean_from[r] ? i + n : clean_from[r];
-		if (zero && dirty_end > i)
-			memset((void *)(i * PAGE_SIZE), 0, (dirty_end - i) * PAGE_SIZE);
-		if (i + n > clean_from[r])
-			clean_from[r] = i + n;
-		return;
+		}
+		uint64_t from = k;
+		while (k < stop && test(dirty, k))
+			k++;
+		if (k > from)
+			memset((void *)(from * PAGE_SIZE), 0, (k - from) * PAGE_SIZE);
+		else
+			k++;
 	}
+	set_range(dirty, i, n, 1);
 }
 
 /* Frames [i, i+n) become used (and zero, if asked). */
@@ -159,6 +183,8 @@ void page_free(uint64_t addr, uint64_t n)
 {
 	uint64_t i = addr / PAGE_SIZE;
 
+	if (n >= DISCARD_MIN)
+		discard(i, n); /* the host gets the memory back; it is clean again */
 	set_range(used, i, n, 0);
 	set_range(user, i, n, 0);
 	nfree += n;

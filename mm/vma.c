@@ -11,11 +11,9 @@ void vma_init(void)
 	/* brk needs contiguous pages: reserve a window (1/16 of RAM, 4-256 MiB). */
 	uint64_t size = boot_info->mem_size / 16;
 	size = size < (4 << 20) ? (4 << 20) : size > (256 << 20) ? (256 << 20) : size;
-	brk_start = page_alloc(size / PAGE_SIZE, 0);
+	brk_start = page_alloc(size / PAGE_SIZE, 1); /* clean RAM: nothing to clear */
 	brk_cur = brk_dirty_end = brk_start;
 	brk_max = brk_start ? brk_start + size : 0;
-	if (boot_info->loader != HERMIT_LOADER_UHYVE)
-		brk_dirty_end = brk_max;
 }
 
 long vma_brk(uint64_t addr)

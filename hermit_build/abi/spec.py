@@ -64,6 +64,10 @@ HYPERCALLS: dict[str, int] = {
     # A Linux file system call carried out by the loader (open, read, stat, ...):
     # number and arguments as the application passed them; ret = result or -errno.
     "SYSCALL": 8,
+    # The guest no longer needs [addr, addr + len) (page-aligned, inside one RAM block):
+    # the loader drops the host's pages behind it, which then read as zero and cost
+    # the host nothing until touched.  ret = 0 or -errno (then the memory is unchanged).
+    "DISCARD": 9,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -101,6 +105,7 @@ STRUCTS: dict[str, list[str]] = {
     "hc_time": ["ns"],
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
     "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
+    "hc_discard": ["addr", "len", "ret"],
 }
 
 # Exception vectors by number, for fault reports.
