@@ -2,6 +2,7 @@
 the loader ABI (Python against the generated C header) and the SDK's cross-file."""
 
 import configparser
+import errno
 import io
 import os
 import shutil
@@ -104,6 +105,44 @@ def test_guest_memory_translates_both_blocks_and_not_the_hole():
         assert not mem.valid(gpa, n)
         with pytest.raises(GuestFault):
             mem.read(gpa, n)
+
+
+def test_discard_drops_host_pages_of_shared_memory():
+    import mmap
+
+    from hermit_build.guestmem import GuestFault, GuestMemory
+
+    low, high = 1 << 20, 1 << 20
+    ram = mmap.mmap(-1, low + high, mmap.MAP_SHARED)  # as uhyve maps guest RAM
+    mem = GuestMemory([(gpa, size, ram, off) for gpa, size, off in memlayout.regions(low, high)])
+    mem.write(C.HIGH_MEM_BASE + 4096, b"x" * 8192)
+    mem.write(0x3000, b"keep")
+    mem.discard(C.HIGH_MEM_BASE + 4096, 4096)
+    assert mem.read(C.HIGH_MEM_BASE + 4096, 8192) == bytes(4096) + b"x" * 4096
+    assert mem.read(0x3000, 4) == b"keep"
+    with pytest.raises(ValueError):
+        mem.discard(C.HIGH_MEM_BASE + 100, 4096)
+    with pytest.raises(GuestFault):
+        mem.discard(low, 4096)  # the hole
+    with pytest.raises(GuestFault):
+        mem.discard(low - 4096, 8192)  # across the hole
+
+
+def test_discard_hypercall_answers_errno():
+    from hermit_build.guestmem import GuestMemory
+    from hermit_build.hostcalls import HostServices
+
+    buf = bytearray(1 << 20)
+    mem = GuestMemory([(0, len(buf), buf, 0)])
+    services = HostServices(mem, ["app"], [])
+    buf[0x20000:0x21000] = b"y" * 4096
+    arg = 0x1000
+    for addr, length, ret in ((0x20000, 4096, 0), (0x20001, 4096, -errno.EINVAL),
+                              (1 << 20, 4096, -errno.EFAULT), (0xFF000, 8192, -errno.EFAULT)):
+        mem.write(arg, S.hc_discard.pack(addr=addr, len=length, ret=7))
+        assert services.handle(HC.DISCARD, arg) is None
+        assert signed(S.hc_discard.unpack(mem.read(arg, S.hc_discard.size))["ret"]) == ret
+    assert buf[0x20000:0x21000] == bytes(4096)
 
 
 @pytest.mark.parametrize("text,value", [("1", 1), ("4", 4), (" 8 ", 8), ("64", 64)])
