@@ -11,6 +11,11 @@
  */
 #include <hermit/arch.h>
 
+/* The PVH entry maps 8 MiB beyond the image: the bitmaps of the largest guest and its
+ * first page tables must fit there. */
+_Static_assert(3 * ((HERMIT_MAX_MEM + HERMIT_HIGH_MEM_BASE) / PAGE_SIZE / 8) <= (7UL << 20),
+	       "page bitmaps outgrow the PVH boot map");
+
 #define DISCARD_MIN 512 /* pages: a hypercall (a VM exit) costs about as much as
 			 * clearing 2 MiB */
 

@@ -23,7 +23,8 @@ CONSTANTS: dict[str, int] = {
     # and, for large sizes, [HIGH_MEM_BASE, HIGH_MEM_BASE + boot_info.mem_high).
     "HIGH_MEM_BASE": 1 << 32,
     # The most guest RAM the loaders give (HERMIT_MEM): the kernel's page bitmaps for it
-    # (2 bits per page up to the end of RAM, 4 MiB) must fit in the PVH entry's boot map.
+    # (3 bits per page up to the end of RAM: 6 MiB) must fit in the 8 MiB the PVH entry
+    # maps beyond the image.
     "MAX_MEM": 64 << 30,
     "LOADER_UHYVE": 1,
     "LOADER_QEMU": 2,
