@@ -6,7 +6,7 @@
  * (only those may be unmapped by it), and dirty pages (used since they were last
  * zero).  Only dirty pages need clearing when handed out: guest RAM starts zeroed
  * under uhyve; under QEMU, where firmware ran, the kernel has the loader discard
- * all free RAM at boot; and large runs are discarded when freed, which also
+ * the free RAM below 4 GiB at boot; and large runs are discarded when freed, which also
  * gives their memory back to the host.
  */
 #include <hermit/arch.h>
@@ -76,9 +76,9 @@ void page_init(uint64_t first_free)
 		uint64_t start = ranges[r].start / PAGE_SIZE, stop = ranges[r].end / PAGE_SIZE;
 		reserve(r ? ranges[r - 1].end / PAGE_SIZE : 0, start); /* the hole below */
 		nfree += stop - start;
-		if (uhyve)
-			continue;
-		/* Firmware may have written anywhere: have the free RAM made zero again. */
+		if (uhyve || ranges[r].start >= HERMIT_HIGH_MEM_BASE)
+			continue; /* RAM fresh from the loader; firmware runs in 32-bit mode */
+		/* Firmware may have written here: have the free RAM made zero again. */
 		set_range(dirty, start, stop - start, 1);
 		if (start < end)
 			start = end;
