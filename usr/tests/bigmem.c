@@ -1,10 +1,11 @@
-/* Guest memory beyond 4 GiB (run with HERMIT_MEM=8G): one anonymous mmap of GIB_ONE
- * GiB (argv[1], default 5: more than fits below the 32-bit hole), written and read
- * back one byte every STRIDE bytes (argv[2] KiB, default 1024: few enough touches for
- * QEMU/TCG) and zero in between; a write() from a buffer above 4 GiB (the loader
- * must translate it); 192 maps of 16 MiB with their own marks, half of them unmapped
- * and mapped again (zero again); then mmap and malloc of more than the guest's RAM fail with
- * ENOMEM, and the big map works again.  Exit status 0 when all is right. */
+/* Guest memory beyond 4 GiB (run with HERMIT_MEM=8G): one anonymous mmap of GIB GiB
+ * (argv[1], default 5: more than fits below the 32-bit hole), written and read back
+ * one byte every STRIDE bytes (argv[2] KiB, default 1024: few enough touches for
+ * QEMU/TCG) and zero in between; a write() from a buffer above 4 GiB (the loader must
+ * translate it) and one from the hole below (EFAULT); 192 maps of 16 MiB with their
+ * own marks, half of them unmapped and mapped again (zero again); then mmap and
+ * malloc of more than the guest's RAM fail with ENOMEM, and the big map works again.
+ * Exit status 0 when all is right. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -87,6 +88,10 @@ static void big_map(size_t size, const char *what)
 	memcpy(high, msg, sizeof(msg) - 1);
 	check((uintptr_t)high >= 4 * GIB && write(1, high, sizeof(msg) - 1) == sizeof(msg) - 1,
 	      "write() from a buffer above 4 GiB");
+	/* Between 3 and 4 GiB there is no RAM on any machine: the loader must refuse it. */
+	errno = 0;
+	check(write(1, (void *)(3 * GIB + GIB / 2), 16) == -1 && errno == EFAULT,
+	      "write() from the 32-bit hole: EFAULT");
 	check(munmap(p, size) == 0, "munmap of the big mapping");
 }
 
