@@ -2,6 +2,7 @@
 
 import os
 
+from .abi import C
 from .errors import HermitError
 
 DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
@@ -56,9 +57,15 @@ def parse_mem(text: str, name: str = "HERMIT_MEM") -> int:
     value = int(digits) << _SHIFT[unit]
     if value < MIN_MEM:
         raise ConfigError(f"{name}={text!r} is too small; hermit needs at least 16M")
-    if value > 1 << 40:
-        raise ConfigError(f"{name}={text!r} is too large (at most 1024G)")
+    check_mem(value, f"{name}={text!r}")
     return value
+
+
+def check_mem(value: int, what: str = "HERMIT_MEM") -> None:
+    """Refuse more guest RAM than hermit gives (the loaders call it too)."""
+    if value > C.MAX_MEM:
+        raise ConfigError(f"{what} is too large: hermit gives a guest at most "
+                          f"{C.MAX_MEM >> 30}G of memory")
 
 
 def _number(text: str) -> int | None:

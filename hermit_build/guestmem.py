@@ -8,6 +8,7 @@ import mmap
 import struct
 
 _U64 = struct.Struct("<Q")
+PAGE = 4096
 
 
 class GuestFault(Exception):
@@ -30,6 +31,22 @@ class GuestMemory:
                 o = off + gpa - start
                 return memoryview(buf)[o : o + length]
         raise GuestFault(f"range {gpa:#x}+{length:#x} outside guest memory")
+
+    def discard(self, gpa: int, length: int) -> None:
+        """Drop the host pages behind [gpa, gpa+length) (page-aligned, inside one region):
+        they read as zero afterwards and take no host memory until touched.  Raises
+        GuestFault outside guest RAM, ValueError when unaligned, OSError from madvise."""
+        if gpa % PAGE or length % PAGE or length <= 0:
+            raise ValueError(f"discard of {gpa:#x}+{length:#x}: not whole pages")
+        self.view(gpa, length)  # inside one region, or GuestFault
+        for start, size, buf, off in self.regions:
+            if start <= gpa < start + size:
+                o = off + gpa - start
+                if isinstance(buf, mmap.mmap):  # shared memory: punch a hole in it
+                    buf.madvise(mmap.MADV_REMOVE, o, length)
+                else:
+                    buf[o : o + length] = bytes(length)
+                return
 
     def valid(self, gpa: int, length: int) -> bool:
         try:

@@ -42,6 +42,7 @@ class HostServices:
             HC.FAULT: self._fault,
             HC.TIME: self._time,
             HC.SYSCALL: self._syscall,
+            HC.DISCARD: self._discard,
         }
 
     def __enter__(self) -> "HostServices":
@@ -93,6 +94,19 @@ class HostServices:
         a = self._struct(S.hc_syscall, gpa)
         args = (a["a0"], a["a1"], a["a2"], a["a3"], a["a4"], a["a5"])
         self._set(S.hc_syscall, gpa, "ret", self.files.call(a["nr"], args))
+
+    def _discard(self, gpa: int) -> None:
+        a = self._struct(S.hc_discard, gpa)
+        try:
+            self.mem.discard(a["addr"], a["len"])
+            ret = 0
+        except GuestFault:
+            ret = -errno.EFAULT
+        except ValueError:
+            ret = -errno.EINVAL
+        except OSError as e:
+            ret = -(e.errno or errno.EIO)
+        self._set(S.hc_discard, gpa, "ret", ret)
 
     def _exit(self, gpa: int) -> int:
         return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF

@@ -1,4 +1,5 @@
-/* The kernel command line under QEMU: hermit.<key>=<number> settings from the runner. */
+/* The kernel command line under QEMU: hermit.<key>=<number> settings from the runner
+ * (guest RAM comes from QEMU's memory map instead, see arch/x86/pvh.c). */
 #include <hermit/kernel.h>
 
 static uint64_t parse_number(const char *s, const char *end)
@@ -23,7 +24,6 @@ static const struct {
 	const char *key;
 	size_t offset;
 } keys[] = {
-	{ "hermit.mem=", __builtin_offsetof(struct boot_info, mem_size) },
 	{ "hermit.cpus=", __builtin_offsetof(struct boot_info, cpus) },
 	{ "hermit.tsc_khz=", __builtin_offsetof(struct boot_info, tsc_khz) },
 	{ "hermit.tty=", __builtin_offsetof(struct boot_info, tty) },

@@ -17,13 +17,13 @@ noreturn void kernel_main(void)
 	arch_hypercall_init();
 
 	arch_init();
-	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE), boot_info->mem_size);
-	arch_paging_init(boot_info->mem_size);
+	page_init(ALIGN_UP((uint64_t)_end, PAGE_SIZE));
+	arch_paging_init();
 	arch_init_late();
 	vma_init();
 	time_init();
 	kprintf("hermit: %lu MiB, %lu cpu(s), TSC %lu kHz, %s\n",
-		(unsigned long)(boot_info->mem_size >> 20), (unsigned long)boot_info->cpus,
+		(unsigned long)(ram_total() >> 20), (unsigned long)boot_info->cpus,
 		(unsigned long)boot_info->tsc_khz,
 		boot_info->loader == HERMIT_LOADER_UHYVE ? "uhyve" : "qemu");
 	if (boot_info->loader != HERMIT_LOADER_UHYVE && boot_info->cpus > 1)

@@ -63,5 +63,5 @@ long sys_mprotect(SYSCALL_PARAMS)
 long sys_mremap(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	return -ENOMEM; /* musl then allocates, copies and frees */
+	return vma_mremap((uint64_t)a0, (uint64_t)a1, (uint64_t)a2, (int)a3, (uint64_t)a4);
 }

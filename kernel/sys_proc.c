@@ -60,7 +60,7 @@ long sys_sysinfo(SYSCALL_PARAMS)
 	struct sysinfo *s = (struct sysinfo *)a0;
 	memset(s, 0, sizeof(*s));
 	s->uptime = (long)(time_monotonic_ns() / 1000000000ULL);
-	s->totalram = boot_info->mem_size;
+	s->totalram = ram_total();
 	s->freeram = page_free_count() * PAGE_SIZE;
 	s->procs = 1;
 	s->mem_unit = 1;

@@ -11,11 +11,9 @@ void vma_init(void)
 	/* brk needs contiguous pages: reserve a window (1/16 of RAM, 4-256 MiB). */
 	uint64_t size = boot_info->mem_size / 16;
 	size = size < (4 << 20) ? (4 << 20) : size > (256 << 20) ? (256 << 20) : size;
-	brk_start = page_alloc(size / PAGE_SIZE, 0);
+	brk_start = page_alloc(size / PAGE_SIZE, 1); /* clean RAM: nothing to clear */
 	brk_cur = brk_dirty_end = brk_start;
 	brk_max = brk_start ? brk_start + size : 0;
-	if (boot_info->loader != HERMIT_LOADER_UHYVE)
-		brk_dirty_end = brk_max;
 }
 
 long vma_brk(uint64_t addr)
@@ -71,11 +69,16 @@ long vma_munmap(uint64_t addr, uint64_t len)
 	if (!range_ok(addr, len))
 		return -EINVAL;
 	uint64_t n = ALIGN_UP(len, PAGE_SIZE) / PAGE_SIZE;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t a = addr + i * PAGE_SIZE;
-		if (page_is_user(a, 1)) {
-			arch_map_pages(a, 1);
-			page_free(a, 1);
+	for (uint64_t i = 0; i < n;) {
+		uint64_t run = 0, a = addr + i * PAGE_SIZE;
+		while (i + run < n && page_is_user(a + run * PAGE_SIZE, 1))
+			run++;
+		if (run) { /* the application's pages: present again (PROT_NONE ends), then free */
+			arch_map_pages(a, run);
+			page_free(a, run);
+			i += run;
+		} else {
+			i++;
 		}
 	}
 	return 0;

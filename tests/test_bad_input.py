@@ -51,12 +51,21 @@ def test_truncated_image(sdk, tmp_path):
 @pytest.mark.parametrize("var,value,needle", [
     ("HERMIT_MEM", "lots", "HERMIT_MEM='lots' is not a size"),
     ("HERMIT_MEM", "1M", "too small"),
+    ("HERMIT_MEM", "65G", "HERMIT_MEM='65G' is too large: hermit gives a guest at most 64G"),
     ("HERMIT_CPUS", "zero", "HERMIT_CPUS='zero'"),
     ("HERMIT_CPUS", "0", "HERMIT_CPUS='0'"),
     ("HERMIT_ISLE", "xen", "HERMIT_ISLE='xen'"),
 ])
 def test_malformed_settings(sdk, var, value, needle):
     one_line_error(run(sdk, "extra/tests/hello", env={var: value}), needle)
+
+
+@pytest.mark.parametrize("isle", ["uhyve", "qemu"])
+def test_too_much_memory_for_the_cli(sdk, isle):
+    r = subprocess.run([str(sdk / "bin/hermit"), "run", "--isle", isle, "--mem", "100G",
+                        str(sdk / "extra/tests/hello")],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    one_line_error(r, "--mem='100G' is too large", "at most 64G")
 
 
 def test_uhyve_without_kvm(sdk):

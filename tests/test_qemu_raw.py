@@ -19,11 +19,11 @@ import pytest
 
 from hermit_build import elfload
 from hermit_build.abi import gen_c
-from hermit_build.config import RunConfig, kvm_problem
+from hermit_build.config import ConfigError, RunConfig, kvm_problem
 from hermit_build.qemu import MACHINES, QemuError, build_command, run
 from hermit_build.qemu import command as qemu_command
 from hermit_build.qemu import runner as qemu_runner
-from hermit_build.qemu.command import check_memory, machine_for
+from hermit_build.qemu.command import machine_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests" / "fixtures" / "pvh_guest.S"
@@ -100,7 +100,7 @@ def test_hello(guests, capfd, record_property, machine: str, accel: str) -> None
     record_property("wall_s", round(wall, 3))
     out, err = capfd.readouterr()
     assert (out, status) == (HELLO, 7), err
-    assert f"hermit.mem={MEM} hermit.cpus=1 hermit.tsc_khz=" in err
+    assert "hermit.cpus=1 hermit.tsc_khz=" in err and "hermit.mem" not in err
     assert "hermit.uart=0" in err and "com1:" not in err
 
 
@@ -116,7 +116,7 @@ def test_uart_goes_to_stderr_in_order(guests, capfd) -> None:
     status, _ = boot(guests["hello"], uart=True)
     out, err = capfd.readouterr()
     assert (out, status) == (HELLO, 7)
-    assert err.startswith("com1: pvh guest\nhermit.mem=")  # COM1 before the later WRITE
+    assert err.startswith("com1: pvh guest\nhermit.cpus=")  # COM1 before the later WRITE
     assert "hermit.uart=0x3f8" in err
 
 
@@ -219,7 +219,7 @@ def test_build_command_machine_and_accel(monkeypatch) -> None:
     assert f"memory-backend-file,id=ram,size={MEM},mem-path=/proc/self/fd/7,share=on" in cmd
     assert "-device isa-serial,iobase=0x2f8,irq=3,chardev=hc" in joined
     assert "socket,id=hc,fd=8" in cmd and "-smp 3" in joined and "-m 64M" in joined
-    append = f"hermit.mem={MEM} hermit.cpus=3 hermit.tsc_khz=1000 hermit.tty=0 hermit.uart=0"
+    append = "hermit.cpus=3 hermit.tsc_khz=1000 hermit.tty=0 hermit.uart=0"
     assert cmd[-4:] == ["-kernel", "/x.elf", "-append", append]
     tcg = build_command(config(Path("/x.elf"), machine="q35", uart=True), kvm=False, con_fd=9)
     assert "-accel tcg -cpu max" in " ".join(tcg)
@@ -241,20 +241,18 @@ def test_memory_layouts() -> None:
         (0, 0xA0000, 0), (mib, 2 * gib - mib, mib), (4 * gib, gib, 2 * gib)]  # fmt: skip
     assert machine_for("pc-q35-7.2").ram_regions(2 * gib)[1] == (mib, 2 * gib - mib, mib)
     assert machine_for("pc").ram_regions(3 * gib) == [(0, 0xA0000, 0), (mib, 3 * gib - mib, mib)]
+    assert machine_for("pc").split(4 * gib) == (3 * gib, gib)
     assert machine_for("microvm").ram_regions(3 * gib) == [
         (0, 0xF0000, 0), (mib, 3 * gib - mib, mib)]  # fmt: skip
-    check_memory(machine_for("microvm"), 3 << 30)
-    with pytest.raises(QemuError, match="HERMIT_MEM above 3G is not supported yet"):
-        check_memory(machine_for("microvm"), 4 << 30)
-    with pytest.raises(QemuError, match="q35"):
-        check_memory(machine_for("q35"), 3 << 30)
+    assert machine_for("microvm").ram_regions(8 * gib) == [
+        (0, 0xF0000, 0), (mib, 3 * gib - mib, mib), (4 * gib, 5 * gib, 3 * gib)]  # fmt: skip
     with pytest.raises(QemuError, match="not supported; use HERMIT_MACHINE"):
         machine_for("isapc")
 
 
-def test_large_memory_is_refused_before_qemu_starts(guests) -> None:
-    with pytest.raises(QemuError, match="above 3G"):
-        boot(guests["hello"], mem=4 << 30)
+def test_too_much_memory_is_refused_before_qemu_starts(guests) -> None:
+    with pytest.raises(ConfigError, match="at most 64G"):
+        boot(guests["hello"], mem=65 << 30)
 
 
 RUNNER = textwrap.dedent("""

@@ -20,7 +20,7 @@ import pytest
 
 from hermit_build import elfload, hosttsc
 from hermit_build.abi import gen_c
-from hermit_build.config import RunConfig
+from hermit_build.config import ConfigError, RunConfig
 from hermit_build.uhyve import UhyveError, run
 from hermit_build.uhyve.vm import open_kvm
 
@@ -35,7 +35,7 @@ BOOTINFO_FAILURES = {1: "boot_info.magic", 2: "rdi/rsi at entry", 4: "boot_info.
 RUNNER = """
 import json, signal, sys
 from hermit_build import elfload
-from hermit_build.config import RunConfig
+from hermit_build.config import ConfigError, RunConfig
 from hermit_build.uhyve import UhyveError, run
 signal.signal(signal.SIGINT, signal.default_int_handler)
 cfg = RunConfig(image=sys.argv[1], argv=[sys.argv[1]], **json.loads(sys.argv[2]))
@@ -211,9 +211,9 @@ def test_image_larger_than_memory_is_refused(guests: dict[str, Path]) -> None:
         run(RunConfig(image=image, argv=[image], mem=1 << 20), elfload.load(image))
 
 
-def test_memory_above_3g_is_refused(tmp_path: Path) -> None:
-    cfg = RunConfig(image="x", argv=["x"], mem=4 << 30)
-    with pytest.raises(UhyveError, match="HERMIT_MEM above 3G is not supported yet"):
+def test_memory_above_the_maximum_is_refused(tmp_path: Path) -> None:
+    cfg = RunConfig(image="x", argv=["x"], mem=65 << 30)
+    with pytest.raises(ConfigError, match="at most 64G"):
         run(cfg, elfload.Image("x", 0x200000, [], b""))
 
 

@@ -2,6 +2,7 @@
 the loader ABI (Python against the generated C header) and the SDK's cross-file."""
 
 import configparser
+import errno
 import io
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hermit_build import config, crash, elfload, toolchain
+from hermit_build import config, crash, elfload, memlayout, toolchain
 from hermit_build.abi import HC, AbiStruct, C, S, gen_c, signed, spec
 from hermit_build.config import ConfigError
 
@@ -28,7 +29,7 @@ from hermit_build.config import ConfigError
     ("1GiB", 1 << 30),
     ("256MB", 256 << 20),
     (" 4G ", 4 << 30),
-    ("1024G", 1 << 40),  # the maximum
+    ("64G", 64 << 30),  # the maximum
 ])
 def test_parse_mem(text, value):
     assert config.parse_mem(text) == value
@@ -43,7 +44,8 @@ def test_parse_mem(text, value):
     ("0x100M", "is not a size"),
     ("15M", "too small"),
     ("0", "too small"),
-    ("1025G", "too large"),
+    ("65G", "too large"),
+    ("65537M", "too large"),
 ])
 def test_parse_mem_rejects(text, needle):
     with pytest.raises(ConfigError) as e:
@@ -55,6 +57,92 @@ def test_parse_mem_rejects(text, needle):
 def test_parse_mem_names_the_flag():
     with pytest.raises(ConfigError, match=r"^--mem='big' is not a size; use e\.g\. 512M or 2G$"):
         config.parse_mem("big", "--mem")
+
+
+def test_parse_mem_says_the_maximum():
+    with pytest.raises(ConfigError, match=r"^HERMIT_MEM='100G' is too large: hermit gives a "
+                                          r"guest at most 64G of memory$"):
+        config.parse_mem("100G")
+
+
+# --- guest memory layout ------------------------------------------------------------------------
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize("mem,low,high", [
+    (16 << 20, 16 << 20, 0),
+    (2 * GIB, 2 * GIB, 0),
+    (3 * GIB, 3 * GIB, 0),  # still one block
+    (3 * GIB + (1 << 20), 3 * GIB, 1 << 20),
+    (8 * GIB, 3 * GIB, 5 * GIB),
+    (64 * GIB, 3 * GIB, 61 * GIB),
+])
+def test_uhyve_keeps_3g_below_the_hole(mem, low, high):
+    assert memlayout.uhyve_split(mem) == (low, high)
+
+
+def test_layout_regions_share_one_host_buffer():
+    assert memlayout.regions(2 * GIB, 0) == [(0, 2 * GIB, 0)]
+    assert memlayout.regions(3 * GIB, 5 * GIB) == [(0, 3 * GIB, 0), (4 * GIB, 5 * GIB, 3 * GIB)]
+    assert C.HIGH_MEM_BASE == 4 * GIB
+    assert memlayout.describe(3 * GIB, GIB) == "0x0-0xc0000000 and 0x100000000-0x140000000"
+    assert memlayout.describe(GIB, 0) == "0x0-0x40000000"
+
+
+def test_guest_memory_translates_both_blocks_and_not_the_hole():
+    from hermit_build.guestmem import GuestFault, GuestMemory
+
+    low, high = 1 << 20, 1 << 20  # small stand-ins for the two blocks
+    buf = bytearray(low + high)
+    mem = GuestMemory([(gpa, size, buf, off) for gpa, size, off in memlayout.regions(low, high)])
+    mem.write(C.HIGH_MEM_BASE + 16, b"high")
+    mem.write(low - 4, b"low!")
+    assert buf[low + 16 : low + 20] == b"high" and buf[low - 4 : low] == b"low!"
+    assert mem.read(C.HIGH_MEM_BASE + 16, 4) == b"high"
+    for gpa, n in ((low, 1), (C.HIGH_MEM_BASE - 1, 1), (low - 2, 4),  # the hole, or across it
+                   (C.HIGH_MEM_BASE + high - 2, 4), (C.HIGH_MEM_BASE + high, 1)):
+        assert not mem.valid(gpa, n)
+        with pytest.raises(GuestFault):
+            mem.read(gpa, n)
+
+
+def test_discard_drops_host_pages_of_shared_memory():
+    import mmap
+
+    from hermit_build.guestmem import GuestFault, GuestMemory
+
+    low, high = 1 << 20, 1 << 20
+    ram = mmap.mmap(-1, low + high, mmap.MAP_SHARED)  # as uhyve maps guest RAM
+    mem = GuestMemory([(gpa, size, ram, off) for gpa, size, off in memlayout.regions(low, high)])
+    mem.write(C.HIGH_MEM_BASE + 4096, b"x" * 8192)
+    mem.write(0x3000, b"keep")
+    mem.discard(C.HIGH_MEM_BASE + 4096, 4096)
+    assert mem.read(C.HIGH_MEM_BASE + 4096, 8192) == bytes(4096) + b"x" * 4096
+    assert mem.read(0x3000, 4) == b"keep"
+    with pytest.raises(ValueError):
+        mem.discard(C.HIGH_MEM_BASE + 100, 4096)
+    with pytest.raises(GuestFault):
+        mem.discard(low, 4096)  # the hole
+    with pytest.raises(GuestFault):
+        mem.discard(low - 4096, 8192)  # across the hole
+
+
+def test_discard_hypercall_answers_errno():
+    from hermit_build.guestmem import GuestMemory
+    from hermit_build.hostcalls import HostServices
+
+    buf = bytearray(1 << 20)
+    mem = GuestMemory([(0, len(buf), buf, 0)])
+    services = HostServices(mem, ["app"], [])
+    buf[0x20000:0x21000] = b"y" * 4096
+    arg = 0x1000
+    for addr, length, ret in ((0x20000, 4096, 0), (0x20001, 4096, -errno.EINVAL),
+                              (1 << 20, 4096, -errno.EFAULT), (0xFF000, 8192, -errno.EFAULT)):
+        mem.write(arg, S.hc_discard.pack(addr=addr, len=length, ret=7))
+        assert services.handle(HC.DISCARD, arg) is None
+        assert signed(S.hc_discard.unpack(mem.read(arg, S.hc_discard.size))["ret"]) == ret
+    assert buf[0x20000:0x21000] == bytes(4096)
 
 
 @pytest.mark.parametrize("text,value", [("1", 1), ("4", 4), (" 8 ", 8), ("64", 64)])

@@ -1,6 +1,10 @@
 /*
- * Page tables: an identity map of all guest RAM with 2 MiB pages, split into
- * 4 KiB pages where something must be absent (page 0, guard pages, PROT_NONE).
+ * Page tables: an identity map of all guest RAM (every range of ram_ranges) with
+ * 1 GiB pages where the CPU has them and 2 MiB pages elsewhere, split down to 4 KiB
+ * pages where something must be absent (page 0, guard pages, PROT_NONE).  The hole
+ * below 4 GiB is not mapped, except the LAPIC and IOAPIC (uncached).
+ * kvm_pvm faults on 1 GiB pages (#PF with the reserved-bit error) although the
+ * CPUID its guests see offers them: there 2 MiB pages map everything.
  * One address space: every page is user-accessible, the application (ring 3)
  * and the kernel see the same memory.
  */
@@ -48,39 +52,77 @@ static uint64_t *walk(uint64_t addr, int level, int create)
 	return &t[(addr >> (12 + 9 * level)) & 511];
 }
 
-static void map_2m(uint64_t addr, uint64_t flags)
+#define SIZE_2M 0x200000ULL
+#define SIZE_1G 0x40000000ULL
+
+/* A large page (level 1: 2 MiB, level 2: 1 GiB) mapping itself. */
+static void map_large(uint64_t addr, int level, uint64_t flags)
 {
-	uint64_t *pde = walk(addr, 1, 1);
-	*pde = addr | PTE_P | PTE_W | PTE_U | PTE_PS | flags;
+	uint64_t *e = walk(addr, level, 1);
+	*e = addr | PTE_P | PTE_W | PTE_U | PTE_PS | flags;
 }
 
-/* The 4 KiB entry for addr, splitting its 2 MiB page if needed. */
+/* Replace the large page at *e (level 2 or 1) by a table of the next level down. */
+static int split(uint64_t *e, int level)
+{
+	uint64_t *t = table_alloc();
+	if (!t)
+		return -1;
+	uint64_t size = 1ULL << (12 + 9 * level), step = size >> 9;
+	uint64_t base = *e & PTE_ADDR & ~(size - 1), flags = *e & (PTE_PCD | PTE_PWT);
+	uint64_t leaf = level > 1 ? PTE_PS : 0; /* bit 7 of a 4 KiB entry is PAT, not PS */
+	/* the large page may be in a TLB: its pieces count as accessed */
+	for (int i = 0; i < 512; i++)
+		t[i] = (base + i * step) | PTE_P | PTE_W | PTE_U | leaf | flags | (*e & PTE_A);
+	*e = (uint64_t)t | PTE_P | PTE_W | PTE_U;
+	invlpg(base);
+	return 0;
+}
+
+/* The 4 KiB entry for addr, splitting the large pages above it if needed. */
 static uint64_t *pte_4k(uint64_t addr)
 {
-	uint64_t *pde = walk(addr, 1, 0);
+	uint64_t *t = pml4;
 
-	if (!pde || !(*pde & PTE_P))
-		return 0;
-	if (*pde & PTE_PS) {
-		uint64_t *pt = table_alloc(), base = *pde & PTE_ADDR & ~0x1fffffULL;
-		if (!pt)
+	for (int l = 3; l > 0; l--) {
+		uint64_t *e = &t[(addr >> (12 + 9 * l)) & 511];
+		if (!(*e & PTE_P) || ((*e & PTE_PS) && split(e, l)))
 			return 0;
-		/* the large page may be in a TLB: its pieces count as accessed */
-		for (int i = 0; i < 512; i++)
-			pt[i] = (base + i * PAGE_SIZE) | PTE_P | PTE_W | PTE_U | (*pde & PTE_A);
-		*pde = (uint64_t)pt | PTE_P | PTE_W | PTE_U;
-		invlpg(base);
+		t = (uint64_t *)(*e & PTE_ADDR);
 	}
-	return &((uint64_t *)(*pde & PTE_ADDR))[(addr >> 12) & 511];
+	return &t[(addr >> 12) & 511];
 }
 
-void arch_paging_init(uint64_t mem_size)
+/* 1 GiB pages where the CPU has them (few tables for many GiB), else 2 MiB pages. */
+static void map_ram(uint64_t start, uint64_t end, int gib_pages)
 {
+	for (uint64_t a = start; a < end;) {
+		if (gib_pages && !(a & (SIZE_1G - 1)) && end - a >= SIZE_1G) {
+			map_large(a, 2, 0);
+			a += SIZE_1G;
+		} else {
+			map_large(a, 1, 0);
+			a += SIZE_2M;
+		}
+	}
+}
+
+void arch_paging_init(void)
+{
+	struct ram_range r[RAM_RANGES_MAX];
+	uint32_t id[4];
+
+	cpuid(0x80000000, 0, id);
+	int gib_pages = 0;
+	if (id[0] >= 0x80000001 && !boot_info->pvm) {
+		cpuid(0x80000001, 0, id);
+		gib_pages = (id[3] >> 26) & 1; /* EDX: Page1GB */
+	}
 	pml4 = table_alloc();
-	for (uint64_t a = 0; a < mem_size; a += 0x200000)
-		map_2m(a, 0);
-	map_2m(LAPIC_BASE & ~0x1fffffULL, PTE_PCD | PTE_PWT);
-	map_2m(IOAPIC_BASE & ~0x1fffffULL, PTE_PCD | PTE_PWT);
+	for (unsigned i = 0, n = ram_ranges(r); i < n; i++)
+		map_ram(r[i].start, ALIGN_UP(r[i].end, SIZE_2M), gib_pages);
+	map_large(LAPIC_BASE & ~(SIZE_2M - 1), 1, PTE_PCD | PTE_PWT);
+	map_large(IOAPIC_BASE & ~(SIZE_2M - 1), 1, PTE_PCD | PTE_PWT);
 	*pte_4k(0) = 0; /* null pointers fault */
 	write_cr3((uint64_t)pml4);
 }
@@ -97,15 +139,15 @@ void arch_paging_load(void)
 static int set_pages(uint64_t addr, uint64_t npages, int present)
 {
 	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t a = addr + i * PAGE_SIZE, *e = walk(a, 1, 0);
-		if (present && e && (*e & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS))
-			continue; /* a 2 MiB page maps it already */
+		uint64_t a = addr + i * PAGE_SIZE;
+		if (present && arch_is_mapped(a))
+			continue; /* keeps large pages whole, and an entry its accessed bit */
 		uint64_t *pte = pte_4k(a), want = present ? (a | PTE_P | PTE_W | PTE_U) : 0;
 		if (!pte)
 			return -1;
 		uint64_t old = *pte;
-		if ((old & ~(PTE_A | PTE_D)) == want)
-			continue; /* keeps its accessed bit: a TLB may hold it */
+		if (old == want)
+			continue;
 		*pte = want;
 		if (old & PTE_A)
 			invlpg(a);

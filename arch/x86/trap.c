@@ -15,7 +15,7 @@ static int in_trap;
 
 static int stack_word_ok(uint64_t addr)
 {
-	return !(addr & 7) && addr >= PAGE_SIZE && addr + 16 <= boot_info->mem_size &&
+	return !(addr & 7) && addr >= PAGE_SIZE && ram_contains(addr, 16) &&
 	       arch_is_mapped(addr) && arch_is_mapped(addr + 8);
 }
 

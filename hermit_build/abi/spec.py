@@ -19,6 +19,13 @@ CONSTANTS: dict[str, int] = {
     "BOOT_PD_ADDR": 0x4000,
     "BOOT_INFO_ADDR": 0x5000,  # the boot-info block (one page)
     "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
+    # Guest RAM is [0, boot_info.mem_size) below the 32-bit hole (LAPIC, IOAPIC, firmware)
+    # and, for large sizes, [HIGH_MEM_BASE, HIGH_MEM_BASE + boot_info.mem_high).
+    "HIGH_MEM_BASE": 1 << 32,
+    # The most guest RAM the loaders give (HERMIT_MEM): the kernel's page bitmaps for it
+    # (3 bits per page up to the end of RAM: 6 MiB) must fit in the 8 MiB the PVH entry
+    # maps beyond the image.
+    "MAX_MEM": 64 << 30,
     "LOADER_UHYVE": 1,
     "LOADER_QEMU": 2,
     # uhyve: hypercall n is `rep outsl` of the 8-byte argument GPA to port base + n
@@ -58,6 +65,10 @@ HYPERCALLS: dict[str, int] = {
     # A Linux file system call carried out by the loader (open, read, stat, ...):
     # number and arguments as the application passed them; ret = result or -errno.
     "SYSCALL": 8,
+    # The guest no longer needs [addr, addr + len) (page-aligned, inside one RAM block):
+    # the loader drops the host's pages behind it, which then read as zero and cost
+    # the host nothing until touched.  ret = 0 or -errno (then the memory is unchanged).
+    "DISCARD": 9,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -68,7 +79,7 @@ STRUCTS: dict[str, list[str]] = {
         "magic",
         "abi_version",
         "loader",  # LOADER_*
-        "mem_size",  # bytes of guest RAM starting at GPA 0
+        "mem_size",  # bytes of guest RAM starting at GPA 0 (below the 32-bit hole)
         "cpus",
         "tsc_khz",
         "tty",  # ISATTY_* bits
@@ -81,6 +92,7 @@ STRUCTS: dict[str, list[str]] = {
         "cmdline_len",
         "pvm",  # 1: the host's KVM is kvm_pvm; the kernel asks it for native execution
         "hc_mailbox",  # kernel: GPA of u64[HC_MAILBOX_SLOTS], hypercall arguments by cpu
+        "mem_high",  # bytes of guest RAM starting at HIGH_MEM_BASE (0: none)
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
@@ -94,6 +106,7 @@ STRUCTS: dict[str, list[str]] = {
     "hc_time": ["ns"],
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
     "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
+    "hc_discard": ["addr", "len", "ret"],
 }
 
 # Exception vectors by number, for fault reports.

@@ -5,14 +5,14 @@ Pure functions (no process is started here) so tests can inspect the command.
 
 import os
 
+from .. import memlayout
 from ..abi import C
-from ..config import RunConfig, kvm_is_pvm
+from ..config import RunConfig, check_mem, kvm_is_pvm
 from ..errors import HermitError
 
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
 GIB = 1 << 30
-MAX_MEM = 3 * GIB  # above this every machine type splits RAM around the PCI hole
 COM1 = 0x3F8
 GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
@@ -48,15 +48,17 @@ class Machine:
     def __repr__(self) -> str:
         return f"Machine({self.name!r})"
 
-    def splits(self, mem: int) -> bool:
-        return mem >= self.lowmem_limit
+    def split(self, mem: int) -> tuple[int, int]:
+        """Bytes of RAM below the 32-bit hole and from 4 GiB (what the kernel finds in
+        QEMU's PVH memory map)."""
+        return memlayout.split(mem, self.lowmem_limit, self.lowmem_split)
 
     def ram_regions(self, mem: int) -> list[tuple[int, int, int]]:
         """(guest-physical address, size, offset in the RAM backend) of each RAM region."""
-        low = self.lowmem_split if self.splits(mem) else mem
+        low, high = self.split(mem)
         regions = [(0, self.legacy_hole, 0), (MIB, low - MIB, MIB)]
-        if low < mem:
-            regions.append((4 * GIB, mem - low, low))
+        if high:
+            regions.append((C.HIGH_MEM_BASE, high, low))
         return regions
 
 
@@ -90,17 +92,6 @@ def machine_for(name: str | None) -> Machine:
     raise QemuError(
         f"QEMU machine type {name!r} is not supported; use HERMIT_MACHINE=microvm, pc or q35"
     )
-
-
-def check_memory(machine: Machine, mem: int) -> None:
-    """Refuse sizes whose RAM is not one block below 4 GiB (the kernel assumes it is)."""
-    if mem > MAX_MEM:
-        raise QemuError("HERMIT_MEM above 3G is not supported yet; use HERMIT_MEM=3G or less")
-    if machine.splits(mem):
-        raise QemuError(
-            f"HERMIT_MEM of {machine.lowmem_limit >> 20}M or more splits RAM on machine "
-            f"{machine.name}, which is not supported yet; use less or HERMIT_MACHINE=microvm"
-        )
 
 
 def size_arg(n: int) -> str:
@@ -139,10 +130,11 @@ def tsc_khz() -> int:
 
 
 def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str:
-    """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info)."""
+    """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info; guest
+    RAM the kernel reads from the start info's memory map)."""
     uart = f"{COM1:#x}" if cfg.uart else "0"
     return (
-        f"hermit.mem={cfg.mem} hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
+        f"hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
         f"hermit.tty={tty} hermit.uart={uart}" + (" hermit.pvm=1" if pvm else "")
     )
 
@@ -163,6 +155,7 @@ def build_command(
     (a memfd), `hc_fd` and `con_fd` are connected sockets for the hypercall UART and for
     COM1 (the kernel's own console, only with cfg.uart)."""
     machine = machine_for(cfg.machine)
+    check_mem(cfg.mem)
     if kvm is None:
         kvm = cfg.kvm
     mopts = f"{machine.name},{machine.options}," if machine.options else f"{machine.name},"

@@ -18,8 +18,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .. import memlayout
 from ..abi import C, S
-from ..config import RunConfig, kvm_problem
+from ..config import RunConfig, check_mem, kvm_problem
 from ..elfload import Image
 from ..errors import raise_terminated
 from ..guestmem import GuestFault, GuestMemory
@@ -30,7 +31,6 @@ from .command import (
     Machine,
     QemuError,
     build_command,
-    check_memory,
     machine_for,
     tsc_khz,
     tty_bits,
@@ -95,8 +95,10 @@ class Session:
         con: socket.socket | None,
         services: HostServices,
         timeout: float | None,
+        ram: tuple[int, int] | None = None,
     ):
         self.qemu, self.hc, self.con, self.services = qemu, hc, con, services
+        self.ram = ram  # (below 4 GiB, from 4 GiB): the RAM the runner maps
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.errtext = b""
@@ -152,6 +154,8 @@ class Session:
         if self.mailbox is None:
             info = boot_info(self.services.mem)
             self.mailbox = info["hc_mailbox"] if info else 0
+            if info:
+                self.check_ram(info["mem_size"], info["mem_high"])
         base = self.mailbox + S.hc_slot.size * slot
         try:
             call = S.hc_slot.unpack(self.services.mem.view(base, S.hc_slot.size))
@@ -162,6 +166,17 @@ class Session:
         if status is None:
             self.services.mem.write_u64(base + S.hc_slot.offset["done"], 1)
         return status
+
+    def check_ram(self, low: int, high: int) -> None:
+        """The kernel's RAM (from QEMU's memory map, where firmware may keep a little
+        for itself) must lie inside the runner's, or hypercall arguments in it would be
+        out of the runner's reach."""
+        if self.ram is not None and (low > self.ram[0] or high > self.ram[1]):
+            raise QemuError(
+                f"QEMU gave the guest RAM at {memlayout.describe(low, high)}, the runner "
+                f"expected {memlayout.describe(*self.ram)}: this QEMU lays out the machine "
+                "differently; try HERMIT_MACHINE=microvm"
+            )
 
     def hypercall(self, nr: int, gpa: int) -> int | None:
         self.pump_console()  # kernel messages sent before this call go out first
@@ -220,7 +235,7 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
     """Boot `image` under QEMU; the guest's exit status.  Raises QemuError, KeyboardInterrupt."""
     find_qemu()  # before any notice: a missing QEMU is the one thing to say
     machine = machine_for(cfg.machine)
-    check_memory(machine, cfg.mem)
+    check_mem(cfg.mem)
     kvm = use_kvm(cfg, kvm_required)
     if cfg.debug:
         notice(f"QEMU waits for GDB on localhost:{GDB_PORT} (target remote :{GDB_PORT})")
@@ -246,7 +261,7 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             for s in peers:
                 s.close()
         services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts)
-        session = Session(qemu, hc, con, services, cfg.timeout)
+        session = Session(qemu, hc, con, services, cfg.timeout, machine.split(cfg.mem))
         try:
             with services, sigterm_as_interrupt():
                 return session.serve()

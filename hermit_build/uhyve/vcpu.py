@@ -9,7 +9,7 @@ import os
 import struct
 from fcntl import ioctl
 
-from .. import kernlog
+from .. import kernlog, memlayout
 from ..abi import C, S
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
@@ -248,8 +248,8 @@ class Vcpu:
             what = "write to" if is_write else "read from"
             raise UhyveError(
                 f"guest {what} unbacked address {gpa:#x} ({length} bytes) {self.where()}: "
-                f"guest RAM ends at {self.vm.mem_size:#x}; raise HERMIT_MEM if the kernel "
-                "needs more"
+                f"guest RAM is {memlayout.describe(self.vm.mem_low, self.vm.mem_high)}; "
+                "raise HERMIT_MEM if the kernel needs more"
             )
         if reason == kvm.EXIT_FAIL_ENTRY:
             code = kvm.RUN_U64.unpack_from(area, data)[0]

@@ -1,4 +1,5 @@
-"""One KVM virtual machine: guest RAM at GPA 0, the image in it, the boot structures."""
+"""One KVM virtual machine: guest RAM (from GPA 0, and from 4 GiB for large sizes), the
+image in it, the boot structures."""
 
 import _thread
 import ctypes
@@ -8,13 +9,14 @@ import os
 import struct
 from fcntl import ioctl
 
+from .. import memlayout
 from ..abi import C, S
+from ..config import check_mem
 from ..elfload import Image
 from ..guestmem import GuestMemory
 from . import kvm
 from .errors import UhyveError
 
-MAX_MEM = 3 << 30  # RAM must end below the 32-bit MMIO hole (LAPIC, IOAPIC, TSS)
 MAP_NORESERVE = 0x4000  # Linux value; Python's mmap module does not export it before 3.13
 QEMU_HINT = "run with HERMIT_ISLE=qemu"
 
@@ -71,15 +73,17 @@ def _check(fd: int, request: int, arg: int | bytes | bytearray, what: str) -> in
 class Vm:
     """The VM file descriptor, its in-kernel interrupt controllers and its RAM.
 
-    Registering RAM with KVM costs a fixed ~7 ms (an SRCU grace period), so a
-    helper thread does it while the caller goes on (loading the image, creating
-    vCPUs); `ready()` waits for it before the first KVM_RUN.
+    RAM is one host mapping (lazily backed: MAP_NORESERVE) registered as one KVM
+    memory slot per guest block: [0, mem_low) and, above 3 GiB of RAM, the rest
+    from 4 GiB (memlayout).  Registering costs a fixed ~7 ms per slot (an SRCU
+    grace period), so a helper thread does it while the caller goes on (loading the
+    image, creating vCPUs); `ready()` waits for it before the first KVM_RUN.
     """
 
     def __init__(self, mem_size: int, device: str = kvm.DEVICE):
-        if mem_size > MAX_MEM:
-            raise UhyveError("HERMIT_MEM above 3G is not supported yet: use HERMIT_MEM=3G or less")
+        check_mem(mem_size)
         self.mem_size = mem_size
+        self.mem_low, self.mem_high = memlayout.uhyve_split(mem_size)
         self.fd = -1
         self.ram: mmap.mmap | None = None
         self._cpuid: list[tuple[int, ...]] | None = None
@@ -112,17 +116,20 @@ class Vm:
         anchor = ctypes.c_char.from_buffer(self.ram)
         host_addr = ctypes.addressof(anchor)
         del anchor  # the mapping outlives the ctypes view; drop the buffer export
-        self.mem = GuestMemory([(0, mem_size, self.ram, 0)])
+        blocks = memlayout.regions(self.mem_low, self.mem_high)
+        self.mem = GuestMemory([(gpa, size, self.ram, off) for gpa, size, off in blocks])
         self.run_size = _check(self.kvm_fd, kvm.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE")
-        region = kvm.MEMORY_REGION.pack(0, 0, 0, mem_size, host_addr)
+        slots = [kvm.MEMORY_REGION.pack(slot, 0, gpa, size, host_addr + off)
+                 for slot, (gpa, size, off) in enumerate(blocks)]
         done = _thread.allocate_lock()
         done.acquire()
-        _thread.start_new_thread(self._register, (region, done))
+        _thread.start_new_thread(self._register, (slots, done))
         self._registering = done
 
-    def _register(self, region: bytes, done: _thread.LockType) -> None:
+    def _register(self, slots: list[bytes], done: _thread.LockType) -> None:
         try:
-            ioctl(self.fd, kvm.SET_USER_MEMORY_REGION, region)
+            for region in slots:
+                ioctl(self.fd, kvm.SET_USER_MEMORY_REGION, region)
         except OSError as e:
             self._register_error = e.strerror or str(e)
         finally:
@@ -168,7 +175,7 @@ class Vm:
         """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero)."""
         assert self.ram is not None
         end = image.end
-        if end > self.mem_size:
+        if end > self.mem_low:
             raise UhyveError(
                 f"{image.path} needs {_mib(end)} of guest memory but HERMIT_MEM is "
                 f"{_mib(self.mem_size)}: raise HERMIT_MEM"
@@ -211,7 +218,8 @@ class Vm:
             magic=C.BOOT_INFO_MAGIC,
             abi_version=C.ABI_VERSION,
             loader=C.LOADER_UHYVE,
-            mem_size=self.mem_size,
+            mem_size=self.mem_low,
+            mem_high=self.mem_high,
             cpus=cpus,
             tsc_khz=tsc_khz,
             tty=tty,

@@ -14,8 +14,8 @@ void arch_pvm_native(uint32_t cpu);
 uint32_t arch_start_aps(uint32_t n);
 /* After arch_paging_init: the interrupt controller and timer. */
 void arch_init_late(void);
-/* Replace the boot page tables with an identity map of all guest RAM. */
-void arch_paging_init(uint64_t mem_size);
+/* Replace the boot page tables with an identity map of all guest RAM (ram_ranges). */
+void arch_paging_init(void);
 void arch_paging_load(void);
 /* Make 4 KiB pages absent (guard pages, PROT_NONE) or present again. */
 int arch_unmap_pages(uint64_t addr, uint64_t npages);

@@ -57,12 +57,23 @@ void syscall_dispatch(struct syscall_frame *frame);
 /* kernel/random.c */
 void random_fill(void *buf, size_t len);
 
+/* mm/ram.c: the guest RAM ranges, lowest first */
+#define RAM_RANGES_MAX 2
+struct ram_range {
+	uint64_t start, end;
+};
+unsigned ram_ranges(struct ram_range r[RAM_RANGES_MAX]);
+uint64_t ram_total(void);
+int ram_contains(uint64_t addr, uint64_t len);
+
 /* mm/page.c: physical pages (identity-mapped) */
-void page_init(uint64_t first_free, uint64_t mem_size);
+void page_init(uint64_t first_free);
 uint64_t page_alloc(uint64_t npages, int zero);
+int page_claim(uint64_t addr, uint64_t npages);
 void page_free(uint64_t addr, uint64_t npages);
 void page_set_user(uint64_t addr, uint64_t npages, int on);
 int page_is_user(uint64_t addr, uint64_t npages);
+int page_is_free(uint64_t addr, uint64_t npages);
 uint64_t page_free_count(void);
 
 /* mm/vma.c: brk and anonymous mmap for the application */
@@ -71,6 +82,7 @@ long vma_brk(uint64_t addr);
 long vma_mmap(uint64_t addr, uint64_t len, int prot, int flags);
 long vma_munmap(uint64_t addr, uint64_t len);
 long vma_mprotect(uint64_t addr, uint64_t len, int prot);
+long vma_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
 uint64_t vma_alloc_stack(uint64_t size);
 
 #endif
