@@ -8,6 +8,5 @@
 vdso_image:
 	.incbin VDSO_SO
 	.size vdso_image, . - vdso_image
-	.balign 4096
 
 	.section .note.GNU-stack, "", @progbits
