@@ -20,7 +20,8 @@ from hermit_build.abi import C, S
 
 FIXTURES = ROOT / "tests" / "fixtures" / "sdk"
 MUSL_LIBC = Path("/usr/lib/x86_64-linux-musl/libc.a")
-EXPORTS = {"__vdso_clock_gettime", "__vdso_clock_getres", "__vdso_gettimeofday", "__vdso_time"}
+EXPORTS = {"__vdso_clock_gettime", "__vdso_clock_getres", "__vdso_gettimeofday", "__vdso_time",
+           "__vdso_getcpu"}
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
  * Every clock read through musl (which uses the vDSO) and through the vDSO's own
  * exports must lie between two raw system calls of the same clock; CLOCK_MONOTONIC
  * must never go backwards, in one thread nor across N threads on the cpus
- * (argv[1]; absent or 0: one per cpu in our affinity mask); getpid() must
- * be the system call's pid.  The same source passes on Linux.  Prints
+ * (argv[1]; absent or 0: one per cpu in our affinity mask); sched_getcpu() and
+ * the vDSO's getcpu must name the cpu the system call names (in every thread);
+ * getpid() must be the system call's pid.  The same source passes on Linux.  Prints
  * "clocks: N checks, M failed" and, as figures only, the cycles of a vDSO and of a
  * system call clock_gettime and getpid.  Exit status 1 when a check failed. */
 #define _GNU_SOURCE
@@ -29,6 +30,7 @@
 typedef int (*cgt_fn)(clockid_t, struct timespec *);
 typedef int (*gtod_fn)(struct timeval *, void *);
 typedef time_t (*time_fn)(time_t *);
+typedef long (*getcpu_fn)(unsigned *, unsigned *, void *);
 
 static int checks, failed;
 
@@ -182,6 +184,30 @@ static void check_monotonic_one_thread(void)
 	check(back == 0, "CLOCK_MONOTONIC never goes backwards in one thread", (long)back);
 }
 
+/* musl's sched_getcpu and the vDSO's getcpu name the cpu the system call names
+ * before and after them (unless the thread moved meanwhile); counts disagreements. */
+static getcpu_fn vdso_getcpu;
+static _Atomic unsigned getcpu_wrong, getcpu_compared;
+static _Atomic uint64_t cpus_seen;
+
+static void compare_getcpu(void)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned before = ~0u, after = ~0u, node_sys = ~0u, cpu = ~0u, node = ~0u;
+		syscall(SYS_getcpu, &before, &node_sys, NULL);
+		int musl = sched_getcpu();
+		long r = vdso_getcpu ? vdso_getcpu(&cpu, &node, NULL) : -1;
+		syscall(SYS_getcpu, &after, NULL, NULL);
+		if (before != after)
+			continue; /* moved meanwhile: ask again */
+		atomic_fetch_add(&getcpu_compared, 1);
+		if (r || musl != (int)before || cpu != before || node != node_sys)
+			atomic_fetch_add(&getcpu_wrong, 1);
+		atomic_fetch_or(&cpus_seen, 1ULL << (before & 63));
+		return;
+	}
+}
+
 /* Every thread reads the clock after loading the latest time any thread published;
  * a read older than that is time going backwards between cpus. */
 static _Atomic uint64_t latest;
@@ -190,6 +216,7 @@ static _Atomic uint64_t backwards;
 static void *reader(void *arg)
 {
 	(void)arg;
+	compare_getcpu();
 	for (int i = 0; i < READS / 4; i++) {
 		uint64_t seen = atomic_load(&latest);
 		struct timespec ts;
@@ -200,6 +227,7 @@ static void *reader(void *arg)
 		while (now > seen && !atomic_compare_exchange_weak(&latest, &seen, now))
 			;
 	}
+	compare_getcpu();
 	return NULL;
 }
 
@@ -222,7 +250,11 @@ static void check_monotonic_threads(int n)
 	check(started == n, "reader threads started", started);
 	check(atomic_load(&backwards) == 0, "CLOCK_MONOTONIC never goes backwards across threads",
 	      (long)atomic_load(&backwards));
-	printf("threads=%d\n", n);
+	compare_getcpu();
+	check(atomic_load(&getcpu_compared) > 0 && atomic_load(&getcpu_wrong) == 0,
+	      "sched_getcpu and the vDSO's getcpu name the system call's cpu",
+	      (long)atomic_load(&getcpu_wrong));
+	printf("threads=%d\ncpus_seen=%d\n", n, __builtin_popcountll(atomic_load(&cpus_seen)));
 }
 
 static uint64_t tsc(void)
@@ -273,8 +305,10 @@ int main(int argc, char **argv)
 		getres = (cgt_fn)vdso_sym("__vdso_clock_getres");
 		gtod = (gtod_fn)vdso_sym("__vdso_gettimeofday");
 		tm = (time_fn)vdso_sym("__vdso_time");
+		vdso_getcpu = (getcpu_fn)vdso_sym("__vdso_getcpu");
 	}
-	check(cgt && getres && gtod && tm, "the vDSO exports its four functions at LINUX_2.6", 0);
+	check(cgt && getres && gtod && tm && vdso_getcpu,
+	      "the vDSO exports its five functions at LINUX_2.6", 0);
 	check_clocks(cgt, getres);
 	check_wall_clock(gtod, tm);
 	check_monotonic_one_thread();

@@ -5,13 +5,14 @@
  * musl finds __vdso_clock_gettime through AT_SYSINFO_EHDR and uses it unchanged.
  * What the page cannot answer goes to the kernel, as Linux's vDSO does, so the
  * result is always the system call's (unknown clocks: EINVAL, which musl passes on).
+ * getcpu (musl's sched_getcpu) reads the cpu number from the per-cpu block.
  */
-#include <errno.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include <hermit/clock.h>
+#include <asm/percpu.h>
 
 #define NSEC 1000000000ULL
 
@@ -113,5 +114,20 @@ int __vdso_clock_getres(clockid_t clk, struct timespec *res)
 		return (int)kernel_call(SYS_clock_getres, clk, (long)res);
 	if (res)
 		*res = (struct timespec){ 0, 1 };
+	return 0;
+}
+
+/* %gs is this cpu's per-cpu block in ring 3 as well (the kernel's entry relies
+ * on it; the application never sets it); one NUMA node. */
+long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused)
+{
+	(void)unused;
+	if (cpu) {
+		unsigned id;
+		__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(PERCPU_CPU_ID));
+		*cpu = id;
+	}
+	if (node)
+		*node = 0;
 	return 0;
 }
