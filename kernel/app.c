@@ -69,6 +69,7 @@ noreturn void app_start(void)
 		{ AT_RANDOM, (uint64_t)random },
 		{ AT_SECURE, 0 },
 		{ AT_PLATFORM, (uint64_t)platform },
+		{ AT_SYSINFO_EHDR, (uint64_t)vdso_image }, /* clocks without system calls */
 		{ AT_NULL, 0 },
 	};
 	uint64_t words = 1 + sz.argc + 1 + sz.envc + 1 + 2 * ARRAY_SIZE(auxv);

@@ -11,7 +11,7 @@
 
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
-#define HERMIT_PID 1
+#define HERMIT_PID HERMIT_APP_PID /* also the SDK's getpid(), sdk/getpid.c */
 
 long sys_arch_prctl(SYSCALL_PARAMS)
 {

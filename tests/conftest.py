@@ -69,3 +69,9 @@ def run(sdk: Path, app: str, *args: str, env: dict[str, str] | None = None,
         input=stdin,
         cwd=cwd,
     )
+
+
+def disassemble(image: Path, symbol: str) -> str:
+    """objdump's disassembly of one function of an image (empty if it has no such symbol)."""
+    return subprocess.run(["objdump", "-d", f"--disassemble={symbol}", str(image)],
+                          capture_output=True, text=True, check=True).stdout

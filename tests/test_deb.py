@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env
+from conftest import ROOT, clean_env, disassemble
 
 from hermit_build.deb import binfmt, build_packages
 from hermit_build.deb.build import assign
@@ -332,3 +332,10 @@ def test_extracted_packages_are_a_working_sdk(debs, tmp_path):
                        env=clean_env(**TCG), capture_output=True, text=True, timeout=120)
     assert (r.stdout, r.returncode) == ("myapp: 1 argument(s)\nPKG\nbuilt with __hermit__\n",
                                         3), r.stderr
+    # getpid() is the SDK's function call there too, not musl's system call
+    shutil.copy(ROOT / "tests/fixtures/sdk/pid.c", tmp_path)
+    r = subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-O2", "pid.c", "-o", "pid"],
+                       cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    code = disassemble(tmp_path / "pid", "getpid")
+    assert "<getpid>:" in code and "syscall" not in code, code

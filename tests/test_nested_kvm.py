@@ -31,7 +31,9 @@ APPS = {"hello": ("hello", ["a", "b"], 1), "crash_null": ("crash_null", [], 1),
         # per-cpu queues: placement, kicks (IPIs), priorities, affinity
         "sched-2": ("sched", [], 2), "sched-4": ("sched", [], 4),
         "stress_sync-4": ("stress_sync", ["128"], 4),  # 512 threads: over a minute here
-        "sig_compute-1": ("sig_compute", [], 1), "sig_compute-2": ("sig_compute", [], 2)}
+        "sig_compute-1": ("sig_compute", [], 1), "sig_compute-2": ("sig_compute", [], 2),
+        # the vDSO's clocks against the system calls, monotonic across two vCPUs' TSCs
+        "clocks-2": ("clocks", [], 2)}
 
 # Runs inside the VM: every app under every loader, results as one JSON line.
 INNER = """
@@ -95,7 +97,7 @@ def test_crash(results, loader, app, status, report, frame):
 @pytest.mark.parametrize("loader", LOADERS)
 @pytest.mark.parametrize("case", ["thr_hello-2", "signals-2", "stress_sync-2",
                                   "sleep_accuracy-1", "sched-2", "sched-4", "stress_sync-4",
-                                  "sig_compute-1", "sig_compute-2"])
+                                  "sig_compute-1", "sig_compute-2", "clocks-2"])
 def test_threads_timer_smp(results, loader, case):
     status, out, err = results[f"{loader}/{case}"]
     assert status == 0, out + err

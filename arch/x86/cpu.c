@@ -1,5 +1,8 @@
 /* Descriptor tables, IST stacks, FPU/SSE/AVX enablement and the syscall MSRs. */
+#include <stddef.h>
+
 #include <hermit/task.h>
+#include <asm/percpu.h>
 #include <asm/x86.h>
 
 #define IST_STACK_SIZE 8192
@@ -32,11 +35,14 @@ struct percpu {
 	struct percpu *self;
 	uint64_t kstack_top;
 	uint64_t user_rsp;
+	uint64_t cpu_id; /* PERCPU_CPU_ID: the vDSO's getcpu */
 	struct cpu cpu; /* the generic kernel's */
 	uint64_t gdt[10];
 	struct tss tss;
 	uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
 } __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct percpu, cpu_id) == PERCPU_CPU_ID, "asm/percpu.h");
 
 extern char boot_stack_top[];
 extern const uint64_t isr_table[32];
@@ -194,6 +200,7 @@ void arch_init_cpu(uint32_t id, uint64_t kstack_top)
 	struct percpu *p = &cpus[id];
 
 	p->cpu.id = id;
+	p->cpu_id = id;
 	gdt_init(p, kstack_top);
 	__asm__ volatile("lidt %0" ::"m"((struct table_desc){ sizeof(idt) - 1, (uint64_t)idt }));
 	fpu_init();

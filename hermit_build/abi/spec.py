@@ -1,5 +1,8 @@
 """The loader ABI: the one definition shared by the kernel (C) and the loaders (Python).
 
+It also fixes what the kernel shares with code in the application's ring 3: the
+vvar page the vDSO reads the clocks from, and the process id.
+
 `gen_c.py` renders `hermit/abi.h` from this module at build time; `hermit_build.abi`
 builds `struct.Struct` objects from it at import time.  Every struct field is a
 64-bit little-endian integer so the C and Python layouts cannot drift apart
@@ -18,6 +21,11 @@ CONSTANTS: dict[str, int] = {
     "BOOT_PDPT_ADDR": 0x3000,
     "BOOT_PD_ADDR": 0x4000,
     "BOOT_INFO_ADDR": 0x5000,  # the boot-info block (one page)
+    # The kernel's clock parameters (struct vvar, one page), read by the vDSO in the
+    # application's ring 3; the kernel fills it, everyone else only reads it.
+    "VVAR_ADDR": 0x6000,
+    # The process's one pid: sys_getpid and the SDK's function-call getpid() return it.
+    "APP_PID": 1,
     "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
     # Guest RAM is [0, boot_info.mem_size) below the 32-bit hole (LAPIC, IOAPIC, firmware)
     # and, for large sizes, [HIGH_MEM_BASE, HIGH_MEM_BASE + boot_info.mem_high).
@@ -107,6 +115,10 @@ STRUCTS: dict[str, list[str]] = {
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
     "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
     "hc_discard": ["addr", "len", "ret"],
+    # At VVAR_ADDR.  monotonic ns = (tsc - tsc_base) * ns_mult >> 32 (one formula for the
+    # kernel and the vDSO: <hermit/clock.h>); realtime ns = realtime_base + monotonic ns,
+    # realtime_base 0 until the kernel first asked the host for the wall clock.
+    "vvar": ["tsc_base", "ns_mult", "realtime_base"],
 }
 
 # Exception vectors by number, for fault reports.

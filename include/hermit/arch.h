@@ -40,6 +40,8 @@ uint64_t arch_hwcap(void);
 uint64_t arch_user_sp(void);
 int arch_hw_random(uint64_t *out);
 noreturn void arch_enter_app(uint64_t entry, uint64_t stack);
+/* The vDSO's ELF header (arch/x86/vdso): the application's AT_SYSINFO_EHDR. */
+extern const char vdso_image[];
 
 /* Application registers saved by the system call entry. */
 struct syscall_frame {

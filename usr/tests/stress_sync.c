@@ -225,8 +225,8 @@ static void timeouts(void)
 	int r;
 
 	pthread_mutex_lock(&lock);
+	t = now(); /* before the deadline is fixed: a pause between the two is not "early" */
 	ts = deadline(TIMEOUT_NS);
-	t = now();
 	r = pthread_cond_timedwait(&cond, &lock, &ts);
 	t = now() - t;
 	pthread_mutex_unlock(&lock);
@@ -234,8 +234,8 @@ static void timeouts(void)
 	      (long)(t * 1e6), TIMEOUT_NS / 1000);
 
 	sem_init(&zero, 0, 0);
-	ts = deadline(TIMEOUT_NS);
 	t = now();
+	ts = deadline(TIMEOUT_NS);
 	r = sem_timedwait(&zero, &ts) == -1 ? errno : 0;
 	t = now() - t;
 	check(r == ETIMEDOUT && t >= TIMEOUT_NS * 1e-9 * 0.999, "sem_timedwait times out",
