@@ -12,6 +12,7 @@
 #include <sched.h>
 
 #include <hermit/arch.h>
+#include <hermit/clock.h>
 #include <hermit/task.h>
 
 #define SLICE_NS 10000000ULL /* how long a thread runs while another waits */
@@ -94,6 +95,7 @@ static void expire(uint64_t now)
 	}
 	next_deadline = earliest;
 	c->deadline = mine;
+	VVAR->next_wake_tsc = earliest == NO_DEADLINE ? ~0ULL : time_ns_to_cycles(earliest);
 }
 
 static void reap(void)

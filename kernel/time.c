@@ -10,6 +10,7 @@ void time_init(void)
 	memset((void *)VVAR, 0, PAGE_SIZE); /* whatever firmware left there */
 	VVAR->ns_mult = (1000000ULL << 32) / boot_info->tsc_khz;
 	VVAR->tsc_base = boot_info->tsc_entry;
+	VVAR->next_wake_tsc = ~0ULL; /* no thread sleeps yet */
 }
 
 uint64_t time_monotonic_ns(void)

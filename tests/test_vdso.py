@@ -124,6 +124,14 @@ def test_meson_built_image_calls_the_sdk_getpid(sdk):
     assert not enters_the_kernel(code), code
 
 
+def test_sched_yield_reads_the_cpu_before_entering_the_kernel(sdk):
+    """The SDK's sched_yield: %gs-relative reads of the run queue, then maybe a syscall
+    (usr/tests/sched checks what it does: a waiting or due thread still gets the cpu)."""
+    code = disassemble(sdk / "extra/tests/sched", "sched_yield")
+    assert "<sched_yield>:" in code, "sched has no sched_yield"
+    assert "%gs:" in code and "rdtsc" in code, code
+
+
 def hermit_gcc(sdk: Path, source: str, out: Path) -> None:
     r = subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-O2", str(FIXTURES / source),
                         "-o", str(out)], capture_output=True, text=True, timeout=60)

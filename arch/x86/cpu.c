@@ -43,6 +43,8 @@ struct percpu {
 } __attribute__((aligned(64)));
 
 _Static_assert(offsetof(struct percpu, cpu_id) == PERCPU_CPU_ID, "asm/percpu.h");
+_Static_assert(offsetof(struct percpu, cpu.rq.len) == PERCPU_RQ_LEN, "asm/percpu.h");
+_Static_assert(offsetof(struct percpu, cpu.need_resched) == PERCPU_NEED_RESCHED, "asm/percpu.h");
 
 extern char boot_stack_top[];
 extern const uint64_t isr_table[32];

@@ -118,7 +118,9 @@ STRUCTS: dict[str, list[str]] = {
     # At VVAR_ADDR.  monotonic ns = (tsc - tsc_base) * ns_mult >> 32 (one formula for the
     # kernel and the vDSO: <hermit/clock.h>); realtime ns = realtime_base + monotonic ns,
     # realtime_base 0 until the kernel first asked the host for the wall clock.
-    "vvar": ["tsc_base", "ns_mult", "realtime_base"],
+    # next_wake_tsc: the TSC at which the earliest sleeping thread is due (all ones:
+    # none); the SDK's sched_yield enters the kernel from then on.
+    "vvar": ["tsc_base", "ns_mult", "realtime_base", "next_wake_tsc"],
 }
 
 # Exception vectors by number, for fault reports.

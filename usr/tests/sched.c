@@ -7,6 +7,8 @@
  * - SCHED_FIFO: raising a queued thread above the running one (both pinned to one cpu)
  *   runs it first; at the same priority the running one goes on.  Skipped when the host
  *   refuses real-time priorities (EPERM, Linux without CAP_SYS_NICE).
+ * - sched_yield hands the cpu to a thread waiting for it, and lets a sleeping one wake
+ *   (both pinned with the yielding one to one cpu).
  * - CLOCK_THREAD_CPUTIME_ID advances while busy and stands still while asleep; the
  *   process clock covers its threads; pthread_getcpuclockid, clock(), getrusage.
  * One line per check, "not ok" on failure.  Exit status: the number of failed checks. */
@@ -179,6 +181,46 @@ static void test_spread(void)
 	check(total > 0.5 * ncpus, "the busy threads get most of the cpus' time");
 }
 
+/* --- sched_yield: the cpu goes to a waiting thread, and a due sleeper wakes --- */
+
+static volatile int flag;
+
+static void *set_flag(void *arg)
+{
+	if (arg)
+		usleep(2000);
+	flag = 1;
+	return 0;
+}
+
+/* Main and a thread both pinned to cpu 0: main yields until the thread ran. */
+static int yield_until_flag(int thread_sleeps)
+{
+	pthread_t t;
+	long long give_up = ns(CLOCK_MONOTONIC) + 2000000000LL;
+
+	flag = 0;
+	pin(pthread_self(), 0);
+	pthread_create(&t, 0, set_flag, thread_sleeps ? (void *)1 : 0);
+	while (!flag && ns(CLOCK_MONOTONIC) < give_up)
+		sched_yield();
+	int ok = flag;
+	pthread_join(t, 0);
+	return ok;
+}
+
+static void test_yield(void)
+{
+	check(sched_yield() == 0, "sched_yield alone returns 0");
+	check(yield_until_flag(0), "sched_yield lets a thread waiting for the cpu run");
+	check(yield_until_flag(1), "a thread sleeping on the same cpu wakes while another yields");
+	cpu_set_t all;
+	CPU_ZERO(&all);
+	for (int i = 0; i < ncpus; i++)
+		CPU_SET(i, &all);
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
 /* --- priorities --- */
 
 static char order[8];
@@ -287,6 +329,7 @@ int main(void)
 	test_affinity();
 	test_spread();
 	test_clocks();
+	test_yield();
 	test_priorities();
 	printf("sched: %d checks, %d failed\n", checks, failures);
 	return failures;

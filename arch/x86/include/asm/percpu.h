@@ -5,5 +5,9 @@
 #define ASM_PERCPU_H
 
 #define PERCPU_CPU_ID 24
+/* struct cpu's run queue length and need_resched: the SDK's sched_yield reads them
+ * to skip a system call that would change nothing */
+#define PERCPU_RQ_LEN 80
+#define PERCPU_NEED_RESCHED 88
 
 #endif
