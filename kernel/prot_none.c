@@ -5,32 +5,42 @@
  * accessible again: 33 flushes for one guard page.  So an anonymous PROT_NONE
  * mapping stays accessible until the thread enters the kernel again (or gives
  * up its cpu); an mprotect that opens part of it then never unmaps that part.
+ * Its pages are cleared only when opened: the guard page stays untouched, so
+ * making it absent needs no flush at all.
  * Every page is user-accessible in this one address space: PROT_NONE only
  * catches stray accesses (guard pages), it protects nothing.
  */
+#include <errno.h>
 #include <sys/mman.h>
 
 #include <hermit/arch.h>
 #include <hermit/task.h>
 
-/* Unmap what t left pending. */
+/* Unmap what t left pending; not cleared yet, the pages are cleared when opened
+ * (arch_map_pages): a guard page is never touched, so never needs a flush. */
 void none_apply(struct task *t)
 {
 	if (!t->none_pages)
 		return;
-	arch_unmap_pages(t->none_addr, t->none_pages);
+	arch_unmap_pages_stale(t->none_addr, t->none_pages);
 	t->none_pages = 0;
 }
 
-long none_mmap(uint64_t addr, uint64_t len, int flags)
+/* Fresh pages, not cleared: cleared when an mprotect opens them. */
+long none_mmap(uint64_t len)
 {
+	uint64_t n = ALIGN_UP(len, PAGE_SIZE) / PAGE_SIZE;
+
 	none_apply(current);
-	long r = vma_mmap(addr, len, PROT_READ | PROT_WRITE, flags);
-	if (r >= 0) {
-		current->none_addr = (uint64_t)r;
-		current->none_pages = ALIGN_UP(len, PAGE_SIZE) / PAGE_SIZE;
-	}
-	return r;
+	if (!len)
+		return -EINVAL;
+	uint64_t addr = page_alloc(n, 0);
+	if (!addr)
+		return -ENOMEM;
+	page_set_user(addr, n, 1);
+	current->none_addr = addr;
+	current->none_pages = n;
+	return (long)addr;
 }
 
 /* Before mprotect(addr, len, prot): the pending pages outside an opened range are
@@ -45,9 +55,11 @@ void none_before_mprotect(uint64_t addr, uint64_t len, int prot)
 		none_apply(t);
 		return;
 	}
+	uint64_t from = lo > start ? lo : start, to = hi < end ? hi : end;
+	memset((void *)from, 0, to - from); /* what opens is zero, as mmap promised */
 	if (lo > start)
-		arch_unmap_pages(start, (lo - start) / PAGE_SIZE);
+		arch_unmap_pages_stale(start, (lo - start) / PAGE_SIZE);
 	if (hi < end)
-		arch_unmap_pages(hi, (end - hi) / PAGE_SIZE);
+		arch_unmap_pages_stale(hi, (end - hi) / PAGE_SIZE);
 	t->none_pages = 0;
 }

@@ -43,7 +43,7 @@ long sys_mmap(SYSCALL_PARAMS)
 	if (!(a3 & MAP_ANONYMOUS))
 		return map_file(a0, a1, (int)a2, (int)a3, a4, a5);
 	if (a2 == PROT_NONE && !(a3 & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
-		return none_mmap((uint64_t)a0, (uint64_t)a1, (int)a3);
+		return none_mmap((uint64_t)a1);
 	return vma_mmap((uint64_t)a0, (uint64_t)a1, (int)a2, (int)a3);
 }
 

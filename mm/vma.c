@@ -74,7 +74,7 @@ long vma_munmap(uint64_t addr, uint64_t len)
 		while (i + run < n && page_is_user(a + run * PAGE_SIZE, 1))
 			run++;
 		if (run) { /* the application's pages: present again (PROT_NONE ends), then free */
-			arch_map_pages(a, run);
+			arch_release_pages(a, run);
 			page_free(a, run);
 			i += run;
 		} else {

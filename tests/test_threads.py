@@ -70,6 +70,8 @@ APPS = {
                        ["delivered_while_computing", "steps"], default_threads=False),
     "clocks": App("extra/tests/clocks", ["{threads}"], ["clocks: 49 checks, 0 failed"],
                   ["vdso_clock_gettime_cycles", "syscall_clock_gettime_cycles"]),
+    "prot_none": App("extra/tests/prot_none", [], ["prot_none: 8 checks, 0 failed"],
+                     default_threads=False),
     "basic": App("extra/benchmarks/basic", ["21"], [],
                  ["getpid_cycles", "sched_yield_cycles", "clock_gettime_cycles",
                   "malloc_free_cycles", "write_cycles", "page_touch_cycles"],

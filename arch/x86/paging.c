@@ -135,34 +135,57 @@ void arch_paging_load(void)
 
 /* Each invlpg is a VM exit under kvm_pvm (~8 us): flush only what a TLB may
  * hold.  A page made present needs none (absent entries are never cached), and
- * neither does one whose accessed bit is clear (no translation was cached). */
-static int set_pages(uint64_t addr, uint64_t npages, int present)
+ * neither does one whose accessed bit is clear (no translation was cached).
+ * An absent entry may carry PTE_STALE: the page was not cleared (a PROT_NONE
+ * mapping's, kernel/prot_none.c), so it is cleared when opened again. */
+#define PTE_STALE 0x200ULL /* software bit of an absent entry */
+
+enum how { UNMAP, UNMAP_STALE, OPEN, RELEASE };
+
+static int set_pages(uint64_t addr, uint64_t npages, enum how how)
 {
+	int present = how == OPEN || how == RELEASE;
+
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t a = addr + i * PAGE_SIZE;
 		if (present && arch_is_mapped(a))
 			continue; /* keeps large pages whole, and an entry its accessed bit */
-		uint64_t *pte = pte_4k(a), want = present ? (a | PTE_P | PTE_W | PTE_U) : 0;
+		uint64_t *pte = pte_4k(a);
 		if (!pte)
 			return -1;
-		uint64_t old = *pte;
+		uint64_t old = *pte, want = present ? (a | PTE_P | PTE_W | PTE_U) :
+				      how == UNMAP_STALE ? PTE_STALE : 0;
+		if (!present && !(old & PTE_P))
+			want |= old & PTE_STALE; /* absent already: still not cleared */
 		if (old == want)
 			continue;
 		*pte = want;
 		if (old & PTE_A)
 			invlpg(a);
+		if (how == OPEN && (old & PTE_STALE))
+			memset((void *)a, 0, PAGE_SIZE);
 	}
 	return 0;
 }
 
 int arch_unmap_pages(uint64_t addr, uint64_t npages)
 {
-	return set_pages(addr, npages, 0);
+	return set_pages(addr, npages, UNMAP);
+}
+
+int arch_unmap_pages_stale(uint64_t addr, uint64_t npages)
+{
+	return set_pages(addr, npages, UNMAP_STALE);
 }
 
 int arch_map_pages(uint64_t addr, uint64_t npages)
 {
-	return set_pages(addr, npages, 1);
+	return set_pages(addr, npages, OPEN);
+}
+
+int arch_release_pages(uint64_t addr, uint64_t npages)
+{
+	return set_pages(addr, npages, RELEASE);
 }
 
 int arch_is_mapped(uint64_t addr)

@@ -19,7 +19,11 @@ void arch_paging_init(void);
 void arch_paging_load(void);
 /* Make 4 KiB pages absent (guard pages, PROT_NONE) or present again. */
 int arch_unmap_pages(uint64_t addr, uint64_t npages);
-int arch_map_pages(uint64_t addr, uint64_t npages);
+int arch_map_pages(uint64_t addr, uint64_t npages); /* clears pages unmapped stale */
+/* Absent pages whose contents were not cleared (arch_map_pages clears them). */
+int arch_unmap_pages_stale(uint64_t addr, uint64_t npages);
+/* Present again on their way to the free pool: no clearing (page_alloc does it). */
+int arch_release_pages(uint64_t addr, uint64_t npages);
 int arch_is_mapped(uint64_t addr);
 
 uint64_t arch_cycles(void);

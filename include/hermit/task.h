@@ -108,7 +108,7 @@ void futex_cancel(struct task *t);
 
 /* kernel/prot_none.c */
 void none_apply(struct task *t);
-long none_mmap(uint64_t addr, uint64_t len, int flags);
+long none_mmap(uint64_t len);
 void none_before_mprotect(uint64_t addr, uint64_t len, int prot);
 
 /* kernel/signal.c */
