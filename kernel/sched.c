@@ -189,11 +189,12 @@ void sched_preempt_check(void)
 {
 	struct cpu *c = this_cpu();
 	struct task *cur = current;
+	uint64_t allowed = cur->affinity & cpus_online_mask;
 
 	c->need_resched = 0;
 	if (cur == c->idle)
 		return;
-	if (!((cur->affinity & cpus_online_mask) >> c->id & 1) && (cur->affinity & cpus_online_mask)) {
+	if (allowed && !((allowed >> c->id) & 1)) {
 		sched_migrate_current();
 		return;
 	}
