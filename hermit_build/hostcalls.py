@@ -43,6 +43,9 @@ class HostServices:
             HC.TIME: self._time,
             HC.SYSCALL: self._syscall,
             HC.DISCARD: self._discard,
+            # uhyve blocks an idle cpu itself (uhyve/vcpu.py); here the kernel polls
+            HC.IDLE: lambda gpa: None,
+            HC.WAKE: lambda gpa: None,
         }
 
     def __enter__(self) -> "HostServices":

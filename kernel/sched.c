@@ -16,6 +16,12 @@
 #include <hermit/task.h>
 
 #define SLICE_NS 10000000ULL /* how long a thread runs while another waits */
+/* Without a timer (kvm_pvm) an idle cpu polls; after IDLE_SPIN_NS of nothing it asks
+ * uhyve to block its vCPU (HC_IDLE) until woken (HC_WAKE) or until IDLE_EARLY_NS
+ * before the next sleeper is due, then polls again: wake-ups stay as precise as
+ * polling, and an idle cpu costs the host nothing. */
+#define IDLE_SPIN_NS 200000ULL
+#define IDLE_EARLY_NS 1000000ULL
 
 static uint64_t next_deadline = NO_DEADLINE; /* earliest sleeper of all (polling idle cpus) */
 static uint64_t slice_end[HERMIT_HC_MAILBOX_SLOTS];
@@ -52,6 +58,21 @@ static void timer_update(void)
 	arch_timer_arm(at == NO_DEADLINE ? 0 : time_ns_to_cycles(at));
 }
 
+static int can_block(void)
+{
+	return !arch_timer_available() && boot_info->loader == HERMIT_LOADER_UHYVE;
+}
+
+/* End cpu c's HC_IDLE, if it is in one (or about to be: uhyve keeps the wake-up). */
+static void wake_sleeper(struct cpu *c)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* our queue change, then its flag */
+	if (__atomic_load_n(&c->sleeping, __ATOMIC_SEQ_CST)) {
+		struct hc_wake w = { .cpu = c->id };
+		arch_hypercall(HC_WAKE, &w);
+	}
+}
+
 /* Queue a runnable task on the cpu it should run on, and tell that cpu. */
 void sched_add(struct task *t)
 {
@@ -67,6 +88,8 @@ void sched_add(struct task *t)
 	} else if (preempts(c, t, 1)) {
 		/* It halts with nothing to do, or must arm its slice timer, or give way. */
 		arch_kick_cpu(id);
+		if (c->running == c->idle && can_block())
+			wake_sleeper(c);
 	}
 }
 
@@ -95,6 +118,16 @@ static void expire(uint64_t now)
 	}
 	next_deadline = earliest;
 	c->deadline = mine;
+	if (can_block() && earliest != NO_DEADLINE) {
+		/* a cpu blocked in the loader past the new earliest wake-up: it must poll it */
+		for (uint32_t id = 0; id < boot_info->cpus; id++) {
+			struct cpu *s = cpu_get(id);
+			if (s != c && s->sleeping && s->sleep_until + IDLE_EARLY_NS > earliest) {
+				wake_sleeper(s);
+				break;
+			}
+		}
+	}
 	VVAR->next_wake_tsc = earliest == NO_DEADLINE ? ~0ULL : time_ns_to_cycles(earliest);
 }
 
@@ -154,6 +187,32 @@ void schedule(void)
 		timer_update();
 }
 
+/* No timer: poll this cpu's queue and the earliest deadline without the lock (the
+ * cpus at work need it for every system call); under uhyve block in between. */
+static void idle_poll(struct cpu *c)
+{
+	uint64_t spin_end = time_monotonic_ns() + IDLE_SPIN_NS;
+
+	while (!__atomic_load_n(&c->rq.head, __ATOMIC_RELAXED)) {
+		uint64_t now = time_monotonic_ns();
+		uint64_t due = __atomic_load_n(&next_deadline, __ATOMIC_RELAXED);
+		if (now >= due)
+			return;
+		if (now < spin_end || !can_block() || due - now <= IDLE_EARLY_NS + IDLE_SPIN_NS) {
+			arch_relax();
+			continue;
+		}
+		c->sleep_until = due == NO_DEADLINE ? NO_DEADLINE - IDLE_EARLY_NS : due - IDLE_EARLY_NS;
+		__atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST); /* then look: see wake_sleeper */
+		if (!__atomic_load_n(&c->rq.head, __ATOMIC_SEQ_CST)) {
+			struct hc_idle i = { .ns = c->sleep_until - now };
+			arch_hypercall(HC_IDLE, &i);
+		}
+		__atomic_store_n(&c->sleeping, 0, __ATOMIC_SEQ_CST);
+		spin_end = time_monotonic_ns() + IDLE_SPIN_NS;
+	}
+}
+
 /* Each cpu's idle task: run what becomes runnable, halt (or poll) in between.
  * Entered with the kernel lock held, it releases the lock only while waiting. */
 noreturn void idle_loop(void)
@@ -171,14 +230,10 @@ noreturn void idle_loop(void)
 		}
 		timer_update();
 		kernel_unlock();
-		if (arch_timer_available()) {
+		if (arch_timer_available())
 			arch_idle(); /* halt until the timer or a kick; then look again */
-		} else {
-			/* Poll without the lock: the cpus at work need it for every system call. */
-			while (!__atomic_load_n(&c->rq.head, __ATOMIC_RELAXED) &&
-			       time_monotonic_ns() < __atomic_load_n(&next_deadline, __ATOMIC_RELAXED))
-				arch_relax();
-		}
+		else
+			idle_poll(c);
 		kernel_lock();
 	}
 }

@@ -12,8 +12,10 @@ cases as the features land.
 
 import os
 import re
+import resource
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,3 +166,20 @@ def test_native_jacobi_is_independent_of_threads(native_dir, tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
         sweeps.add(values(r.stdout)["sweeps"])
     assert len(sweeps) == 1, sweeps
+
+
+def test_idle_cpus_cost_the_host_nothing(sdk, loader):
+    """Idle cpus halt, or under uhyve on kvm_pvm (no interrupts) block in the loader:
+    a guest whose 2 cpus sleep for a second uses a fraction of a cpu-second."""
+    from hermit_build.config import kvm_is_pvm
+
+    if loader.get("HERMIT_ISLE") == "qemu" and loader.get("HERMIT_KVM") != "0" and kvm_is_pvm():
+        pytest.skip("QEMU on kvm_pvm: no interrupts reach the guest, its idle cpus poll")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    r = run(sdk, "extra/tests/idle", "1000", env=dict(loader, HERMIT_CPUS="2"))
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert cpu < 0.3 * wall, f"{cpu:.2f} s of host cpu in {wall:.2f} s: idle cpus spin"

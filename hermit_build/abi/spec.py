@@ -77,6 +77,11 @@ HYPERCALLS: dict[str, int] = {
     # the loader drops the host's pages behind it, which then read as zero and cost
     # the host nothing until touched.  ret = 0 or -errno (then the memory is unchanged).
     "DISCARD": 9,
+    # The calling cpu has nothing to run and no timer to wait for (kvm_pvm): uhyve
+    # blocks it until a WAKE names it or `ns` nanoseconds pass; other loaders return
+    # at once (the kernel then polls).
+    "IDLE": 10,
+    "WAKE": 11,  # end cpu's IDLE, or make its next one return at once
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -114,6 +119,8 @@ STRUCTS: dict[str, list[str]] = {
     "hc_time": ["ns"],
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
     "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
+    "hc_idle": ["ns"],
+    "hc_wake": ["cpu"],
     "hc_discard": ["addr", "len", "ret"],
     # At VVAR_ADDR.  monotonic ns = (tsc - tsc_base) * ns_mult >> 32 (one formula for the
     # kernel and the vDSO: <hermit/clock.h>); realtime ns = realtime_base + monotonic ns,

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import time
 
 from ..abi import C
@@ -33,6 +34,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.write_boot_tables()
         for i in range(cfg.cpus):
             vcpus.append(Vcpu(vm, i))
+        vm.wake = [threading.Event() for _ in vcpus]
         for vcpu in vcpus:
             vcpu.set_cpuid()
             vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE, vcpu.index)

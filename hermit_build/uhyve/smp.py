@@ -25,6 +25,8 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     def stop_all() -> None:
         for v in vcpus:
             v.stopped = True
+        for e in vcpus[0].vm.wake:  # a vCPU blocked in IDLE looks at `stopped` then
+            e.set()
 
     def body(vcpu: Vcpu) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)

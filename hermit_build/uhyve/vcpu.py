@@ -10,7 +10,7 @@ import struct
 from fcntl import ioctl
 
 from .. import kernlog, memlayout
-from ..abi import C, S
+from ..abi import HC, C, S
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
 from . import kvm
@@ -21,6 +21,7 @@ UART_PORT = 0x3F8
 UART_LSR = UART_PORT + 5
 LSR_TX_EMPTY = 0x60  # transmitter holding register and shift register empty
 HINT_LOG = "run with HERMIT_VERBOSE=1 to see the kernel log"
+MAX_IDLE_NS = 100_000_000  # an IDLE blocks at most this long: a lost WAKE cannot hang
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -151,6 +152,9 @@ class Vcpu:
                 if 0 < nr < 256:
                     if gpa is None:
                         continue
+                    if nr == HC.IDLE or nr == HC.WAKE:
+                        self.idle_or_wake(services, nr, gpa)
+                        continue
                     try:
                         status = services.handle(nr, gpa)
                     except GuestError as e:
@@ -165,6 +169,28 @@ class Vcpu:
             else:
                 value = LSR_TX_EMPTY if port == UART_LSR else 0xFF
                 area[off : off + size * count] = bytes((value,)) * (size * count)
+
+    def idle_or_wake(self, services: HostServices, nr: int, gpa: int) -> None:
+        """IDLE: block this vCPU's thread until a WAKE names it or the time is up (the
+        kernel looks at its run queue again either way). Outside the services' lock:
+        the other vCPUs go on."""
+        try:
+            value = services.mem.read_u64(gpa)  # hc_idle.ns, hc_wake.cpu: the one field
+        except GuestFault:
+            raise UhyveError(
+                f"hypercall {nr}: argument outside guest memory ({self.where()})"
+            ) from None
+        wake = self.vm.wake
+        if nr == HC.WAKE:
+            if value >= len(wake):
+                raise UhyveError(f"WAKE of cpu {value}: there are {len(wake)} ({self.where()})")
+            wake[value].set()
+            return
+        mine = wake[self.index]
+        mine.wait(min(value, MAX_IDLE_NS) / 1e9)
+        mine.clear()
+        if self.stopped:
+            raise VcpuStopped
 
     def mailbox_arg(
         self, services: HostServices, nr: int, size: int, count: int, area: mmap.mmap, off: int

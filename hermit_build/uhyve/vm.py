@@ -7,6 +7,7 @@ import errno
 import mmap
 import os
 import struct
+import threading
 from fcntl import ioctl
 
 from .. import memlayout
@@ -82,6 +83,7 @@ class Vm:
 
     def __init__(self, mem_size: int, device: str = kvm.DEVICE):
         check_mem(mem_size)
+        self.wake: list[threading.Event] = []  # per vCPU: ends its IDLE hypercall
         self.mem_size = mem_size
         self.mem_low, self.mem_high = memlayout.uhyve_split(mem_size)
         self.fd = -1

@@ -55,6 +55,8 @@ struct cpu {
 	struct runq rq;      /* runnable tasks waiting for this cpu */
 	int need_resched;    /* a task in rq should run before `running` */
 	uint64_t deadline;   /* earliest deadline of tasks blocked here (its timer) */
+	int sleeping;        /* idle and blocked in the loader (no timer: kvm_pvm) */
+	uint64_t sleep_until; /* ... until this monotonic ns at the latest */
 };
 struct cpu *this_cpu(void); /* arch */
 uint32_t this_cpu_id(void); /* arch: 0 before the per-cpu data is set up */
