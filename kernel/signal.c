@@ -15,7 +15,6 @@
 #define BIT(s) (1ULL << ((s) - 1))
 #define UNBLOCKABLE (BIT(SIGKILL) | BIT(SIGSTOP))
 #define IGNORED_BY_DEFAULT (BIT(SIGCHLD) | BIT(SIGURG) | BIT(SIGWINCH) | BIT(SIGCONT))
-#define HERMIT_PID 1
 #define UC_HERMIT_FULL (1UL << 30) /* ours: the context came from an interrupt */
 
 struct k_sigaction {
@@ -148,7 +147,7 @@ static long send(struct task *t, long sig)
 long sys_kill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	if (a0 != HERMIT_PID && a0 != 0 && a0 != -1)
+	if (a0 != HERMIT_APP_PID && a0 != 0 && a0 != -1)
 		return -ESRCH;
 	return send(0, a1);
 }
@@ -164,7 +163,7 @@ long sys_tgkill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	struct task *t = task_by_tid((uint64_t)a1);
-	return a0 == HERMIT_PID && t ? send(t, a2) : -ESRCH;
+	return a0 == HERMIT_APP_PID && t ? send(t, a2) : -ESRCH;
 }
 
 /* Save the interrupted context on the user stack and enter the handler. */
@@ -202,7 +201,7 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 	memcpy(&fr->uc.uc_sigmask, &current->sigmask, sizeof(current->sigmask));
 	fr->info.si_signo = sig;
 	fr->info.si_code = tkill ? SI_TKILL : SI_USER;
-	fr->info.si_pid = HERMIT_PID;
+	fr->info.si_pid = HERMIT_APP_PID;
 
 	current->sigmask |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;

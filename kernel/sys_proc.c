@@ -11,7 +11,6 @@
 
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
-#define HERMIT_PID HERMIT_APP_PID /* also the SDK's getpid(), sdk/getpid.c */
 
 long sys_arch_prctl(SYSCALL_PARAMS)
 {
@@ -32,7 +31,7 @@ long sys_arch_prctl(SYSCALL_PARAMS)
 long sys_getpid(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	return HERMIT_PID;
+	return HERMIT_APP_PID;
 }
 
 static void copy_field(char *dst, const char *src)
@@ -79,7 +78,7 @@ static void limit(int res, struct rlimit *r)
 long sys_prlimit64(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
-	if (a0 && a0 != HERMIT_PID)
+	if (a0 && a0 != HERMIT_APP_PID)
 		return -ESRCH;
 	if (a1 < 0 || a1 >= RLIM_NLIMITS)
 		return -EINVAL;

@@ -11,7 +11,6 @@
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
-#define HERMIT_PID 1
 #define RT_PRIO_MAX 99
 
 static struct task *thread(long pid)
@@ -163,7 +162,7 @@ long sys_sched_rr_get_interval(SYSCALL_PARAMS)
 /* Nice values are kept and reported; the fair share among SCHED_OTHER threads is equal. */
 static struct task *nice_target(long which, long who)
 {
-	if (which == PRIO_PROCESS && (who == 0 || who == HERMIT_PID))
+	if (which == PRIO_PROCESS && (who == 0 || who == HERMIT_APP_PID))
 		return current; /* the process: the main thread's value stands for it */
 	if (which == PRIO_PROCESS)
 		return task_by_tid((uint64_t)who);

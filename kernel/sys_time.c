@@ -10,7 +10,6 @@
 #include <hermit/task.h>
 
 #define NSEC 1000000000ULL
-#define HERMIT_PID 1
 #define CLK_TCK 100 /* what musl's sysconf(_SC_CLK_TCK) reports */
 
 /* The cpu clocks of a thread or process by id, as Linux encodes them:
@@ -28,7 +27,7 @@ static long cpu_clock_ns(long clk, uint64_t *ns)
 		*ns = sched_thread_cpu_ns(t);
 		return 0;
 	}
-	if (id && id != HERMIT_PID)
+	if (id && id != HERMIT_APP_PID)
 		return -EINVAL;
 	*ns = sched_process_cpu_ns();
 	return 0;
