@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/app.h"
+
 #define PAGE 4096
 #define BATCH 64
 #define TOUCH_BATCH 16
@@ -22,20 +24,6 @@ static int samples;
 static uint64_t *cycles;
 static void *volatile sink;
 static int write_fd = -1;
-
-static inline uint64_t tsc_begin(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi)::"memory");
-	return (uint64_t)hi << 32 | lo;
-}
-
-static inline uint64_t tsc_end(void)
-{
-	uint32_t lo, hi, aux;
-	__asm__ volatile("rdtscp\n\tlfence" : "=a"(lo), "=d"(hi), "=c"(aux)::"memory");
-	return (uint64_t)hi << 32 | lo;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -119,19 +107,6 @@ static double page_touch(double overhead)
 	munmap((void *)mem, pages * PAGE);
 	double m = ((double)median(samples) - overhead) / TOUCH_BATCH;
 	return m < 0 ? 0 : m;
-}
-
-static double tsc_mhz(void)
-{
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	uint64_t t0 = tsc_begin();
-	do
-		clock_gettime(CLOCK_MONOTONIC, &b);
-	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
-	uint64_t t1 = tsc_end();
-	double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-	return (double)(t1 - t0) / ns * 1e3;
 }
 
 static const char *open_write_target(void)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 256
 #define TOP 8
 
@@ -41,19 +43,6 @@ static inline uint64_t rdtsc(void)
 	uint32_t lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
-}
-
-static double tsc_hz(void)
-{
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	uint64_t t0 = rdtsc();
-	do
-		clock_gettime(CLOCK_MONOTONIC, &b);
-	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
-	uint64_t t1 = rdtsc();
-	double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-	return (double)(t1 - t0) / ns * 1e9;
 }
 
 static void keep(uint64_t *top, uint64_t gap)
@@ -120,7 +109,7 @@ int main(int argc, char **argv)
 			MAX_THREADS);
 		return 2;
 	}
-	double hz = tsc_hz();
+	double hz = tsc_mhz() * 1e6;
 	duration = (uint64_t)(hz * (double)ms / 1e3);
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
 	for (int t = 0; t < nthreads; t++)

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 256
 #define KERNELS 4
 
@@ -26,15 +28,6 @@ static pthread_barrier_t barrier;
 static const double scalar = 3.0;
 static const char *names[KERNELS] = { "copy", "scale", "add", "triad" };
 static const int arrays_touched[KERNELS] = { 2, 2, 3, 3 };
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static double now(void)
 {
@@ -114,9 +107,8 @@ static int check_results(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[MAX_THREADS];
 
-	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	n = argc > 2 ? atol(argv[2]) : 4000000;
 	reps = argc > 3 ? atoi(argv[3]) : 10;
 	if (nthreads < 1 || nthreads > MAX_THREADS || n < nthreads || reps < 2) {
@@ -132,14 +124,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
-	for (int t = 1; t < nthreads; t++)
-		if (pthread_create(&th[t], NULL, run, (void *)(long)t)) {
-			fprintf(stderr, "stream: pthread_create of thread %d failed\n", t);
-			return 1;
-		}
-	run(0);
-	for (int t = 1; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	if (run_threads("stream", run, nthreads))
+		return 1;
 	printf("threads=%d\nelements=%ld\nreps=%d\n", nthreads, n, reps);
 	for (int k = 0; k < KERNELS; k++) {
 		double bytes = (double)arrays_touched[k] * sizeof(double) * (double)n;

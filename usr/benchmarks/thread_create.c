@@ -12,46 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 1024
 #define ROUNDS 5
 
 static pthread_barrier_t barrier;
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
-
-static inline uint64_t tsc_begin(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi)::"memory");
-	return (uint64_t)hi << 32 | lo;
-}
-
-static inline uint64_t tsc_end(void)
-{
-	uint32_t lo, hi, aux;
-	__asm__ volatile("rdtscp\n\tlfence" : "=a"(lo), "=d"(hi), "=c"(aux)::"memory");
-	return (uint64_t)hi << 32 | lo;
-}
-
-static double tsc_mhz(void)
-{
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	uint64_t t0 = tsc_begin();
-	do
-		clock_gettime(CLOCK_MONOTONIC, &b);
-	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000000L);
-	uint64_t t1 = tsc_end();
-	double ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-	return (double)(t1 - t0) / ns * 1e3;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -72,7 +38,7 @@ static void *wait_all(void *arg)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	int samples = argc > 2 ? atoi(argv[2]) : 201;
 	static pthread_t th[MAX_THREADS];
 	uint64_t *cycles = malloc(sizeof(uint64_t) * (size_t)(samples > ROUNDS ? samples : ROUNDS));

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/app.h"
+
 #define NSEC 1000000000ULL
 #define MAX_THREADS 64
 #define READS 200000
@@ -231,13 +233,6 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-static int default_threads(void)
-{
-	cpu_set_t set;
-	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 ?
-		       CPU_COUNT(&set) : 1;
-}
-
 static void check_monotonic_threads(int n)
 {
 	pthread_t t[MAX_THREADS];
@@ -291,7 +286,7 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 0;
 	if (n <= 0)
-		n = default_threads();
+		n = affinity_cpus();
 	if (n > MAX_THREADS) {
 		fprintf(stderr, "usage: clocks [THREADS 1-%d]\n", MAX_THREADS);
 		return 2;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 256
 #define MAX_SWEEPS 1000
 #define TOLERANCE 1e-12
@@ -22,15 +24,6 @@ static int n, nthreads, sweeps;
 static double *a, *b, *x[2], *truth;
 static double change[2][MAX_THREADS];
 static pthread_barrier_t barrier;
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static double now(void)
 {
@@ -97,9 +90,8 @@ static void *solve(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[MAX_THREADS];
 
-	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	n = argc > 2 ? atoi(argv[2]) : 512;
 	if (nthreads < 1 || nthreads > MAX_THREADS || n < 2 || n > 8192) {
 		fprintf(stderr, "usage: jacobi [THREADS 1-%d] [ORDER 2-8192]\n", MAX_THREADS);
@@ -117,14 +109,8 @@ int main(int argc, char **argv)
 	setup();
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
 	double start = now();
-	for (int t = 1; t < nthreads; t++)
-		if (pthread_create(&th[t], NULL, solve, (void *)(long)t)) {
-			fprintf(stderr, "jacobi: pthread_create of thread %d failed\n", t);
-			return 1;
-		}
-	solve(0);
-	for (int t = 1; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	if (run_threads("jacobi", solve, nthreads))
+		return 1;
 	double seconds = now() - start;
 
 	const double *sol = x[sweeps % 2];

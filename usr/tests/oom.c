@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 64
 #define MAX_CHUNKS 65536
 #define PAGE 4096
@@ -26,15 +28,6 @@
 static int failures;
 static void *chunks[MAX_CHUNKS];
 static size_t sizes[MAX_CHUNKS];
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static void check(int ok, const char *what)
 {
@@ -230,7 +223,7 @@ static void threads_phase(int n)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	long limit_mib = argc > 2 ? atol(argv[2]) : 128;
 	struct rlimit rl = { (rlim_t)limit_mib * MIB, (rlim_t)limit_mib * MIB };
 

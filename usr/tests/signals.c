@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 64
 #define MAX_RECORDS 1024
 #define WAIT_SECONDS 5
@@ -35,15 +37,6 @@ static int nrecords, published, max_depth, reraise;
 static __thread int depth;
 static __thread volatile int got_signal;
 static int checks, failures;
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static void check(int ok, const char *what)
 {
@@ -314,7 +307,7 @@ static void threads(int n)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 
 	if (n < 1 || n > MAX_THREADS) {
 		fprintf(stderr, "usage: signals [THREADS 1-%d]\n", MAX_THREADS);

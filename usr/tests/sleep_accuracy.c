@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 64
 #define METHODS 4
 #define NSEC 1000000000LL
@@ -29,15 +31,6 @@ static const char *method_names[METHODS] = { "nanosleep", "clock_nanosleep_rel",
 static int nthreads, reps;
 static int64_t *samples[METHODS]; /* overshoot in ns, nthreads * reps * NDUR each */
 static int early[METHODS], errors[METHODS];
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static int64_t ns_of(struct timespec ts)
 {
@@ -112,10 +105,9 @@ static int invalid_refused(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[MAX_THREADS];
 	int failures = 0;
 
-	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	double bound_us = argc > 2 ? atof(argv[2]) : 0;
 	reps = argc > 3 ? atoi(argv[3]) : 10;
 	if (nthreads < 1 || nthreads > MAX_THREADS || reps < 1 || bound_us < 0) {
@@ -129,14 +121,8 @@ int main(int argc, char **argv)
 			return 1;
 	printf("threads=%d\nreps=%d\n", nthreads, reps);
 	fflush(stdout);
-	for (int t = 1; t < nthreads; t++)
-		if (pthread_create(&th[t], NULL, measure, (void *)(long)t)) {
-			fprintf(stderr, "sleep_accuracy: pthread_create of thread %d failed\n", t);
-			return 1;
-		}
-	measure(0);
-	for (int t = 1; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	if (run_threads("sleep_accuracy", measure, nthreads))
+		return 1;
 
 	int64_t all_median = 0;
 	for (int m = 0; m < METHODS; m++) {

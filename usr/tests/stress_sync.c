@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 1024
 #define QUEUE 8
 #define SEM_COUNT 4
@@ -27,12 +29,8 @@ static pthread_barrier_t phase;
 
 static int default_threads(void)
 {
-	cpu_set_t set;
-	int n = 1;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		n = CPU_COUNT(&set);
-	return n * 128 < 256 ? 256 : n * 128 > MAX_THREADS ? MAX_THREADS : n * 128;
+	int n = affinity_cpus() * 128;
+	return n < 256 ? 256 : n > MAX_THREADS ? MAX_THREADS : n;
 }
 
 static void check(int ok, const char *what, long got, long want)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 256
 #define SLOTS 64
 #define SHARED 128
@@ -37,15 +39,6 @@ static pthread_barrier_t barrier;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct block *shared[SHARED];
 static int nshared;
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static uint64_t next(uint64_t *s)
 {
@@ -163,7 +156,7 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	nthreads = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	long ops = argc > 2 ? atol(argv[2]) : 10000;
 	long allocated = 0, freed = 0, corrupt = 0, failed = 0;
 

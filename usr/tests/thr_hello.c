@@ -14,6 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../common/app.h"
+
 #define MAX_THREADS 1024
 
 struct slot {
@@ -27,15 +29,6 @@ struct slot {
 static __thread int tls_id = -1;
 static struct slot slots[MAX_THREADS];
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int default_threads(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return 1;
-}
 
 static void *hello(void *arg)
 {
@@ -74,7 +67,7 @@ static int distinct(const struct slot *a, int n, long main_tid)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : default_threads();
+	int n = argc > 1 && atoi(argv[1]) ? atoi(argv[1]) : affinity_cpus();
 	pthread_t th[MAX_THREADS];
 	int failures = 0;
 
