@@ -263,6 +263,15 @@ void sched_preempt_check(void)
 	}
 }
 
+/* t runs on another cpu: it looks at its state again on its way back to the
+ * application (at once when an IPI can reach it, else at its next system call,
+ * where sched_yield's fast path, sdk/sched_yield.c, also sees need_resched). */
+void sched_poke_running(struct task *t)
+{
+	cpu_get(t->cpu)->need_resched = 1;
+	arch_kick_cpu(t->cpu);
+}
+
 /* Run the current task on another cpu it may use. */
 void sched_migrate_current(void)
 {

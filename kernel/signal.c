@@ -122,8 +122,7 @@ static void interrupt(struct task *t)
 		futex_cancel(t);
 		sched_wake(t);
 	} else if (t != current && cpu_get(t->cpu)->running == t) {
-		cpu_get(t->cpu)->need_resched = 1; /* its next system call takes it (sched_yield too) */
-		arch_kick_cpu(t->cpu);
+		sched_poke_running(t); /* it takes the signal there */
 	}
 }
 

@@ -32,10 +32,8 @@ static void requeue(struct task *t)
 	struct cpu *c = cpu_get(t->cpu);
 	if (runq_remove(&c->rq, t))
 		sched_add(t);
-	else if (c->running == t) {
-		c->need_resched = 1; /* it looks again on its way back to the application */
-		arch_kick_cpu(t->cpu);
-	}
+	else if (c->running == t)
+		sched_poke_running(t); /* its new affinity or priority takes effect there */
 }
 
 long sys_sched_getaffinity(SYSCALL_PARAMS)

@@ -174,8 +174,9 @@ class Vcpu:
         """IDLE: block this vCPU's thread until a WAKE names it or the time is up (the
         kernel looks at its run queue again either way). Outside the services' lock:
         the other vCPUs go on."""
+        field = S.hc_wake.offset["cpu"] if nr == HC.WAKE else S.hc_idle.offset["ns"]
         try:
-            value = services.mem.read_u64(gpa)  # hc_idle.ns, hc_wake.cpu: the one field
+            value = services.mem.read_u64(gpa + field)
         except GuestFault:
             raise UhyveError(
                 f"hypercall {nr}: argument outside guest memory ({self.where()})"
