@@ -62,3 +62,24 @@ def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
             lines.append(f"  #{i:<2} {where(addr)}")
     print("\n".join(lines), file=out, flush=True)
     return exit_status(fault["vector"])
+
+
+def cpu_state(regs: dict[str, int], image: str | None, mem=None, out=None) -> None:
+    """What a vCPU held when it stopped without a report (a triple fault): the
+    registers, and a backtrace unwound from them where the image's CFI allows."""
+    out = out or sys.stderr
+    sym = symbolizer(image)
+
+    def where(addr: int) -> str:
+        name = sym.lookup(addr) if sym else None
+        return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
+
+    lines = [f"  at {where(regs['rip'])}"]
+    vals = [f"{r:>7} {regs[r]:#018x}" for r in [*_REGS, "cr2"] if r in regs]
+    for i in range(0, len(vals), 3):
+        lines.append("  " + "  ".join(vals[i : i + 3]))
+    trace = sym.backtrace(regs, mem, C.MAX_FRAMES) if sym is not None and mem is not None else None
+    if trace:
+        lines.append("backtrace:")
+        lines += [f"  #{i:<2} {where(addr)}" for i, addr in enumerate(trace)]
+    print("\n".join(lines), file=out, flush=True)

@@ -7,6 +7,7 @@ main thread, so the interval timer's SIGALRM is what kicks it out of KVM_RUN.
 import mmap
 import os
 import struct
+import sys
 from fcntl import ioctl
 
 from .. import kernlog, memlayout
@@ -123,6 +124,20 @@ class Vcpu:
             return "at an unknown rip"
         return f"at rip={r['rip']:#x} rsp={r['rsp']:#x}"
 
+    def dump_state(self, services: HostServices) -> None:
+        """Registers (and cr2) of a vCPU that stopped without a report, to stderr."""
+        from ..crash import cpu_state  # pyelftools only on this rare path
+
+        r, sregs = self.regs(), bytearray(kvm.SREGS_SIZE)
+        try:
+            ioctl(self.fd, kvm.GET_SREGS, sregs)
+        except OSError:
+            return
+        if r:
+            _cr0, r["cr2"], r["cr3"] = kvm.SREG_CONTROL.unpack_from(sregs, kvm.SREG_CONTROL_OFF)[:3]
+            print(f"hermit: vCPU {self.index} state:", file=sys.stderr)
+            cpu_state(r, services.image, services.mem)
+
     # -- the run loop -----------------------------------------------------------------
 
     def run(self, services: HostServices, uart: bool) -> int:
@@ -140,7 +155,7 @@ class Vcpu:
                 continue
             reason = unpack_u32(area, kvm.RUN_EXIT_REASON)[0]
             if reason != kvm.EXIT_IO:
-                self.fail(reason)
+                self.fail(reason, services)
             direction, size, port, count, off = unpack_io(area, kvm.RUN_EXIT_DATA)
             if direction == kvm.EXIT_IO_OUT:
                 nr = port - hc_base
@@ -258,7 +273,7 @@ class Vcpu:
             f"the kernel stopped before the EXIT hypercall; {HINT_LOG}"
         )
 
-    def fail(self, reason: int) -> None:
+    def fail(self, reason: int, services: HostServices) -> None:
         """Turn any exit other than port I/O into a clear UhyveError."""
         area = self.area
         data = kvm.RUN_EXIT_DATA
@@ -266,6 +281,7 @@ class Vcpu:
             r = self.regs()
             self.halted(r.get("rip", 1) - 1)
         if reason == kvm.EXIT_SHUTDOWN:
+            self.dump_state(services)
             raise UhyveError(
                 f"guest triple-faulted {self.where()}: a CPU exception found no working "
                 f"handler; {HINT_LOG}"
