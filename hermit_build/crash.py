@@ -42,44 +42,36 @@ def frames(fault: dict[str, int], sym, mem) -> list[int]:
     return [fault[f"frame{i}"] for i in range(min(fault["nframes"], C.MAX_FRAMES))]
 
 
-def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
-    """Print the fault report to stderr; return the exit status for the proxy."""
-    out = out or sys.stderr
-    sym = symbolizer(image)
+def _where(sym, addr: int) -> str:
+    name = sym.lookup(addr) if sym else None
+    return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
 
-    def where(addr: int) -> str:
-        name = sym.lookup(addr) if sym else None
-        return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
 
-    lines = [f"hermit: guest crashed: {describe(fault)}", f"  at {where(fault['r_rip'])}"]
-    regs = [f"{r:>7} {fault['r_' + r]:#018x}" for r in _REGS]
+def _details(sym, rip: int, values: list[tuple[str, int]], trace: list[int] | None) -> list[str]:
+    """Where it stopped, the registers three to a line, and the backtrace."""
+    lines = [f"  at {_where(sym, rip)}"]
+    regs = [f"{name:>7} {value:#018x}" for name, value in values]
     for i in range(0, len(regs), 3):
         lines.append("  " + "  ".join(regs[i : i + 3]))
-    trace = frames(fault, sym, mem)
     if trace:
         lines.append("backtrace:")
-        for i, addr in enumerate(trace):
-            lines.append(f"  #{i:<2} {where(addr)}")
-    print("\n".join(lines), file=out, flush=True)
-    return exit_status(fault["vector"])
+        lines += [f"  #{i:<2} {_where(sym, addr)}" for i, addr in enumerate(trace)]
+    return lines
 
+
+def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
+    """Print the fault report to stderr; return the exit status for the proxy."""
+    sym = symbolizer(image)
+    values = [(r, fault["r_" + r]) for r in _REGS]
+    lines = [f"hermit: guest crashed: {describe(fault)}",
+             *_details(sym, fault["r_rip"], values, frames(fault, sym, mem))]
+    print("\n".join(lines), file=out or sys.stderr, flush=True)
+    return exit_status(fault["vector"])
 
 def cpu_state(regs: dict[str, int], image: str | None, mem=None, out=None) -> None:
     """What a vCPU held when it stopped without a report (a triple fault): the
     registers, and a backtrace unwound from them where the image's CFI allows."""
-    out = out or sys.stderr
     sym = symbolizer(image)
-
-    def where(addr: int) -> str:
-        name = sym.lookup(addr) if sym else None
-        return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
-
-    lines = [f"  at {where(regs['rip'])}"]
-    vals = [f"{r:>7} {regs[r]:#018x}" for r in [*_REGS, "cr2"] if r in regs]
-    for i in range(0, len(vals), 3):
-        lines.append("  " + "  ".join(vals[i : i + 3]))
+    values = [(r, regs[r]) for r in [*_REGS, "cr2"] if r in regs]
     trace = sym.backtrace(regs, mem, C.MAX_FRAMES) if sym is not None and mem is not None else None
-    if trace:
-        lines.append("backtrace:")
-        lines += [f"  #{i:<2} {where(addr)}" for i, addr in enumerate(trace)]
-    print("\n".join(lines), file=out, flush=True)
+    print("\n".join(_details(sym, regs["rip"], values, trace)), file=out or sys.stderr, flush=True)
