@@ -151,8 +151,15 @@ void irq_handler(struct trap_frame *f)
 	if (f->vector == TIMER_VECTOR)
 		armed[this_cpu()->id] = 0; /* a TSC-deadline timer fires once */
 	apic_eoi();
-	if (!(f->cs & 3))
-		return; /* the idle loop: it looks at its queue and deadlines itself */
+	if (!(f->cs & 3)) {
+		/* The idle loop's sti; hlt: it looks at its queue and deadlines itself.
+		 * Some virtual cpus (QEMU/TCG's nested SVM, measured) deliver the interrupt
+		 * inside sti's one-instruction shadow: returning onto the hlt would halt
+		 * with the wake-up spent, so step over it. */
+		if (*(const volatile uint8_t *)f->rip == 0xf4) /* hlt */
+			f->rip++;
+		return;
+	}
 	kernel_lock();
 	sched_interrupt();
 	arch_signal_irq(f);
