@@ -1,6 +1,7 @@
 """Bad input: one clear line on stderr, a non-zero exit, never a traceback or a hung VM."""
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -90,6 +91,8 @@ def test_hanging_guest_times_out(sdk, isle):
     assert r.stdout == "hanging\n"
     assert "did not exit within 2" in r.stderr
     assert "Traceback" not in r.stderr
+    if isle == "uhyve":  # where the guest was looping
+        assert re.search(r"^hermit: vCPU 0 was at 0x[0-9a-f]+ main\+0x", r.stderr, re.M), r.stderr
     left = subprocess.run(["pgrep", "-f", f"{sdk}/extra/tests/hang"], capture_output=True)
     assert left.returncode == 1, "a QEMU process was left behind"
 

@@ -9,10 +9,11 @@ from ..abi import C
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
 from ..hostcalls import HostServices
+from .errors import UhyveError
 from .smp import run_all
 from .vcpu import UART_PORT, Vcpu
 from .vm import Vm
-from .watchdog import Watchdog
+from .watchdog import TIMEOUT_STATUS, Watchdog
 
 
 def _tty_bits() -> int:
@@ -49,7 +50,12 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.ready()
         with services, Watchdog(cfg.timeout):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
-            status = run_all(vcpus, services, cfg.uart)
+            try:
+                status = run_all(vcpus, services, cfg.uart)
+            except UhyveError as e:
+                if e.status == TIMEOUT_STATUS:
+                    _where_stuck(vcpus, image.path)
+                raise
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return status
     finally:
@@ -58,6 +64,20 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         if cfg.verbose:
             _report(vm, timings)
         vm.close()
+
+
+def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
+    """Where each vCPU was when the timeout stopped it: a loop in the application,
+    or the kernel's idle loop (every thread blocked)."""
+    from ..elf import symbolizer  # pyelftools only on this rare path
+
+    sym = symbolizer(image)
+    for v in vcpus:
+        rip = v.regs().get("rip")
+        if rip is not None:
+            name = sym.lookup(rip) if sym else None
+            print(f"hermit: vCPU {v.index} was at {rip:#x}" + (f" {name}" if name else ""),
+                  file=sys.stderr)
 
 
 def _report(vm: Vm, timings: dict[str, float]) -> None:
