@@ -42,20 +42,21 @@ def frames(fault: dict[str, int], sym, mem) -> list[int]:
     return [fault[f"frame{i}"] for i in range(min(fault["nframes"], C.MAX_FRAMES))]
 
 
-def _where(sym, addr: int) -> str:
+def where(sym, addr: int) -> str:
+    """An address, with `function+offset` when the Symbolizer knows it."""
     name = sym.lookup(addr) if sym else None
     return f"{addr:#018x} {name}" if name else f"{addr:#018x}"
 
 
 def _details(sym, rip: int, values: list[tuple[str, int]], trace: list[int] | None) -> list[str]:
     """Where it stopped, the registers three to a line, and the backtrace."""
-    lines = [f"  at {_where(sym, rip)}"]
+    lines = [f"  at {where(sym, rip)}"]
     regs = [f"{name:>7} {value:#018x}" for name, value in values]
     for i in range(0, len(regs), 3):
         lines.append("  " + "  ".join(regs[i : i + 3]))
     if trace:
         lines.append("backtrace:")
-        lines += [f"  #{i:<2} {_where(sym, addr)}" for i, addr in enumerate(trace)]
+        lines += [f"  #{i:<2} {where(sym, addr)}" for i, addr in enumerate(trace)]
     return lines
 
 

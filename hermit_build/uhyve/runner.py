@@ -69,16 +69,14 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
 def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
     """Where each vCPU was when the timeout stopped it: a loop in the application,
     or the kernel's idle loop (every thread blocked)."""
-    from ..elf import symbolizer  # pyelftools only on this rare path
+    from ..crash import where  # pyelftools only on this rare path
+    from ..elf import symbolizer
 
     sym = symbolizer(image)
     for v in vcpus:
         rip = v.regs().get("rip")
         if rip is not None:
-            name = sym.lookup(rip) if sym else None
-            print(f"hermit: vCPU {v.index} was at {rip:#x}" + (f" {name}" if name else ""),
-                  file=sys.stderr)
-
+            print(f"hermit: vCPU {v.index} was at {where(sym, rip)}", file=sys.stderr)
 
 def _report(vm: Vm, timings: dict[str, float]) -> None:
     from ..kernlog import kernel_log
