@@ -6,8 +6,6 @@
 #include <hermit/arch.h>
 #include <hermit/task.h>
 
-volatile uint64_t sched_queued_gen;
-
 void runq_insert(struct runq *q, struct task *t, int at_head)
 {
 	struct task **p = &q->head;

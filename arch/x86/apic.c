@@ -119,11 +119,6 @@ void arch_timer_arm(uint64_t at)
 	apic_write(APIC_TIMER_INIT, !at ? 0 : ticks < 1 ? 1 : ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks);
 }
 
-uint64_t arch_timer_armed(void)
-{
-	return armed[this_cpu()->id];
-}
-
 /* Interrupt another cpu: its run queue changed (without a timer none halts,
  * and none is preempted: there is nothing to do). */
 void arch_kick_cpu(uint32_t id)

@@ -27,10 +27,9 @@ int arch_release_pages(uint64_t addr, uint64_t npages);
 int arch_is_mapped(uint64_t addr);
 
 uint64_t arch_cycles(void);
-/* The one-shot timer (TSC-deadline) and waiting for it. */
+/* The one-shot timer (TSC-deadline or the APIC's count) and waiting for it. */
 int arch_timer_available(void);
 void arch_timer_arm(uint64_t cycles_at);
-uint64_t arch_timer_armed(void);
 void arch_idle(void);
 void arch_relax(void);
 noreturn void arch_halt(void);

@@ -89,7 +89,6 @@ struct task *runq_pop(struct runq *q);
 int runq_remove(struct runq *q, struct task *t);
 uint32_t sched_pick_cpu(const struct task *t);
 struct task *sched_steal(struct cpu *me);
-extern volatile uint64_t sched_queued_gen; /* bumped when a busy cpu gets a queued task */
 
 /* kernel/sched.c */
 noreturn void idle_loop(void);
