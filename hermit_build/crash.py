@@ -69,6 +69,7 @@ def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
     print("\n".join(lines), file=out or sys.stderr, flush=True)
     return exit_status(fault["vector"])
 
+
 def cpu_state(regs: dict[str, int], image: str | None, mem=None, out=None) -> None:
     """What a vCPU held when it stopped without a report (a triple fault): the
     registers, and a backtrace unwound from them where the image's CFI allows."""

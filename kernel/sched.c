@@ -15,7 +15,6 @@
 #include <hermit/clock.h>
 #include <hermit/task.h>
 
-#define SLICE_NS 10000000ULL /* how long a thread runs while another waits */
 /* Without a timer (kvm_pvm) an idle cpu polls; after IDLE_SPIN_NS of nothing it asks
  * uhyve to block its vCPU (HC_IDLE) until woken (HC_WAKE) or until IDLE_EARLY_NS
  * before the next sleeper is due, then polls again: wake-ups stay as precise as
@@ -162,8 +161,13 @@ static void switch_to(struct task *prev, struct task *next)
 	reap();
 }
 
-static struct task *next_task(struct cpu *c)
+/* What cpu c runs next (0: nothing), once a finished task is freed and the due
+ * sleepers are woken; a pending reschedule is answered by this choice. */
+static struct task *pick_next(struct cpu *c)
 {
+	reap();
+	expire(time_monotonic_ns());
+	c->need_resched = 0;
 	struct task *t = runq_pop(&c->rq);
 	return t ? t : sched_steal(c);
 }
@@ -173,12 +177,8 @@ static struct task *next_task(struct cpu *c)
 void schedule(void)
 {
 	struct cpu *c = this_cpu();
-	struct task *prev = current, *next;
+	struct task *prev = current, *next = pick_next(c);
 
-	reap();
-	expire(time_monotonic_ns());
-	c->need_resched = 0;
-	next = next_task(c);
 	if (!next)
 		next = c->idle;
 	if (next != prev)
@@ -220,10 +220,7 @@ noreturn void idle_loop(void)
 	struct cpu *c = this_cpu();
 
 	for (;;) {
-		reap();
-		expire(time_monotonic_ns());
-		c->need_resched = 0;
-		struct task *next = next_task(c);
+		struct task *next = pick_next(c);
 		if (next) {
 			switch_to(current, next);
 			continue;

@@ -152,8 +152,8 @@ long sys_sched_rr_get_interval(SYSCALL_PARAMS)
 
 	if (!t)
 		return -ESRCH;
-	/* FIFO threads have no slice; the others get 10 ms (kernel/sched.c) */
-	*(struct timespec *)a1 = (struct timespec){ 0, t->policy == SCHED_FIFO ? 0 : 10000000L };
+	/* FIFO threads have no slice */
+	*(struct timespec *)a1 = (struct timespec){ 0, t->policy == SCHED_FIFO ? 0 : (long)SLICE_NS };
 	return 0;
 }
 

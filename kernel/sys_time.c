@@ -78,12 +78,17 @@ long sys_clock_getres(SYSCALL_PARAMS)
 	return r;
 }
 
+static struct timeval tv_of(uint64_t ns)
+{
+	return (struct timeval){ (time_t)(ns / NSEC), (long)(ns % NSEC / 1000) };
+}
+
 long sys_gettimeofday(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	uint64_t ns = time_realtime_ns();
 	if (a0)
-		*(struct timeval *)a0 = (struct timeval){ (time_t)(ns / NSEC), (long)(ns % NSEC / 1000) };
+		*(struct timeval *)a0 = tv_of(ns);
 	return 0;
 }
 
@@ -133,11 +138,6 @@ long sys_clock_nanosleep(SYSCALL_PARAMS)
 	if (!r)
 		r = clock_ns(a0, &now);
 	return r ? r : sleep_until(a0, (a1 & TIMER_ABSTIME) ? ns : now + ns);
-}
-
-static struct timeval tv_of(uint64_t ns)
-{
-	return (struct timeval){ (time_t)(ns / NSEC), (long)(ns % NSEC / 1000) };
 }
 
 /* Run time counts as user time: the kernel's share is not told apart. */

@@ -12,18 +12,17 @@
 #include <unistd.h>
 
 #include <asm/percpu.h>
-#include <hermit/abi.h>
+#include <hermit/clock.h>
 
 int sched_yield(void)
 {
 	uint32_t queued, resched, lo, hi;
-	const volatile struct vvar *v = (const volatile struct vvar *)HERMIT_VVAR_ADDR;
 
 	__asm__ volatile("movl %%gs:%c2, %0\n\tmovl %%gs:%c3, %1"
 			 : "=r"(queued), "=r"(resched)
 			 : "i"(PERCPU_RQ_LEN), "i"(PERCPU_NEED_RESCHED));
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	if (!queued && !resched && (((uint64_t)hi << 32) | lo) < v->next_wake_tsc)
+	if (!queued && !resched && (((uint64_t)hi << 32) | lo) < VVAR->next_wake_tsc)
 		return 0;
 	return (int)syscall(SYS_sched_yield);
 }

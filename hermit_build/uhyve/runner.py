@@ -78,6 +78,7 @@ def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
         if rip is not None:
             print(f"hermit: vCPU {v.index} was at {where(sym, rip)}", file=sys.stderr)
 
+
 def _report(vm: Vm, timings: dict[str, float]) -> None:
     from ..kernlog import kernel_log
 

@@ -91,6 +91,7 @@ uint32_t sched_pick_cpu(const struct task *t);
 struct task *sched_steal(struct cpu *me);
 
 /* kernel/sched.c */
+#define SLICE_NS 10000000ULL /* how long a thread runs while another of its priority waits */
 noreturn void idle_loop(void);
 void sched_add(struct task *t);
 void schedule(void);
