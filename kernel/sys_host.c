@@ -6,20 +6,13 @@
 #include <hermit/arch.h>
 #include <hermit/syscalls.h>
 
-static const uint8_t forwarded[NR_SYSCALLS] = {
-	[SYS_read] = 1, [SYS_write] = 1, [SYS_open] = 1, [SYS_close] = 1, [SYS_stat] = 1,
-	[SYS_fstat] = 1, [SYS_lstat] = 1, [SYS_lseek] = 1, [SYS_ioctl] = 1, [SYS_pread64] = 1,
-	[SYS_pwrite64] = 1, [SYS_readv] = 1, [SYS_writev] = 1, [SYS_access] = 1, [SYS_dup] = 1,
-	[SYS_dup2] = 1, [SYS_fcntl] = 1, [SYS_flock] = 1, [SYS_fsync] = 1, [SYS_fdatasync] = 1,
-	[SYS_truncate] = 1, [SYS_ftruncate] = 1, [SYS_getcwd] = 1, [SYS_chdir] = 1,
-	[SYS_fchdir] = 1, [SYS_rename] = 1, [SYS_mkdir] = 1, [SYS_rmdir] = 1, [SYS_link] = 1,
-	[SYS_unlink] = 1, [SYS_symlink] = 1, [SYS_readlink] = 1, [SYS_chmod] = 1, [SYS_fchmod] = 1,
-	[SYS_getdents64] = 1, [SYS_openat] = 1, [SYS_mkdirat] = 1, [SYS_newfstatat] = 1,
-	[SYS_unlinkat] = 1, [SYS_renameat] = 1, [SYS_linkat] = 1, [SYS_symlinkat] = 1,
-	[SYS_readlinkat] = 1, [SYS_fchmodat] = 1, [SYS_faccessat] = 1, [SYS_utimensat] = 1,
-	[SYS_dup3] = 1, [SYS_preadv] = 1, [SYS_pwritev] = 1, [SYS_renameat2] = 1,
-	[SYS_faccessat2] = 1,
-};
+/* The list is hermit_build/abi/spec.py's FORWARDED, shared with the loader. */
+#define FORWARD(name, nr, fdmask) [nr] = 1,
+static const uint8_t forwarded[NR_SYSCALLS] = { HERMIT_FORWARDED(FORWARD) };
+#undef FORWARD
+#define SAME_NR(name, nr, fdmask) _Static_assert(SYS_##name == nr, "spec.py: " #name);
+HERMIT_FORWARDED(SAME_NR)
+#undef SAME_NR
 
 int syscall_forwarded(uint64_t nr)
 {
@@ -28,8 +21,9 @@ int syscall_forwarded(uint64_t nr)
 
 long host_syscall(uint64_t nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	struct hc_syscall c = { nr, (uint64_t)a0, (uint64_t)a1, (uint64_t)a2,
-				(uint64_t)a3, (uint64_t)a4, (uint64_t)a5, 0 };
+	struct hc_syscall c = { .nr = nr, .a0 = (uint64_t)a0, .a1 = (uint64_t)a1,
+				.a2 = (uint64_t)a2, .a3 = (uint64_t)a3, .a4 = (uint64_t)a4,
+				.a5 = (uint64_t)a5 };
 
 	arch_hypercall(HC_SYSCALL, &c);
 	return (long)c.ret;

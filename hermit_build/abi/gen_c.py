@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from .spec import CONSTANTS, HYPERCALLS, STRUCTS
+from .spec import CONSTANTS, DEVICES, FORWARDED, HYPERCALLS, STRUCTS
 
 
 def render() -> str:
@@ -13,8 +13,10 @@ def render() -> str:
         loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
         keep_trailing_newline=True,
     )
+    env.filters["pow2"] = lambda i: 1 << i
     return env.get_template("abi.h.j2").render(
-        constants=CONSTANTS, hypercalls=HYPERCALLS, structs=STRUCTS
+        constants=CONSTANTS, hypercalls=HYPERCALLS, structs=STRUCTS,
+        forwarded=FORWARDED, devices=DEVICES,
     )
 
 

@@ -9,7 +9,7 @@ builds `struct.Struct` objects from it at import time.  Every struct field is a
 through padding rules.
 """
 
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
 
 # Guest-physical addresses fixed by the ABI.
 CONSTANTS: dict[str, int] = {
@@ -117,7 +117,9 @@ STRUCTS: dict[str, list[str]] = {
                           "r15", "cs", "ss", "fs_base", "cr3")]
     + [f"frame{i}" for i in range(CONSTANTS["MAX_FRAMES"])],
     "hc_time": ["ns"],
-    "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret"],
+    # node (out): an open/openat that names a kernel device (DEVICES) gets its id
+    # here and ret 0; every other call leaves it 0.
+    "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret", "node"],
     "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
     "hc_idle": ["ns"],
     "hc_wake": ["cpu"],
@@ -128,6 +130,38 @@ STRUCTS: dict[str, list[str]] = {
     # next_wake_tsc: the TSC at which the earliest sleeping thread is due (all ones:
     # none); the SDK's sched_yield enters the kernel from then on.
     "vvar": ["tsc_base", "ns_mult", "realtime_base", "next_wake_tsc"],
+}
+
+# System calls the kernel forwards to the loader (HC_SYSCALL): name -> (x86_64 number,
+# indices of the arguments that are file descriptors).  The kernel replaces each such
+# argument by the loader's handle for that fd (AT_FDCWD passes unchanged); the file
+# service (hermit_build/hostfs) implements exactly these.
+FORWARDED: dict[str, tuple[int, tuple[int, ...]]] = {
+    "read": (0, (0,)), "write": (1, (0,)), "open": (2, ()), "close": (3, (0,)),
+    "stat": (4, ()), "fstat": (5, (0,)), "lstat": (6, ()), "lseek": (8, (0,)),
+    "ioctl": (16, (0,)), "pread64": (17, (0,)), "pwrite64": (18, (0,)),
+    "readv": (19, (0,)), "writev": (20, (0,)), "access": (21, ()),
+    # dup, dup2, dup3: until the kernel's fd table takes them over
+    "dup": (32, (0,)), "dup2": (33, (0, 1)), "dup3": (292, (0, 1)),
+    "fcntl": (72, (0,)), "flock": (73, (0,)), "fsync": (74, (0,)), "fdatasync": (75, (0,)),
+    "truncate": (76, ()), "ftruncate": (77, (0,)), "getcwd": (79, ()), "chdir": (80, ()),
+    "fchdir": (81, (0,)), "rename": (82, ()), "mkdir": (83, ()), "rmdir": (84, ()),
+    "link": (86, ()), "unlink": (87, ()), "symlink": (88, ()), "readlink": (89, ()),
+    "chmod": (90, ()), "fchmod": (91, (0,)), "getdents64": (217, (0,)),
+    "openat": (257, (0,)), "mkdirat": (258, (0,)), "newfstatat": (262, (0,)),
+    "unlinkat": (263, (0,)), "renameat": (264, (0, 2)), "linkat": (265, (0, 2)),
+    "symlinkat": (266, (1,)), "readlinkat": (267, (0,)), "fchmodat": (268, (0,)),
+    "faccessat": (269, (0,)), "utimensat": (280, (0,)), "preadv": (295, (0,)),
+    "pwritev": (296, (0,)), "renameat2": (316, (0, 2)), "faccessat2": (439, (0,)),
+}
+
+# Files the kernel serves itself, without the host: guest path -> (node id, major, minor).
+DEVICES: dict[str, tuple[int, int, int]] = {
+    "/dev/null": (1, 1, 3),
+    "/dev/zero": (2, 1, 5),
+    "/dev/full": (3, 1, 7),
+    "/dev/random": (4, 1, 8),
+    "/dev/urandom": (5, 1, 9),
 }
 
 # Exception vectors by number, for fault reports.

@@ -4,19 +4,10 @@ import os
 import stat
 import struct
 
-# System call numbers (x86_64) the kernel forwards to the loader.
-NR = {
-    "read": 0, "write": 1, "open": 2, "close": 3, "stat": 4, "fstat": 5, "lstat": 6,
-    "lseek": 8, "ioctl": 16, "pread64": 17, "pwrite64": 18, "readv": 19, "writev": 20,
-    "access": 21, "dup": 32, "dup2": 33, "fcntl": 72, "flock": 73, "fsync": 74,
-    "fdatasync": 75, "truncate": 76, "ftruncate": 77, "getcwd": 79, "chdir": 80,
-    "fchdir": 81, "rename": 82, "mkdir": 83, "rmdir": 84, "link": 86, "unlink": 87,
-    "symlink": 88, "readlink": 89, "chmod": 90, "fchmod": 91, "getdents64": 217,
-    "openat": 257, "mkdirat": 258, "newfstatat": 262, "unlinkat": 263, "renameat": 264,
-    "linkat": 265, "symlinkat": 266, "readlinkat": 267, "fchmodat": 268, "faccessat": 269,
-    "utimensat": 280, "dup3": 292, "preadv": 295, "pwritev": 296, "renameat2": 316,
-    "faccessat2": 439,
-}
+from ..abi.spec import FORWARDED
+
+# System call numbers (x86_64) the kernel forwards to the loader: the ABI's list.
+NR = {name: nr for name, (nr, _fds) in FORWARDED.items()}
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
