@@ -1,26 +1,34 @@
-"""The guest's file descriptors: guest fd -> a host fd the loader owns.
+"""The file service's handles: handle -> a host fd the loader owns.
 
-Guest fds 0-2 start as duplicates of the loader's stdin/stdout/stderr.  Numbers
-are allocated lowest-first as POSIX requires; several guest fds may share one
-open file description after dup (each has its own host fd from os.dup).
+The guest's fds live in the kernel (kernel/fd.c), which maps each open file
+description served here to a handle and forwards calls with the handle in place
+of the fd; dup'ed guest fds share one handle, closed when the last of them goes.
+Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr (the kernel's
+fds 0-2 refer to them); new handles are the lowest free numbers.
 """
 
 import errno
 import os
+from typing import NamedTuple
 
 from .policy import GuestError
 
-MAX_FDS = 1024
+# More than the kernel can hold open: its FD_MAX (1024) descriptions plus calls in flight.
+MAX_HANDLES = 2048
+
+
+class Device(NamedTuple):
+    """What an open that names a kernel device returns: hc_syscall.node (ret 0)."""
+
+    node: int
 
 
 class OpenFile:
-    __slots__ = ("fd", "gpath", "cloexec", "readonly", "dir_entries", "dir_pos")
+    __slots__ = ("fd", "gpath", "readonly", "dir_entries", "dir_pos")
 
-    def __init__(self, fd: int, gpath: str | None, cloexec: bool = False,
-                 readonly: bool = False):
+    def __init__(self, fd: int, gpath: str | None, readonly: bool = False):
         self.fd = fd
         self.gpath = gpath  # the guest path it was opened as (for *at calls), if any
-        self.cloexec = cloexec
         self.readonly = readonly  # on a read-only mount: no fchmod, futimens
         self.dir_entries: list[bytes] | None = None  # getdents64 records, read once
         self.dir_pos = 0
@@ -29,39 +37,33 @@ class OpenFile:
 class FdTable:
     def __init__(self, std: tuple[int, int, int] = (0, 1, 2)):
         self.files: dict[int, OpenFile] = {}
-        for guest_fd, host_fd in enumerate(std):
+        for handle, host_fd in enumerate(std):
             try:
-                self.files[guest_fd] = OpenFile(os.dup(host_fd), None)
+                self.files[handle] = OpenFile(os.dup(host_fd), None)
             except OSError:
-                pass  # the loader itself has no such stream: the guest's fd stays closed
+                pass  # the loader itself has no such stream: the handle stays closed
 
-    def get(self, fd: int) -> OpenFile:
-        f = self.files.get(fd)
+    def get(self, handle: int) -> OpenFile:
+        f = self.files.get(handle)
         if f is None:
             raise GuestError(errno.EBADF, "bad file descriptor")
         return f
 
-    def lowest_free(self, start: int = 0) -> int:
-        fd = max(start, 0)
-        while fd in self.files:
-            fd += 1
-        if fd >= MAX_FDS:
+    def install(self, f: OpenFile) -> int:
+        handle = 0
+        while handle in self.files:
+            handle += 1
+        if handle >= MAX_HANDLES:
             raise GuestError(errno.EMFILE, "too many open files")
-        return fd
+        self.files[handle] = f
+        return handle
 
-    def install(self, f: OpenFile, at: int | None = None, start: int = 0) -> int:
-        fd = self.lowest_free(start) if at is None else at
-        if at is not None and at in self.files:
-            self.close(at)
-        self.files[fd] = f
-        return fd
-
-    def close(self, fd: int) -> None:
-        f = self.files.pop(fd, None)
+    def close(self, handle: int) -> None:
+        f = self.files.pop(handle, None)
         if f is None:
             raise GuestError(errno.EBADF, "bad file descriptor")
         os.close(f.fd)
 
     def close_all(self) -> None:
-        for fd in list(self.files):
-            self.close(fd)
+        for handle in list(self.files):
+            self.close(handle)

@@ -28,7 +28,7 @@ class PathOps:
         follow = not flags & (os.O_NOFOLLOW | os.O_EXCL)
         host, gpath, m = self._resolve(dirfd, path, follow=follow, write=write)
         fd = os.open(host, flags | os.O_CLOEXEC, mode & 0o7777)
-        f = OpenFile(fd, gpath, bool(flags & L.O_CLOEXEC), m.readonly)
+        f = OpenFile(fd, gpath, m.readonly)
         try:
             return self.fds.install(f)
         except GuestError:
