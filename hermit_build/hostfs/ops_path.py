@@ -5,8 +5,9 @@ import os
 import stat
 import time
 
+from ..abi.spec import DEVICES
 from . import linux as L
-from .fdtable import OpenFile
+from .fdtable import Device, OpenFile
 from .policy import GuestError
 
 _WRITE_MODES = os.O_WRONLY | os.O_RDWR
@@ -26,6 +27,8 @@ class PathOps:
         flags &= 0xFFFFFFFF
         write = bool(flags & _WRITE_MODES or flags & (L.O_CREAT | L.O_TRUNC))
         follow = not flags & (os.O_NOFOLLOW | os.O_EXCL)
+        if dirfd & 0xFFFFFFFF == L.AT_FDCWD & 0xFFFFFFFF and (node := self._device_node(path)):
+            return node
         host, gpath, m = self._resolve(dirfd, path, follow=follow, write=write)
         fd = os.open(host, flags | os.O_CLOEXEC, mode & 0o7777)
         f = OpenFile(fd, gpath, m.readonly)
@@ -34,6 +37,11 @@ class PathOps:
         except GuestError:
             os.close(fd)
             raise
+
+    def _device_node(self, path_addr):
+        """Temporary until the resolver lands: an exact DEVICES path is the kernel's."""
+        dev = DEVICES.get(self.path(path_addr))
+        return Device(dev[0]) if dev else None
 
     # -- metadata -----------------------------------------------------------------
 
