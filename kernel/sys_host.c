@@ -45,6 +45,24 @@ long host_call(uint64_t nr, const long a[6], uint64_t *node)
 	return (long)c.ret;
 }
 
+/* The loader takes any guest RAM for a buffer; the NULL page and PROT_NONE or
+ * guard pages are the kernel's to refuse, as Linux does (read and write here;
+ * the other calls' buffers reach the loader unchecked). */
+static int user_buffer_ok(uint64_t nr, const long a[6])
+{
+	uint64_t len = (uint64_t)a[2] < 0x7ffff000 ? (uint64_t)a[2] : 0x7ffff000;
+
+	switch (nr) {
+	case SYS_read:
+	case SYS_write:
+	case SYS_pread64:
+	case SYS_pwrite64:
+		return user_ok((uint64_t)a[1], len);
+	default:
+		return 1;
+	}
+}
+
 long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 {
 	unsigned mask = nr < NR_SYSCALLS ? forwarded[nr] & ~FORWARDED_BIT : 0;
@@ -61,6 +79,8 @@ long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 			return file_serve(nr, a, f);
 		held[n++] = f;
 	}
+	if (!user_buffer_ok(nr, a))
+		return -EFAULT;
 	/* Held across the wait: a close of the fd by another thread meanwhile
 	 * leaves the handle open until this call is done with it. */
 	for (unsigned i = 0, k = 0; i < 6; i++)
