@@ -30,13 +30,15 @@ int syscall_forwarded(uint64_t nr)
  * nothing else runs there) but not the kernel lock: other cpus go on with their
  * system calls.  What they may do to this thread meanwhile only marks it (a
  * pending signal, need_resched, a new affinity), acted on at its way out; it is
- * in no wait queue, so no wake-up or deadline touches it. */
+ * in no wait queue, so no wake-up or deadline touches it.  Its cpu's queue and
+ * sleepers go elsewhere for the wait (sched_lend_cpu). */
 long host_call(uint64_t nr, const long a[6], uint64_t *node)
 {
 	struct hc_syscall c = { .nr = nr, .a0 = (uint64_t)a[0], .a1 = (uint64_t)a[1],
 				.a2 = (uint64_t)a[2], .a3 = (uint64_t)a[3], .a4 = (uint64_t)a[4],
 				.a5 = (uint64_t)a[5] };
 
+	sched_lend_cpu();
 	kernel_unlock();
 	arch_hypercall(HC_SYSCALL, &c);
 	kernel_lock();

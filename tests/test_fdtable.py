@@ -22,8 +22,9 @@ def test_dup2_onto_stdout_reaches_a_host_file(sdk, loader, tmp_path):
     assert (tmp_path / "out.txt").read_text() == "into the file\n"
 
 
-def test_a_thread_waiting_for_the_host_holds_no_lock(sdk, loader, tmp_path):
-    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/fdtable"), "waiter"],
+def stdin_later(sdk, loader, tmp_path, mode):
+    """Run `fdtable mode` with 2 cpus; its stdin gets one byte after 3 s."""
+    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/fdtable"), mode],
                          env=clean_env(**loader, HERMIT_CPUS="2"), cwd=tmp_path,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -34,4 +35,12 @@ def test_a_thread_waiting_for_the_host_holds_no_lock(sdk, loader, tmp_path):
     else:
         raise AssertionError(f"read(0) did not wait: {p.communicate()!r}")
     assert p.returncode == 0, err
-    assert out == "read 1, other thread first\n"
+    return out
+
+
+def test_a_thread_waiting_for_the_host_holds_no_lock(sdk, loader, tmp_path):
+    assert stdin_later(sdk, loader, tmp_path, "waiter") == "read 1, other thread first\n"
+
+
+def test_the_waiting_cpus_sleepers_wake_on_time(sdk, loader, tmp_path):
+    assert stdin_later(sdk, loader, tmp_path, "sleeper") == "read 1, sleeper on time\n"

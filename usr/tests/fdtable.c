@@ -5,11 +5,14 @@
  *   fdtable redirect F  dup2 a file onto stdout, print, restore stdout
  *   fdtable waiter      one thread blocks in read(0) while another makes system
  *                       calls the kernel serves: prints whether they finished first
+ *   fdtable sleeper     a thread sleeps on the cpu where another then blocks in
+ *                       read(0): prints whether it woke on time
  * Runs in the current directory (files a.txt, b.txt; removed at the end). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +302,59 @@ static int waiter(void)
 	return 0;
 }
 
+/* A thread that sleeps on the cpu of a thread that then waits for the host
+ * still wakes on time: the waiting cpu's sleepers are kept by another. */
+static volatile int sleeper_pinned;
+static volatile long slept_ms = -1;
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (cpu < 0)
+		for (int i = 0; i < 2; i++)
+			CPU_SET(i, &set);
+	else
+		CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	pin(0); /* onto the reader's cpu, then free again but last run there */
+	pin(-1);
+	sleeper_pinned = 1;
+	long start = now_ms();
+	nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, 0);
+	slept_ms = now_ms() - start;
+	return 0;
+}
+
+static int sleeper_test(void)
+{
+	pthread_t t;
+	char c;
+
+	pin(0);
+	if (pthread_create(&t, 0, sleeper, 0))
+		return 2;
+	while (!sleeper_pinned)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, 0);
+	ssize_t n = read(0, &c, 1);
+	long slept = slept_ms;
+	pthread_join(t, 0);
+	printf("read %zd, sleeper %s\n", n, slept >= 200 && slept < 1500 ? "on time" : "late");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "redirect")) {
@@ -307,6 +363,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "waiter"))
 		return waiter();
+	if (argc > 1 && !strcmp(argv[1], "sleeper"))
+		return sleeper_test();
 	dups();
 	bad_fds();
 	devices();
