@@ -68,6 +68,16 @@ static void dups(void)
 	CHECK(lseek(d, 0, SEEK_CUR) == 5);
 	CHECK(close(d2) == 0 && close(d) == 0);
 
+	/* the host file closes with its last fd: a flock lives as long as that */
+	fd = open("a.txt", O_RDONLY);
+	CHECK(flock(fd, LOCK_EX) == 0);
+	d = dup(fd);
+	CHECK(close(fd) == 0);
+	int other = open("a.txt", O_RDONLY);
+	FAILS_WITH(flock(other, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	CHECK(close(d) == 0);
+	CHECK(flock(other, LOCK_EX | LOCK_NB) == 0 && close(other) == 0);
+
 	/* dup2, dup3, F_DUPFD and the cloexec bit, per fd */
 	fd = open("a.txt", O_RDONLY | O_CLOEXEC);
 	CHECK(fcntl(fd, F_GETFD) == FD_CLOEXEC);
@@ -273,7 +283,7 @@ static void redirect(const char *path)
 
 /* The kernel lock is not held while a thread waits for the host: the other
  * thread's system calls (served by the kernel) finish while read(0) waits. */
-static volatile int read_done, other_done_first = -1;
+static volatile int read_done, other_done_first = -1, closed0 = -1;
 
 static void *other(void *arg)
 {
@@ -285,6 +295,7 @@ static void *other(void *arg)
 		(void)getpid();
 	}
 	other_done_first = !read_done;
+	closed0 = close(0); /* the read goes on: it holds the file until it is done */
 	return 0;
 }
 
@@ -298,7 +309,9 @@ static int waiter(void)
 	ssize_t n = read(0, &c, 1);
 	read_done = 1;
 	pthread_join(t, 0);
-	printf("read %zd, other thread %s\n", n, other_done_first ? "first" : "waited");
+	int again = (int)read(0, &c, 1), err = errno;
+	printf("read %zd, other thread %s, close %d, then read %d (%s)\n", n,
+	       other_done_first ? "first" : "waited", closed0, again, strerror(err));
 	return 0;
 }
 
