@@ -106,6 +106,30 @@ long sys_close(SYSCALL_PARAMS)
 	return r == -EINTR ? 0 : r; /* the fd is gone either way (as Linux) */
 }
 
+#define CLOSE_RANGE_UNSHARE 2 /* the fd table is the process's one anyway */
+#define CLOSE_RANGE_CLOEXEC 4
+
+long sys_close_range(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	unsigned first = (unsigned)a0, last = (unsigned)a1, flags = (unsigned)a2;
+
+	if ((flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) || first > last)
+		return -EINVAL;
+	for (unsigned fd = first; fd <= last && fd < FD_MAX; fd++) {
+		struct file *f = fds[fd];
+		if (!f)
+			continue;
+		if (flags & CLOSE_RANGE_CLOEXEC) {
+			cloexec[fd] = 1;
+		} else {
+			fds[fd] = 0;
+			file_put(f);
+		}
+	}
+	return 0;
+}
+
 /* dup into the lowest free fd >= from, or into `to` (closing what it held). */
 static long dup_into(int old, int to, int from, int exec)
 {
@@ -194,7 +218,8 @@ static long open_common(uint64_t nr, long a[6], int flags)
 	long r = fd_forward(nr, a, &node);
 	if (r < 0)
 		return r;
-	int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+	int keep = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | O_DIRECT |
+			    O_NOATIME | O_ASYNC | O_LARGEFILE); /* what F_GETFL shows */
 	if (node) {
 		const struct device *d = dev_by_node(node);
 		if (!d)

@@ -301,7 +301,13 @@ void sched_lend_cpu(void)
 	}
 	while ((t = moved)) {
 		moved = t->next;
-		sched_add(t); /* where it may run; back here only if nowhere else */
+		t->next = 0;
+		if ((t->affinity & cpus_online_mask) >> to->id & 1) {
+			t->cpu = to->id; /* not sched_add: it would count this cpu as free as any */
+			runq_insert(&to->rq, t, 0);
+		} else {
+			sched_add(t); /* back here only if it may run nowhere else */
+		}
 	}
 	arch_kick_cpu(to->id);
 }

@@ -63,6 +63,7 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_open] = sys_open,
 	[SYS_openat] = sys_openat,
 	[SYS_close] = sys_close,
+	[SYS_close_range] = sys_close_range,
 	[SYS_dup] = sys_dup,
 	[SYS_dup2] = sys_dup2,
 	[SYS_dup3] = sys_dup3,

@@ -19,6 +19,7 @@ int syscall_forwarded(uint64_t nr);
 long sys_open(SYSCALL_PARAMS);
 long sys_openat(SYSCALL_PARAMS);
 long sys_close(SYSCALL_PARAMS);
+long sys_close_range(SYSCALL_PARAMS);
 long sys_dup(SYSCALL_PARAMS);
 long sys_dup2(SYSCALL_PARAMS);
 long sys_dup3(SYSCALL_PARAMS);

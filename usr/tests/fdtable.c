@@ -103,6 +103,11 @@ static void dups(void)
 	lseek(40, 0, SEEK_SET);
 	CHECK(read(41, buf, 11) == 11 && !memcmp(buf, "hello world", 11));
 	CHECK(lseek(fd, 0, SEEK_CUR) == 11);
+	CHECK(syscall(SYS_close_range, 100, 101, 4) == 0 && fcntl(101, F_GETFD) == FD_CLOEXEC);
+	CHECK(syscall(SYS_close_range, 101, ~0U, 0) == 0 && fcntl(101, F_GETFD) == -1 &&
+	      fcntl(100, F_GETFD) == FD_CLOEXEC);
+	FAILS_WITH(syscall(SYS_close_range, 5, 4, 0), EINVAL);
+	CHECK(dup2(fd, 101) == 101);
 	int extra[] = { d, 40, 41, 50, 100, 101, fd };
 	int closed = 0;
 	for (unsigned i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
