@@ -45,3 +45,9 @@ def test_a_thread_waiting_for_the_host_holds_no_lock(sdk, loader, tmp_path):
 
 def test_the_waiting_cpus_sleepers_wake_on_time(sdk, loader, tmp_path):
     assert stdin_later(sdk, loader, tmp_path, "sleeper") == "read 1, sleeper on time\n"
+
+
+def test_closing_an_fd_another_thread_uses(sdk, loader, tmp_path):
+    r = run(sdk, "extra/tests/fdtable", "race", env=dict(loader, HERMIT_CPUS="2"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "race: 0 failed, 0 odd reads, 1021 more fds (EMFILE)\n"

@@ -5,6 +5,7 @@
  *   fdtable redirect F  dup2 a file onto stdout, print, restore stdout
  *   fdtable waiter      one thread blocks in read(0) while another makes system
  *                       calls the kernel serves: prints whether they finished first
+ *   fdtable race        fd 5 replaced and closed while another thread reads it
  *   fdtable sleeper     a thread sleeps on the cpu where another then blocks in
  *                       read(0): prints whether it woke on time
  * Runs in the current directory (files a.txt, b.txt; removed at the end). */
@@ -373,6 +374,51 @@ static int sleeper_test(void)
 	return 0;
 }
 
+/* One thread reads through fd 5 while another replaces and closes it: every
+ * read sees a whole file or EBADF, and no handle outlives its last fd. */
+#define RACE_ROUNDS 1500
+static volatile int race_over;
+
+static void *race_reader(void *arg)
+{
+	long *odd = arg;
+	char c;
+
+	while (!race_over) {
+		ssize_t n = pread(5, &c, 1, 0);
+		if (!(n == 1 && c == 'r') && !(n == -1 && errno == EBADF))
+			++*odd;
+	}
+	return 0;
+}
+
+static int race(void)
+{
+	pthread_t t;
+	long odd = 0;
+	int fails = 0;
+
+	int fd = open("r.txt", O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (fd < 0 || write(fd, "r", 1) != 1 || close(fd))
+		return 2;
+	if (pthread_create(&t, 0, race_reader, &odd))
+		return 2;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		int f = open("r.txt", O_RDONLY);
+		fails += f < 0 || dup2(f, 5) != 5 || close(f) || (i % 2 && close(5));
+	}
+	race_over = 1;
+	pthread_join(t, 0);
+	close(5);
+	int n = 0; /* leaked handles would run the loader's table out first */
+	while (open("r.txt", O_RDONLY) >= 0)
+		n++;
+	const char *why = errno == EMFILE ? "EMFILE" : strerror(errno);
+	unlink("r.txt");
+	printf("race: %d failed, %ld odd reads, %d more fds (%s)\n", fails, odd, n, why);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "redirect")) {
@@ -383,6 +429,8 @@ int main(int argc, char **argv)
 		return waiter();
 	if (argc > 1 && !strcmp(argv[1], "sleeper"))
 		return sleeper_test();
+	if (argc > 1 && !strcmp(argv[1], "race"))
+		return race();
 	dups();
 	bad_fds();
 	devices();
