@@ -23,8 +23,8 @@ def test_dup2_onto_stdout_reaches_a_host_file(sdk, loader, tmp_path):
 
 
 def stdin_later(sdk, loader, tmp_path, mode):
-    """Run `fdtable mode` with 2 cpus; its stdin gets one byte after 3 s."""
-    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/fdtable"), mode],
+    """Run `fd_threads mode` with 2 cpus; its stdin gets one byte after 3 s."""
+    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/fd_threads"), mode],
                          env=clean_env(**loader, HERMIT_CPUS="2"), cwd=tmp_path,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -48,6 +48,6 @@ def test_the_waiting_cpus_sleepers_wake_on_time(sdk, loader, tmp_path):
 
 
 def test_closing_an_fd_another_thread_uses(sdk, loader, tmp_path):
-    r = run(sdk, "extra/tests/fdtable", "race", env=dict(loader, HERMIT_CPUS="2"), cwd=tmp_path)
+    r = run(sdk, "extra/tests/fd_threads", "race", env=dict(loader, HERMIT_CPUS="2"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "race: 0 failed, 0 odd reads, 1021 more fds (EMFILE)\n"
