@@ -4,6 +4,7 @@
  * (memory is identity-mapped), which the loader checks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <hermit/fd.h>
@@ -48,8 +49,9 @@ long host_call(uint64_t nr, const long a[6], uint64_t *node)
 }
 
 /* The loader takes any guest RAM for a buffer; the NULL page and PROT_NONE or
- * guard pages are the kernel's to refuse, as Linux does (read and write here;
- * the other calls' buffers reach the loader unchecked). */
+ * guard pages are the kernel's to refuse, as Linux does.  Checked here: the
+ * buffers of data and of results (iovecs, paths and fcntl/ioctl arguments reach
+ * the loader unchecked, which keeps them inside guest RAM). */
 static int user_buffer_ok(uint64_t nr, const long a[6])
 {
 	uint64_t len = (uint64_t)a[2] < 0x7ffff000 ? (uint64_t)a[2] : 0x7ffff000;
@@ -59,7 +61,19 @@ static int user_buffer_ok(uint64_t nr, const long a[6])
 	case SYS_write:
 	case SYS_pread64:
 	case SYS_pwrite64:
+	case SYS_getdents64:
+	case SYS_readlink:
 		return user_ok((uint64_t)a[1], len);
+	case SYS_readlinkat:
+		return user_ok((uint64_t)a[2], (uint32_t)a[3]);
+	case SYS_getcwd:
+		return user_ok((uint64_t)a[0], (uint32_t)a[1] < 4096 ? (uint32_t)a[1] : 4096);
+	case SYS_fstat:
+	case SYS_stat:
+	case SYS_lstat:
+		return user_ok((uint64_t)a[1], sizeof(struct stat));
+	case SYS_newfstatat:
+		return user_ok((uint64_t)a[2], sizeof(struct stat));
 	default:
 		return 1;
 	}

@@ -11,7 +11,7 @@ def test_fd_table_and_devices(sdk, loader, tmp_path):
     r = run(sdk, "extra/tests/fdtable", env=loader, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "not ok" not in r.stdout
-    assert r.stdout.splitlines()[-1] == "122 checks, 0 failed"
+    assert r.stdout.splitlines()[-1] == "126 checks, 0 failed"
     assert list(tmp_path.iterdir()) == []  # the app cleaned up after itself
 
 

@@ -260,6 +260,12 @@ static void bad_pointers(void)
 	FAILS_WITH(read(file, NULL, 10), EFAULT);
 	FAILS_WITH(read(file, none, 10), EFAULT);
 	FAILS_WITH(open(NULL, O_RDONLY), EFAULT);
+	FAILS_WITH(syscall(SYS_fstat, file, NULL), EFAULT);
+	FAILS_WITH(syscall(SYS_newfstatat, AT_FDCWD, "a.txt", none, 0), EFAULT);
+	int dir = open(".", O_RDONLY | O_DIRECTORY);
+	FAILS_WITH(syscall(SYS_getdents64, dir, NULL, 100), EFAULT);
+	close(dir);
+	FAILS_WITH(syscall(SYS_getcwd, NULL, 100), EFAULT);
 	munmap(none, 4096);
 	close(zero);
 	close(null);
