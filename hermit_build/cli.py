@@ -31,6 +31,7 @@ def _run(a: argparse.Namespace) -> int:
     if a.no_env:
         cfg.env = []
     cfg.mounts += a.mount
+    cfg.landlock &= not a.no_landlock
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -101,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
     r.add_argument("--mount", action="append", default=[], metavar="HOST[:GUEST][:ro]",
                    help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")
+    r.add_argument("--no-landlock", action="store_true",
+                   help="do not confine the loader with Landlock (HERMIT_LANDLOCK=0)")
     r.add_argument("image")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(fn=_run)

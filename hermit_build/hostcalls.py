@@ -48,6 +48,13 @@ class HostServices:
             HC.WAKE: lambda gpa: None,
         }
 
+    def confine(self) -> int:
+        """Landlock the loader to the mounts this service serves and what the loader
+        itself reads (landlock.confine); before the vCPU threads start."""
+        from .landlock import confine
+
+        return confine([(m.host, m.readonly) for m in self.files.mounts.mounts], self.image)
+
     def __enter__(self) -> "HostServices":
         return self
 

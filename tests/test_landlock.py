@@ -1,0 +1,121 @@
+"""The loader's second line: Landlock on its own process, and no file capabilities.
+
+Each confinement is tried in a fresh `python3 -S` (as bin/proxy runs) since Landlock
+and dropped capabilities last for the life of the process.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, clean_env, run
+
+from hermit_build import landlock
+
+ABI = landlock.kernel_abi({})
+needs_landlock = pytest.mark.skipif(ABI == 0, reason="this kernel offers no Landlock")
+
+# Runs in the child: confine to argv[1]'s mounts like the loader, then try each access.
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    sys.path.insert(0, sys.argv[1])
+    from hermit_build import landlock
+    spec = json.loads(sys.argv[2])
+    abi = landlock.confine([tuple(m) for m in spec["mounts"]], spec["image"])
+    out = {"abi": abi}
+    for name, (path, flags) in spec["tries"].items():
+        try:
+            os.close(os.open(path, flags, 0o644))
+            out[name] = "ok"
+        except OSError as e:
+            out[name] = e.errno
+    if spec.get("import_late"):
+        from hermit_build.lazy import enable_site
+        enable_site()
+        import elftools.elf.elffile  # noqa: F401 - the crash report's lazy import
+        out["late_import"] = "ok"
+    print(json.dumps(out))
+""")
+
+
+def probe(tmp_path: Path, mounts, tries, env=None, **extra) -> dict:
+    spec = {"mounts": mounts, "tries": tries, "image": None, **extra}
+    r = subprocess.run(["/usr/bin/python3", "-S", "-c", PROBE, str(ROOT), json.dumps(spec)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                       env=clean_env(**(env or {})))
+    assert r.returncode == 0, r.stderr
+    return {"stderr": r.stderr, **json.loads(r.stdout)}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for d in ("rw", "ro", "outside"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "f").write_text(d)
+    return tmp_path
+
+
+RD, WR, NEW = os.O_RDONLY, os.O_WRONLY, os.O_WRONLY | os.O_CREAT
+
+
+@needs_landlock
+@pytest.mark.parametrize("abi", sorted({1, 2, 3, ABI}))
+def test_only_the_mounts_are_reachable(tree, abi):
+    """What a file service with a bug would try: the host kernel refuses it."""
+    r = probe(tree, [[str(tree / "rw"), False], [str(tree / "ro"), True]], {
+        "outside_read": [str(tree / "outside/f"), RD],
+        "outside_create": [str(tree / "outside/new"), NEW],
+        "host_secret": ["/etc/passwd", RD],
+        "rw_read": [str(tree / "rw/f"), RD],
+        "rw_write": [str(tree / "rw/f"), WR],
+        "rw_create": [str(tree / "rw/new"), NEW],
+        "ro_read": [str(tree / "ro/f"), RD],
+        "ro_write": [str(tree / "ro/f"), WR],
+        "ro_create": [str(tree / "ro/new"), NEW],
+        "stdlib_write": [os.__file__, WR],
+    }, env={"HERMIT_LANDLOCK_ABI": str(abi)}, import_late=True)
+    assert r["abi"] == abi
+    denied = {"outside_read", "outside_create", "host_secret", "ro_write", "ro_create",
+              "stdlib_write"}
+    assert {k for k, v in r.items() if v == 13} == denied, r
+    assert all(r[k] == "ok" for k in ("rw_read", "rw_write", "rw_create", "ro_read"))
+    assert r["late_import"] == "ok"
+    assert not (tree / "outside/new").exists() and not (tree / "ro/new").exists()
+
+
+def test_without_landlock_one_line_says_so(tree):
+    r = probe(tree, [[str(tree / "rw"), False]], {"outside_read": [str(tree / "outside/f"), RD]},
+              env={"HERMIT_LANDLOCK_ABI": "0"})
+    assert r["abi"] == 0 and r["outside_read"] == "ok"  # unconfined, and it says so
+    assert r["stderr"].splitlines() == [landlock.NOTICE]
+
+
+@needs_landlock
+def test_the_proxy_confines_itself_and_can_be_told_not_to(sdk, loader, tmp_path):
+    """A guest runs as before under Landlock; HERMIT_LANDLOCK=0 silences the notice."""
+    for env in ({}, {"HERMIT_LANDLOCK": "0"}, {"HERMIT_LANDLOCK_ABI": "0"}):
+        r = run(sdk, "extra/tests/hello", env={**loader, **env}, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        notice = env.get("HERMIT_LANDLOCK_ABI") == "0"
+        assert (landlock.NOTICE in r.stderr) == notice, r.stderr
+        assert len(r.stderr.splitlines()) == int(notice), r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's permission override needs root")
+def test_root_obeys_mode_bits_once_confined(tmp_path):
+    """Without CAP_DAC_OVERRIDE, root cannot write a file whose mode says read-only."""
+    f = tmp_path / "readonly"
+    f.write_text("keep")
+    f.chmod(0o444)
+    code = (f"import sys, os; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from hermit_build import privs\n"
+            f"fd = os.open({str(f)!r}, os.O_WRONLY); os.close(fd)\n"  # root: allowed
+            "privs.drop_fs_caps()\n"
+            f"os.open({str(f)!r}, os.O_WRONLY)\n")
+    r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert "PermissionError" in r.stderr and r.returncode == 1, r.stderr
+    assert f.read_text() == "keep"
