@@ -119,3 +119,46 @@ def test_root_obeys_mode_bits_once_confined(tmp_path):
     r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert "PermissionError" in r.stderr and r.returncode == 1, r.stderr
     assert f.read_text() == "keep"
+
+
+def _status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(d))
+    return kids
+
+
+@needs_landlock
+def test_a_running_loader_is_confined_and_qemu_is_sandboxed(sdk, loader, tmp_path):
+    """While a guest runs: the loader has no_new_privs and no file-system capabilities;
+    QEMU (not under the loader's Landlock) runs under its seccomp sandbox."""
+    import time
+
+    from hermit_build.privs import FS_CAPS
+
+    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/hang")], cwd=tmp_path,
+                         env=clean_env(**loader), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while b"hang" not in p.stdout.readline() and time.monotonic() < deadline:
+            pass
+        status = _status(p.pid)
+        assert status["NoNewPrivs"] == "1"
+        assert int(status["CapEff"], 16) & sum(1 << c for c in FS_CAPS) == 0
+        if loader["HERMIT_ISLE"] == "qemu":
+            (qemu,) = _children(p.pid)
+            assert _status(qemu)["Seccomp"] == "2"
+    finally:
+        p.kill()
+        p.communicate()

@@ -16,6 +16,7 @@ GIB = 1 << 30
 COM1 = 0x3F8
 GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 
 class QemuError(HermitError):
@@ -162,6 +163,9 @@ def build_command(
     cmd = [
         qemu,
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        # QEMU is not under the runner's Landlock (its own process): seccomp keeps it
+        # from spawning programs, gaining privileges or using obsolete system calls.
+        "-sandbox", SANDBOX,
         "-object",
         f"memory-backend-file,id=ram,size={cfg.mem},mem-path=/proc/self/fd/{ram_fd},share=on",
         "-machine", mopts + "memory-backend=ram",
