@@ -162,3 +162,16 @@ def test_a_running_loader_is_confined_and_qemu_is_sandboxed(sdk, loader, tmp_pat
     finally:
         p.kill()
         p.communicate()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's permission override needs root")
+def test_a_guest_of_root_obeys_mode_bits(sdk, loader, tmp_path):
+    """A loader run by root reads for its guest only what the file's mode allows
+    (HERMIT_LANDLOCK=0 keeps root's override: the test's control)."""
+    (tmp_path / "private").write_text("secret\n")
+    (tmp_path / "private").chmod(0)
+    r = run(sdk, "extra/tests/cat", "private", env=loader, cwd=tmp_path)
+    assert r.returncode != 0 and "secret" not in r.stdout, r
+    r = run(sdk, "extra/tests/cat", "private", env={**loader, "HERMIT_LANDLOCK": "0"},
+            cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "secret\n", r
