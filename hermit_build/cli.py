@@ -5,6 +5,7 @@ import os
 import sys
 
 from . import config
+from .abi import C
 from .proxy import launch, run_guarded
 
 
@@ -42,7 +43,7 @@ def _inspect(a: argparse.Namespace) -> int:
     print(f"{a.image}: hermit image, entry {img.entry:#x}")
     for s in img.segments:
         print(f"  load {s.paddr:#010x}  file {s.filesz:>8}  mem {s.memsz:>8}")
-    kib = (img.end - 0x200000) // 1024
+    kib = (img.end - C.KERNEL_BASE) // 1024
     print(f"  image ends at {img.end:#x} ({kib} KiB above the kernel base)")
     return 0
 
@@ -70,7 +71,7 @@ def _binfmt(a: argparse.Namespace) -> int:
 
     if a.action == "register":
         binfmt.register(a.interpreter)
-        print(f"hermit: images with ELF OSABI 0x42 now run through {a.interpreter}")
+        print(f"hermit: images with ELF OSABI {C.IMAGE_OSABI:#x} now run through {a.interpreter}")
     elif a.action == "unregister":
         done = binfmt.unregister()
         print("hermit: unregistered" if done else "hermit: images were not registered")

@@ -7,7 +7,7 @@ from .errors import HermitError
 
 DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
 MIN_MEM = 16 << 20
-MAX_CPUS = 64
+MAX_CPUS = C.MAX_CPUS
 HERMIT_PORT = 18766
 
 

@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from .abi import HC, HC_NAMES, S, signed
+from .abi import HC, HC_NAMES, C, S, signed
+from .errors import AbiMismatch
 from .guestmem import GuestFault, GuestMemory
 from .hostfs.policy import MountTable
 from .hostfs.service import FileService
@@ -119,7 +120,10 @@ class HostServices:
         self._set(S.hc_discard, gpa, "ret", ret)
 
     def _exit(self, gpa: int) -> int:
-        return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF
+        code = self._struct(S.hc_exit, gpa)["code"]
+        if code >> 32 == C.EXIT_ABI_MISMATCH >> 32:  # the kernel refused our boot_info
+            raise AbiMismatch(code & 0xFFFFFFFF, C.ABI_VERSION, self.image)
+        return signed(code) & 0xFF
 
     def _args(self, gpa: int) -> None:
         a = self._struct(S.hc_args, gpa)

@@ -24,6 +24,7 @@ static const struct {
 	const char *key;
 	size_t offset;
 } keys[] = {
+	{ "hermit.abi=", __builtin_offsetof(struct boot_info, abi_version) },
 	{ "hermit.cpus=", __builtin_offsetof(struct boot_info, cpus) },
 	{ "hermit.tsc_khz=", __builtin_offsetof(struct boot_info, tsc_khz) },
 	{ "hermit.tty=", __builtin_offsetof(struct boot_info, tty) },

@@ -13,7 +13,7 @@ from ..errors import HermitError
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
 GIB = 1 << 30
-COM1 = 0x3F8
+COM1 = C.COM1_PORT
 GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
@@ -135,7 +135,7 @@ def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str
     RAM the kernel reads from the start info's memory map)."""
     uart = f"{COM1:#x}" if cfg.uart else "0"
     return (
-        f"hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
+        f"hermit.abi={C.ABI_VERSION} hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
         f"hermit.tty={tty} hermit.uart={uart}" + (" hermit.pvm=1" if pvm else "")
     )
 
