@@ -15,7 +15,9 @@ import os
 
 _NR_CAPGET, _NR_CAPSET = 125, 126
 _VERSION_3 = 0x20080522
-FS_CAPS = (0, 1, 2, 3, 4, 9, 27, 32)  # CAP_FS_MASK
+FS_CAPS = {0: "chown", 1: "dac_override", 2: "dac_read_search", 3: "fowner", 4: "fsetid",
+           9: "linux_immutable", 27: "mknod", 32: "mac_override"}  # CAP_FS_MASK
+CAP_SETPCAP = 8  # may drop capabilities from the bounding set (for a child: setpriv)
 
 
 class _Header(ctypes.Structure):
@@ -43,6 +45,15 @@ def capabilities() -> tuple[int, int, int]:
     _capcall(_NR_CAPGET, _Header(_VERSION_3, 0), data)
     return tuple(getattr(data[0], f) | getattr(data[1], f) << 32
                  for f in ("effective", "permitted", "inheritable"))  # type: ignore[return-value]
+
+
+def setpriv_fs_caps() -> list[str]:
+    """setpriv(1) options that start a child without FS_CAPS (empty when this process
+    may not drop them from the bounding set, and then has none of them to pass on
+    unless it is given them by file capabilities)."""
+    if not capabilities()[0] >> CAP_SETPCAP & 1:
+        return []
+    return ["--bounding-set", ",".join("-" + name for name in FS_CAPS.values())]
 
 
 def drop_fs_caps() -> None:

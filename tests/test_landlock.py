@@ -158,7 +158,9 @@ def test_a_running_loader_is_confined_and_qemu_is_sandboxed(sdk, loader, tmp_pat
         assert int(status["CapEff"], 16) & sum(1 << c for c in FS_CAPS) == 0
         if loader["HERMIT_ISLE"] == "qemu":
             (qemu,) = _children(p.pid)
-            assert _status(qemu)["Seccomp"] == "2"
+            status = _status(qemu)
+            assert status["Seccomp"] == "2" and status["NoNewPrivs"] == "1"
+            assert int(status["CapEff"], 16) & sum(1 << c for c in FS_CAPS) == 0
     finally:
         p.kill()
         p.communicate()
