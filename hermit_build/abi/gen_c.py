@@ -6,7 +6,7 @@ for the toolchain wrapper, a shell script, to `eval`."""
 import sys
 from pathlib import Path
 
-from .spec import CONSTANTS, DEVICES, FORWARDED, HYPERCALLS, STRINGS, STRUCTS
+from .spec import CMDLINE, CONSTANTS, DEVICES, FORWARDED, HYPERCALLS, STRINGS, STRUCTS
 
 
 def render() -> str:
@@ -19,7 +19,7 @@ def render() -> str:
     env.filters["pow2"] = lambda i: 1 << i
     return env.get_template("abi.h.j2").render(
         constants=CONSTANTS, strings=STRINGS, hypercalls=HYPERCALLS, structs=STRUCTS,
-        forwarded=FORWARDED, devices=DEVICES,
+        forwarded=FORWARDED, devices=DEVICES, cmdline=CMDLINE,
     )
 
 

@@ -77,6 +77,17 @@ CONSTANTS: dict[str, int] = {
     "PVM_MSR_NATIVE": 0x4B564D10,
 }
 
+# QEMU: the boot_info fields the runner sets through the kernel command line, as
+# `hermit.<key>=<number>` (the PVH entry fills the rest): key -> boot_info field.
+CMDLINE: dict[str, str] = {
+    "abi": "abi_version",
+    "cpus": "cpus",
+    "tsc_khz": "tsc_khz",
+    "tty": "tty",
+    "uart": "uart_port",
+    "pvm": "pvm",
+}
+
 # Strings both sides know.
 STRINGS: dict[str, str] = {
     "NOTE_NAME": "Hermit",  # owner of the image's ELF notes (NOTE_*)

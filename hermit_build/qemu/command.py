@@ -7,6 +7,7 @@ import os
 
 from .. import memlayout
 from ..abi import C
+from ..abi.spec import CMDLINE
 from ..config import RunConfig, check_mem, kvm_is_pvm
 from ..errors import HermitError
 
@@ -133,11 +134,11 @@ def tsc_khz() -> int:
 def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str:
     """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info; guest
     RAM the kernel reads from the start info's memory map)."""
-    uart = f"{COM1:#x}" if cfg.uart else "0"
-    return (
-        f"hermit.abi={C.ABI_VERSION} hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
-        f"hermit.tty={tty} hermit.uart={uart}" + (" hermit.pvm=1" if pvm else "")
-    )
+    values = {"abi_version": str(C.ABI_VERSION), "cpus": str(cfg.cpus), "tsc_khz": str(tsc),
+              "tty": str(tty), "uart_port": f"{COM1:#x}" if cfg.uart else "0",
+              "pvm": "1" if pvm else None}  # boot_info fields; the keys are spec.CMDLINE's
+    return " ".join(f"hermit.{key}={values[field]}"
+                    for key, field in CMDLINE.items() if values[field] is not None)
 
 
 def build_command(
