@@ -161,15 +161,19 @@ def loader_reads(image: str | None) -> list[str]:
     return python_paths() + [here] + ([os.path.realpath(image)] if image else [])
 
 
-def restrict(mounts: list[tuple[str, bool]], reads: list[str], abi: int) -> None:
-    """Confine this thread to `mounts` ((host directory, read-only) each) and
-    read-only `reads`; Landlock ABI `abi` (>= 1)."""
+def restrict(mounts: list[tuple[str, bool]], reads: list[str], abi: int,
+             writes: tuple[str, ...] = ()) -> None:
+    """Confine this thread to `mounts` ((host directory, read-only) each), read-only
+    `reads` and `writes` (files or directories the loader itself writes); Landlock
+    ABI `abi` (>= 1)."""
     rs = Ruleset(abi)
     try:
         for path in reads:
             rs.allow(path, READ)
         for host, readonly in mounts:
             rs.allow(host, READ if readonly else WRITE)
+        for path in writes:
+            rs.allow(path, WRITE)
     except BaseException:
         os.close(rs.fd)
         raise
@@ -177,8 +181,9 @@ def restrict(mounts: list[tuple[str, bool]], reads: list[str], abi: int) -> None
 
 
 def confine(mounts: list[tuple[str, bool]], image: str | None,
-            environ: dict[str, str] | None = None) -> int:
-    """The loader's second line: Landlock to `mounts` and what the loader reads, and
+            environ: dict[str, str] | None = None, writes: tuple[str, ...] = ()) -> int:
+    """The loader's second line: Landlock to `mounts`, what the loader reads and the
+    files it writes itself (`writes`: none yet; captures and profiles will be), and
     no file-system capabilities (privs.drop_fs_caps).  A kernel without Landlock gets
     one line on stderr (RunConfig.landlock, HERMIT_LANDLOCK=0, turns both off, and
     with them the line).  Call it in the thread that will start the others, before
@@ -190,5 +195,5 @@ def confine(mounts: list[tuple[str, bool]], image: str | None,
     if abi == 0:
         print(NOTICE, file=sys.stderr, flush=True)
         return 0
-    restrict(mounts, loader_reads(image), abi)
+    restrict(mounts, loader_reads(image), abi, writes)
     return abi

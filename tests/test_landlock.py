@@ -25,7 +25,8 @@ PROBE = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from hermit_build import landlock
     spec = json.loads(sys.argv[2])
-    abi = landlock.confine([tuple(m) for m in spec["mounts"]], spec["image"])
+    abi = landlock.confine([tuple(m) for m in spec["mounts"]], spec["image"],
+                           writes=tuple(spec.get("writes", ())))
     out = {"abi": abi}
     for name, (path, flags) in spec["tries"].items():
         try:
@@ -56,6 +57,7 @@ def tree(tmp_path: Path) -> Path:
     for d in ("rw", "ro", "outside"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "f").write_text(d)
+    (tmp_path / "outside/capture").write_text("")  # a file the loader writes itself
     return tmp_path
 
 
@@ -77,12 +79,15 @@ def test_only_the_mounts_are_reachable(tree, abi):
         "ro_write": [str(tree / "ro/f"), WR],
         "ro_create": [str(tree / "ro/new"), NEW],
         "stdlib_write": [os.__file__, WR],
-    }, env={"HERMIT_LANDLOCK_ABI": str(abi)}, import_late=True)
+        "loader_writes": [str(tree / "outside/capture"), WR],
+    }, env={"HERMIT_LANDLOCK_ABI": str(abi)}, import_late=True,
+        writes=[str(tree / "outside/capture")])
     assert r["abi"] == abi
     denied = {"outside_read", "outside_create", "host_secret", "ro_write", "ro_create",
               "stdlib_write"}
     assert {k for k, v in r.items() if v == 13} == denied, r
-    assert all(r[k] == "ok" for k in ("rw_read", "rw_write", "rw_create", "ro_read"))
+    assert all(r[k] == "ok" for k in ("rw_read", "rw_write", "rw_create", "ro_read",
+                                      "loader_writes"))
     assert r["late_import"] == "ok"
     assert not (tree / "outside/new").exists() and not (tree / "ro/new").exists()
 
