@@ -182,3 +182,41 @@ def test_a_guest_of_root_obeys_mode_bits(sdk, loader, tmp_path):
     r = run(sdk, "extra/tests/cat", "private", env={**loader, "HERMIT_LANDLOCK": "0"},
             cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == "secret\n", r
+
+
+# The proxy with a file service that has a bug: every guest path is taken as a host
+# path, unchecked (the resolver of hermit_build/hostfs/policy.py replaced).
+BUGGY_PROXY = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from hermit_build.hostfs import policy
+
+    def resolve(self, path, *, base=None, follow=True, write=False):
+        gpath = self.guest_abs(path, base)
+        return gpath, gpath, self.mounts[-1]
+
+    policy.MountTable.resolve = resolve
+    from hermit_build.proxy import main
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+@needs_landlock
+def test_a_file_service_bug_does_not_reach_the_host(sdk, loader, tmp_path):
+    secret = tmp_path / "outside" / "secret"
+    secret.parent.mkdir()
+    secret.write_text("canary 5f0c\n")
+    (tmp_path / "cwd").mkdir()
+
+    def cat(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["/usr/bin/python3", "-S", "-c", BUGGY_PROXY, str(sdk / "lib/hermit/python"),
+             str(sdk / "extra/tests/cat"), str(secret)],
+            cwd=tmp_path / "cwd", env=clean_env(**loader, **env), capture_output=True,
+            text=True, timeout=120)
+
+    r = cat(HERMIT_LANDLOCK="0")
+    assert r.stdout == "canary 5f0c\n", r.stderr  # the bug is real: the control
+    r = cat()
+    assert r.returncode == 1 and "canary" not in r.stdout, r.stdout
+    assert "Permission denied" in r.stderr, r.stderr
