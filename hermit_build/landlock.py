@@ -21,10 +21,11 @@ path but ctypes (which the loaders import anyway).
 """
 
 import ctypes
-import errno
 import os
 import stat
 import sys
+
+from .errors import HermitError
 
 # x86_64 system call numbers
 _NR_CREATE_RULESET, _NR_ADD_RULE, _NR_RESTRICT_SELF = 444, 445, 446
@@ -32,7 +33,7 @@ _PR_SET_NO_NEW_PRIVS = 38
 _CREATE_RULESET_VERSION = 1 << 0
 _RULE_PATH_BENEATH = 1
 
-# LANDLOCK_ACCESS_FS_* and the Landlock ABI version that introduced each
+# LANDLOCK_ACCESS_FS_*
 EXECUTE = 1 << 0
 WRITE_FILE = 1 << 1
 READ_FILE = 1 << 2
@@ -50,8 +51,6 @@ REFER = 1 << 13  # ABI 2: rename/link across directories
 TRUNCATE = 1 << 14  # ABI 3
 IOCTL_DEV = 1 << 15  # ABI 5
 
-_KNOWN = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1}
-ALL_BY_ABI = [0] + [_KNOWN.get(v, (1 << 16) - 1) for v in range(1, 8)]
 FILE_ONLY = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # rights a file rule may hold
 
 READ = READ_FILE | READ_DIR
@@ -64,8 +63,23 @@ NOTICE = ("hermit: this kernel offers no Landlock (Linux 5.13 or later, with lan
           "(HERMIT_LANDLOCK=0 silences this)")
 
 
-class LandlockError(OSError):
-    """A Landlock system call failed where it should not have (the loader is unconfined)."""
+class LandlockError(HermitError):
+    """Landlock is there but refused the loader's ruleset: the loader does not run
+    unconfined behind the user's back."""
+
+
+def handled_rights(abi: int) -> int:
+    """The file-system rights Landlock ABI `abi` knows (0: no Landlock)."""
+    if abi < 1:
+        return 0
+    rights = MAKE_SYM | (MAKE_SYM - 1)  # ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2:
+        rights |= REFER
+    if abi >= 3:
+        rights |= TRUNCATE
+    if abi >= 5:
+        rights |= IOCTL_DEV
+    return rights
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -82,7 +96,7 @@ def _call(*args) -> int:
     ret = _syscall(*(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
     if ret < 0:
         e = ctypes.get_errno()
-        raise LandlockError(e, os.strerror(e))
+        raise OSError(e, os.strerror(e))
     return ret
 
 
@@ -92,9 +106,7 @@ def kernel_abi(environ: dict[str, str] | None = None) -> int:
     HERMIT_LANDLOCK_ABI=N caps it (0 pretends the kernel has none: for tests)."""
     try:
         abi = _call(_NR_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION)
-    except LandlockError as e:
-        if e.errno not in (errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):  # EPERM: seccomp
-            raise
+    except OSError:  # ENOSYS, EOPNOTSUPP (not enabled), EPERM (a container's seccomp)
         abi = 0
     cap = (os.environ if environ is None else environ).get("HERMIT_LANDLOCK_ABI", "").strip()
     if cap.isdigit():
@@ -106,7 +118,7 @@ class Ruleset:
     """A Landlock ruleset for file-system rights, limited to what ABI `abi` knows."""
 
     def __init__(self, abi: int):
-        self.handled = ALL_BY_ABI[min(abi, len(ALL_BY_ABI) - 1)]
+        self.handled = handled_rights(abi)
         attr = ctypes.c_uint64(self.handled)  # struct landlock_ruleset_attr's first field
         self.fd = _call(_NR_CREATE_RULESET, ctypes.byref(attr), 8, 0)
 
@@ -166,18 +178,22 @@ def restrict(mounts: list[tuple[str, bool]], reads: list[str], abi: int,
     """Confine this thread to `mounts` ((host directory, read-only) each), read-only
     `reads` and `writes` (files or directories the loader itself writes); Landlock
     ABI `abi` (>= 1)."""
-    rs = Ruleset(abi)
     try:
-        for path in reads:
-            rs.allow(path, READ)
-        for host, readonly in mounts:
-            rs.allow(host, READ if readonly else WRITE)
-        for path in writes:
-            rs.allow(path, WRITE)
-    except BaseException:
-        os.close(rs.fd)
-        raise
-    rs.restrict_self()
+        rs = Ruleset(abi)
+        try:
+            for path in reads:
+                rs.allow(path, READ)
+            for host, readonly in mounts:
+                rs.allow(host, READ if readonly else WRITE)
+            for path in writes:
+                rs.allow(path, WRITE)
+        except BaseException:
+            os.close(rs.fd)
+            raise
+        rs.restrict_self()
+    except OSError as e:
+        raise LandlockError(f"Landlock refused the loader's ruleset ({e.strerror}): set "
+                            "HERMIT_LANDLOCK=0 to run without it") from None
 
 
 def confine(mounts: list[tuple[str, bool]], image: str | None,
@@ -190,7 +206,11 @@ def confine(mounts: list[tuple[str, bool]], image: str | None,
     it starts them.  Returns the ABI used (0: no Landlock)."""
     from .privs import drop_fs_caps
 
-    drop_fs_caps()
+    try:
+        drop_fs_caps()
+    except OSError as e:
+        raise LandlockError(f"cannot drop root's file permission override ({e.strerror}): "
+                            "set HERMIT_LANDLOCK=0 to keep it") from None
     abi = kernel_abi(environ)
     if abi == 0:
         print(NOTICE, file=sys.stderr, flush=True)

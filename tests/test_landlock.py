@@ -220,3 +220,10 @@ def test_a_file_service_bug_does_not_reach_the_host(sdk, loader, tmp_path):
     r = cat()
     assert r.returncode == 1 and "canary" not in r.stdout, r.stdout
     assert "Permission denied" in r.stderr, r.stderr
+
+
+def test_only_rights_the_kernel_knows_are_asked_for():
+    h = landlock.handled_rights
+    assert h(0) == 0 and h(1) == (1 << 13) - 1  # EXECUTE .. MAKE_SYM
+    assert h(2) == h(1) | landlock.REFER and h(3) == h(4) == h(2) | landlock.TRUNCATE
+    assert h(5) == h(7) == h(99) == h(3) | landlock.IOCTL_DEV
