@@ -5,6 +5,7 @@ import os
 import sys
 
 from . import config
+from .abi import C
 from .proxy import launch, run_guarded
 
 
@@ -31,6 +32,7 @@ def _run(a: argparse.Namespace) -> int:
     if a.no_env:
         cfg.env = []
     cfg.mounts += a.mount
+    cfg.landlock &= not a.no_landlock
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -41,7 +43,7 @@ def _inspect(a: argparse.Namespace) -> int:
     print(f"{a.image}: hermit image, entry {img.entry:#x}")
     for s in img.segments:
         print(f"  load {s.paddr:#010x}  file {s.filesz:>8}  mem {s.memsz:>8}")
-    kib = (img.end - 0x200000) // 1024
+    kib = (img.end - C.KERNEL_BASE) // 1024
     print(f"  image ends at {img.end:#x} ({kib} KiB above the kernel base)")
     return 0
 
@@ -69,7 +71,7 @@ def _binfmt(a: argparse.Namespace) -> int:
 
     if a.action == "register":
         binfmt.register(a.interpreter)
-        print(f"hermit: images with ELF OSABI 0x42 now run through {a.interpreter}")
+        print(f"hermit: images with ELF OSABI {C.IMAGE_OSABI:#x} now run through {a.interpreter}")
     elif a.action == "unregister":
         done = binfmt.unregister()
         print("hermit: unregistered" if done else "hermit: images were not registered")
@@ -101,6 +103,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
     r.add_argument("--mount", action="append", default=[], metavar="HOST[:GUEST][:ro]",
                    help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")
+    r.add_argument("--no-landlock", action="store_true",
+                   help="do not confine the loader with Landlock (HERMIT_LANDLOCK=0)")
     r.add_argument("image")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(fn=_run)

@@ -7,7 +7,7 @@ from .errors import HermitError
 
 DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
 MIN_MEM = 16 << 20
-MAX_CPUS = 64
+MAX_CPUS = C.MAX_CPUS
 HERMIT_PORT = 18766
 
 
@@ -35,6 +35,9 @@ class RunConfig:
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
         self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
+        # Landlock this process to the mounts once the VM is set up (landlock.py): the
+        # proxy does; off by default for callers whose process goes on afterwards.
+        self.landlock = False
         for name, value in settings.items():
             if not hasattr(self, name):
                 raise TypeError(f"RunConfig has no setting {name!r}")
@@ -148,6 +151,7 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
             raise ConfigError("HERMIT_TIMEOUT must be a number of seconds") from None
     cfg.machine = environ.get("HERMIT_MACHINE") or None
     cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
+    cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]
     return cfg

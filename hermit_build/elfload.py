@@ -3,15 +3,18 @@
 import struct
 
 from .abi import C
-from .errors import HermitError
+from .abi.spec import STRINGS
+from .errors import AbiMismatch, HermitError
 
-ELFOSABI_HERMIT = 0x42
+ELFOSABI_HERMIT = C.IMAGE_OSABI
 EM_X86_64 = 62
 PT_LOAD = 1
 PT_NOTE = 4
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
+_NHDR = struct.Struct("<III")
+_NOTE_NAME = STRINGS["NOTE_NAME"].encode() + b"\0"
 
 
 class ImageError(HermitError):
@@ -39,6 +42,28 @@ class Image:
         return max(s.paddr + s.memsz for s in self.segments)
 
 
+def abi_note(data: bytes, off: int, size: int) -> int | None:
+    """The loader ABI version in the notes at data[off:off+size], None without one."""
+    end = min(off + size, len(data))
+    while off + _NHDR.size <= end:
+        namesz, descsz, ntype = _NHDR.unpack_from(data, off)
+        name = off + _NHDR.size
+        desc = name + (namesz + 3 & ~3)
+        if desc + descsz > end:
+            return None  # malformed: what the loader does not understand it does not check
+        if (ntype == C.NOTE_ABI_VERSION and descsz == 4
+                and data[name : name + namesz] == _NOTE_NAME):
+            return int.from_bytes(data[desc : desc + 4], "little")
+        off = desc + (descsz + 3 & ~3)
+    return None
+
+
+def _check_abi_note(data: bytes, off: int, size: int, path: str) -> None:
+    version = abi_note(data, off, size)
+    if version is not None and version != C.ABI_VERSION:
+        raise AbiMismatch(version, C.ABI_VERSION, path)
+
+
 def load(path: str) -> Image:
     try:
         with open(path, "rb") as f:
@@ -57,7 +82,7 @@ def load(path: str) -> Image:
         raise ImageError(f"{path}: not an x86_64 ELF image (hermit runs x86_64 unikernels only)")
     if ident[7] != ELFOSABI_HERMIT:
         raise ImageError(
-            f"{path}: not a hermit image (ELF OSABI {ident[7]:#x}, expected 0x42); "
+            f"{path}: not a hermit image (ELF OSABI {ident[7]:#x}, expected {ELFOSABI_HERMIT:#x}); "
             "build it with x86_64-hermit-gcc"
         )
     if etype != 2:
@@ -69,6 +94,8 @@ def load(path: str) -> Image:
         ptype, _flags, off, vaddr, paddr, filesz, memsz, _align = _PHDR.unpack_from(
             data, phoff + i * phentsize
         )
+        if ptype == PT_NOTE:
+            _check_abi_note(data, off, filesz, path)
         if ptype != PT_LOAD or memsz == 0:
             continue
         if off + filesz > len(data) or filesz > memsz:

@@ -15,3 +15,15 @@ class HermitError(Exception):
     def __init__(self, message: str, status: int = 1):
         super().__init__(message)
         self.status = status
+
+
+class AbiMismatch(HermitError):
+    """The image speaks another loader ABI than this loader (found in its ABI note
+    before boot, or reported by its kernel at boot)."""
+
+    STATUS = 126  # the shell's "found but cannot be executed"
+
+    def __init__(self, image_version: int, loader_version: int, path: str | None = None):
+        super().__init__(f"{path + ': ' if path else ''}image built for ABI {image_version}, "
+                         f"loader speaks {loader_version}: rebuild the image with this SDK",
+                         self.STATUS)

@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from .abi import HC, HC_NAMES, S, signed
+from .abi import HC, HC_NAMES, C, S, signed
+from .errors import AbiMismatch
 from .guestmem import GuestFault, GuestMemory
 from .hostfs.policy import MountTable
 from .hostfs.service import FileService
@@ -47,6 +48,13 @@ class HostServices:
             HC.IDLE: lambda gpa: None,
             HC.WAKE: lambda gpa: None,
         }
+
+    def confine(self) -> int:
+        """Landlock the loader to the mounts this service serves and what the loader
+        itself reads (landlock.confine); before the vCPU threads start."""
+        from .landlock import confine
+
+        return confine([(m.host, m.readonly) for m in self.files.mounts.mounts], self.image)
 
     def __enter__(self) -> "HostServices":
         return self
@@ -114,7 +122,10 @@ class HostServices:
         self._set(S.hc_discard, gpa, "ret", ret)
 
     def _exit(self, gpa: int) -> int:
-        return signed(self._struct(S.hc_exit, gpa)["code"]) & 0xFF
+        code = self._struct(S.hc_exit, gpa)["code"]
+        if code >> 32 == C.EXIT_ABI_MISMATCH >> 32:  # the kernel refused our boot_info
+            raise AbiMismatch(code & 0xFFFFFFFF, C.ABI_VERSION, self.image)
+        return signed(code) & 0xFF
 
     def _args(self, gpa: int) -> None:
         a = self._struct(S.hc_args, gpa)

@@ -24,11 +24,9 @@ static const struct {
 	const char *key;
 	size_t offset;
 } keys[] = {
-	{ "hermit.cpus=", __builtin_offsetof(struct boot_info, cpus) },
-	{ "hermit.tsc_khz=", __builtin_offsetof(struct boot_info, tsc_khz) },
-	{ "hermit.tty=", __builtin_offsetof(struct boot_info, tty) },
-	{ "hermit.uart=", __builtin_offsetof(struct boot_info, uart_port) },
-	{ "hermit.pvm=", __builtin_offsetof(struct boot_info, pvm) },
+#define KEY(key, field) { key, __builtin_offsetof(struct boot_info, field) },
+	HERMIT_CMDLINE(KEY)
+#undef KEY
 };
 
 void cmdline_parse(const char *s, uint64_t len)

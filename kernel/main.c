@@ -11,9 +11,13 @@ noreturn void kernel_main(void);
 
 noreturn void kernel_main(void)
 {
+	if (boot_info->magic != HERMIT_BOOT_INFO_MAGIC) /* then nothing else in it means anything */
+		arch_abi_mismatch(hermit_abi_version);
 	boot_info->tsc_entry = tsc_entry;
 	if (boot_info->cmdline_len)
 		cmdline_parse((const char *)boot_info->cmdline_addr, boot_info->cmdline_len);
+	if (boot_info->abi_version != hermit_abi_version) /* QEMU's comes on the command line */
+		arch_abi_mismatch(hermit_abi_version);
 	log_init();
 	arch_hypercall_init();
 

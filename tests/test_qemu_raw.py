@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hermit_build import elfload
-from hermit_build.abi import gen_c
+from hermit_build.abi import C, gen_c
 from hermit_build.config import ConfigError, RunConfig, kvm_problem
 from hermit_build.qemu import MACHINES, QemuError, build_command, run
 from hermit_build.qemu import command as qemu_command
@@ -47,14 +47,15 @@ def build_guest(out: Path, define: str | None) -> Path:
         (include / "hermit").mkdir(parents=True)
         (include / "hermit" / "abi.h").write_text(gen_c.render())
     cmd = ["gcc", f"-I{include}", "-nostdlib", "-static", "-no-pie",
-           "-Wl,-Ttext-segment=0x200000", "-Wl,-z,max-page-size=0x1000", "-Wl,--build-id=none",
+           f"-Wl,-Ttext-segment={C.KERNEL_BASE:#x}", "-Wl,-z,max-page-size=0x1000",
+           "-Wl,--build-id=none",
            "-o", str(out), str(SOURCE)]  # fmt: skip
     if define:
         cmd.insert(1, f"-D{define}")
     subprocess.run(cmd, check=True)
     with open(out, "r+b") as f:  # EI_OSABI: a hermit image
         f.seek(7)
-        f.write(b"\x42")
+        f.write(bytes((C.IMAGE_OSABI,)))
     return out
 
 
@@ -116,7 +117,7 @@ def test_uart_goes_to_stderr_in_order(guests, capfd) -> None:
     status, _ = boot(guests["hello"], uart=True)
     out, err = capfd.readouterr()
     assert (out, status) == (HELLO, 7)
-    assert err.startswith("com1: pvh guest\nhermit.cpus=")  # COM1 before the later WRITE
+    assert err.startswith("com1: pvh guest\nhermit.abi=")  # COM1 before the later WRITE
     assert "hermit.uart=0x3f8" in err
 
 
@@ -219,7 +220,8 @@ def test_build_command_machine_and_accel(monkeypatch) -> None:
     assert f"memory-backend-file,id=ram,size={MEM},mem-path=/proc/self/fd/7,share=on" in cmd
     assert "-device isa-serial,iobase=0x2f8,irq=3,chardev=hc" in joined
     assert "socket,id=hc,fd=8" in cmd and "-smp 3" in joined and "-m 64M" in joined
-    append = "hermit.cpus=3 hermit.tsc_khz=1000 hermit.tty=0 hermit.uart=0"
+    append = (f"hermit.abi={C.ABI_VERSION} hermit.cpus=3 hermit.tsc_khz=1000 hermit.tty=0 "
+              "hermit.uart=0")
     assert cmd[-4:] == ["-kernel", "/x.elf", "-append", append]
     tcg = build_command(config(Path("/x.elf"), machine="q35", uart=True), kvm=False, con_fd=9)
     assert "-accel tcg -cpu max" in " ".join(tcg)

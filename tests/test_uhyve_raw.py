@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from hermit_build import elfload, hosttsc
-from hermit_build.abi import gen_c
+from hermit_build.abi import C, gen_c
 from hermit_build.config import ConfigError, RunConfig
 from hermit_build.uhyve import UhyveError, run
 from hermit_build.uhyve.vm import open_kvm
@@ -81,14 +81,14 @@ def build_guest(out: Path, variant: str) -> Path:
         (include / "hermit").mkdir(parents=True)
         (include / "hermit" / "abi.h").write_text(gen_c.render())
     cmd = ["gcc", f"-I{include}", "-nostdlib", "-static", "-no-pie",
-           "-Wl,-Ttext-segment=0x200000", "-Wl,-z,max-page-size=0x1000",
+           f"-Wl,-Ttext-segment={C.KERNEL_BASE:#x}", "-Wl,-z,max-page-size=0x1000",
            "-o", str(out), str(SOURCE)]  # fmt: skip
     if variant != "hello":
         cmd.insert(1, f"-DVARIANT_{variant}")
     subprocess.run(cmd, check=True)
     with open(out, "r+b") as f:  # EI_OSABI: a hermit image
         f.seek(7)
-        f.write(b"\x42")
+        f.write(bytes((C.IMAGE_OSABI,)))
     return out
 
 

@@ -6,7 +6,8 @@
 #include <asm/x86.h>
 
 #define IST_STACK_SIZE 8192
-#define MAX_CPUS HERMIT_HC_MAILBOX_SLOTS
+#define MAX_CPUS HERMIT_MAX_CPUS
+_Static_assert(HERMIT_HC_MAILBOX_SLOTS >= MAX_CPUS, "a hypercall mailbox slot per cpu");
 
 struct tss {
 	uint32_t reserved0;

@@ -54,6 +54,30 @@ void arch_hypercall(unsigned nr, void *arg)
 		__asm__ volatile("pause" ::: "memory");
 }
 
+noreturn void arch_abi_mismatch(uint64_t version)
+{
+	static struct hc_exit e;
+	uint64_t gpa = (uint64_t)&e;
+
+	e.code = HERMIT_EXIT_ABI_MISMATCH | version;
+	if (boot_info->magic == HERMIT_BOOT_INFO_MAGIC && boot_info->loader == HERMIT_LOADER_QEMU) {
+		/* the PVH entry set both: a frame (u16 number, u64 address) every runner reads */
+		uart_put(HERMIT_HC_UART_PORT, HC_EXIT & 0xff);
+		uart_put(HERMIT_HC_UART_PORT, HC_EXIT >> 8);
+		for (int i = 0; i < 8; i++)
+			uart_put(HERMIT_HC_UART_PORT, (uint8_t)(gpa >> (8 * i)));
+	} else {
+		/* the ELF entry is uhyve's: `rep outsl` of the address, every uhyve's oldest form */
+		const void *src = &gpa;
+		unsigned long n = 2;
+		__asm__ volatile("rep outsl"
+				 : "+S"(src), "+c"(n)
+				 : "d"((uint16_t)(HERMIT_HC_PORT_BASE + HC_EXIT))
+				 : "memory");
+	}
+	arch_halt();
+}
+
 void arch_console_putc(char c)
 {
 	uint16_t port = (uint16_t)boot_info->uart_port;

@@ -2,7 +2,7 @@
 #include <hermit/task.h>
 #include <asm/x86.h>
 
-#define TRAMPOLINE_BASE 0x8000
+#define TRAMPOLINE_BASE HERMIT_TRAMPOLINE_ADDR
 #define APIC_BASE 0xfee00000UL
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310

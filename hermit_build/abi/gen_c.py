@@ -1,9 +1,12 @@
-"""Render the C view of the loader ABI: `python3 -m hermit_build.abi.gen_c OUT.h`."""
+"""Render the C view of the loader ABI: `python3 -m hermit_build.abi.gen_c OUT.h`.
+
+`--shell` prints the constants as NAME=VALUE lines instead (HERMIT_KERNEL_BASE=0x200000),
+for the toolchain wrapper, a shell script, to `eval`."""
 
 import sys
 from pathlib import Path
 
-from .spec import CONSTANTS, DEVICES, FORWARDED, HYPERCALLS, STRUCTS
+from .spec import CMDLINE, CONSTANTS, DEVICES, FORWARDED, HYPERCALLS, STRINGS, STRUCTS
 
 
 def render() -> str:
@@ -15,14 +18,21 @@ def render() -> str:
     )
     env.filters["pow2"] = lambda i: 1 << i
     return env.get_template("abi.h.j2").render(
-        constants=CONSTANTS, hypercalls=HYPERCALLS, structs=STRUCTS,
-        forwarded=FORWARDED, devices=DEVICES,
+        constants=CONSTANTS, strings=STRINGS, hypercalls=HYPERCALLS, structs=STRUCTS,
+        forwarded=FORWARDED, devices=DEVICES, cmdline=CMDLINE,
     )
 
 
+def shell() -> str:
+    return "".join(f"HERMIT_{name}={value:#x}\n" for name, value in CONSTANTS.items())
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--shell"]:
+        sys.stdout.write(shell())
+        return 0
     if len(argv) != 1:
-        print("usage: python3 -m hermit_build.abi.gen_c OUT.h", file=sys.stderr)
+        print("usage: python3 -m hermit_build.abi.gen_c OUT.h | --shell", file=sys.stderr)
         return 2
     Path(argv[0]).write_text(render())
     return 0

@@ -10,12 +10,29 @@ through padding rules.
 """
 
 ABI_VERSION = 2  # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
+MAX_CPUS = 64
 
-# Guest-physical addresses fixed by the ABI.
+# Numbers both sides know: addresses, limits, marks.
 CONSTANTS: dict[str, int] = {
     "ABI_VERSION": ABI_VERSION,
     "BOOT_INFO_MAGIC": 0x4845524D49540001,  # "HERMIT" + version
+    # The image says which ABI it was built for in an ELF note (PT_NOTE, name NOTE_NAME,
+    # this type, a u32): the loader refuses a mismatch before it boots, the kernel
+    # compares it with what the loader put in boot_info (QEMU: hermit.abi=).
+    "NOTE_ABI_VERSION": 1,
+    # A kernel that finds a boot_info it does not understand (magic or abi_version) ends
+    # with hc_exit.code = this | its own ABI version, sent the way every ABI version
+    # sends it (uhyve: `rep outsl` to HC_PORT_BASE + HC_EXIT; QEMU: a frame on
+    # HC_UART_PORT), so any loader can say which side to rebuild.
+    "EXIT_ABI_MISMATCH": 0x4142490000000000,  # "ABI" in the top bytes
     "KERNEL_BASE": 0x200000,  # link address of the image (text segment)
+    "IMAGE_OSABI": 0x42,  # ELF e_ident[EI_OSABI] of a hermit image (HermitCore's mark)
+    # Cpus a guest may have: per-cpu arrays in the kernel, HERMIT_CPUS in the loaders.
+    "MAX_CPUS": MAX_CPUS,
+    # QEMU: real-mode page where the other cpus start after INIT/SIPI (below 1 MiB,
+    # 4 KiB-aligned, in the low RAM the page allocator keeps for itself).
+    "TRAMPOLINE_ADDR": 0x8000,
+    "COM1_PORT": 0x3F8,  # the kernel's serial console (boot_info.uart_port when asked)
     "BOOT_GDT_ADDR": 0x1000,  # uhyve: GDT it loads before the 64-bit entry
     "BOOT_PML4_ADDR": 0x2000,  # uhyve: boot page tables (first 1 GiB, 2 MiB pages)
     "BOOT_PDPT_ADDR": 0x3000,
@@ -43,7 +60,7 @@ CONSTANTS: dict[str, int] = {
     # (boot_info.hc_mailbox, struct hc_slot) and does `outl` of the slot index to
     # this base + n.
     "HC_MAILBOX_PORT_BASE": 0x600,
-    "HC_MAILBOX_SLOTS": 64,
+    "HC_MAILBOX_SLOTS": MAX_CPUS,  # one per cpu
     # QEMU: a doorbell byte DOORBELL | slot on the hypercall UART; the runner answers
     # by setting the slot's `done` (bytes below DOORBELL start a 10-byte frame).
     "HC_DOORBELL": 0xC0,
@@ -58,6 +75,22 @@ CONSTANTS: dict[str, int] = {
     # kvm_pvm (this project's nested hosts): writing the address of a zeroed page to
     # this MSR switches the guest's supervisor code from emulation to native execution.
     "PVM_MSR_NATIVE": 0x4B564D10,
+}
+
+# QEMU: the boot_info fields the runner sets through the kernel command line, as
+# `hermit.<key>=<number>` (the PVH entry fills the rest): key -> boot_info field.
+CMDLINE: dict[str, str] = {
+    "abi": "abi_version",
+    "cpus": "cpus",
+    "tsc_khz": "tsc_khz",
+    "tty": "tty",
+    "uart": "uart_port",
+    "pvm": "pvm",
+}
+
+# Strings both sides know.
+STRINGS: dict[str, str] = {
+    "NOTE_NAME": "Hermit",  # owner of the image's ELF notes (NOTE_*)
 }
 
 # Hypercall numbers.  Argument struct for HC_<NAME> is struct hc_<name>.

@@ -10,13 +10,14 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..abi import C
 from ..errors import HermitError
 
 NAME = "hermit"
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-# e_ident: magic, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, OSABI 0x42, 8 masked bytes;
+# e_ident: magic, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, hermit's OSABI, 8 masked bytes;
 # then e_type = ET_EXEC and e_machine = EM_X86_64 (little-endian u16 each).
-MAGIC = b"\x7fELF\x02\x01\x01\x42" + bytes(8) + b"\x02\x00\x3e\x00"
+MAGIC = b"\x7fELF\x02\x01\x01" + bytes((C.IMAGE_OSABI,)) + bytes(8) + b"\x02\x00\x3e\x00"
 MASK = b"\xff" * 8 + bytes(8) + b"\xff" * 4
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..abi import C
 from . import binfmt
 from .layout import PACKAGES, PREFIX, SOURCE, Package, owner, skipped
 from .meta import DebError
@@ -54,7 +55,7 @@ def _context(info: BuildInfo, pkg: Package) -> dict[str, object]:
         "year": time.gmtime(info.epoch).tm_year, "static": pkg.static_built_using,
         "date": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(info.epoch)),
         "binfmt_rule": binfmt.rule(f"{PREFIX}/bin/proxy"), "binfmt_name": binfmt.NAME,
-        "binfmt_conf": BINFMT_CONF,
+        "binfmt_conf": BINFMT_CONF, "image_osabi": f"{C.IMAGE_OSABI:#x}",
     }
 
 

@@ -8,6 +8,8 @@ file cannot silently go missing from the packages.
 from dataclasses import dataclass
 from fnmatch import fnmatch
 
+from ..abi import C
+
 PREFIX = "/opt/hermit"
 SOURCE = "hermit"  # the source package every binary package is built from
 # The first paragraph of every package's description, as Debian packages share one.
@@ -120,7 +122,7 @@ PACKAGES: tuple[Package, ...] = (
         synopsis="hermit unikernel - run hermit images directly (binfmt_misc)",
         description=(
             INTRO +
-            "Installing this package registers hermit images (ELF OSABI 0x42) with "
+            f"Installing this package registers hermit images (ELF OSABI {C.IMAGE_OSABI:#x}) with "
             "the kernel's binfmt_misc, so that executing an image runs it through "
             f"{PREFIX}/bin/proxy, as with HermitCore. Removing the package unregisters "
             "them. Without this package, the same is available on demand with the "

@@ -7,15 +7,17 @@ import os
 
 from .. import memlayout
 from ..abi import C
+from ..abi.spec import CMDLINE
 from ..config import RunConfig, check_mem, kvm_is_pvm
 from ..errors import HermitError
 
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
 GIB = 1 << 30
-COM1 = 0x3F8
+COM1 = C.COM1_PORT
 GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 
 class QemuError(HermitError):
@@ -132,11 +134,11 @@ def tsc_khz() -> int:
 def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str:
     """What the kernel's PVH entry parses (QEMU hands it over in the PVH start info; guest
     RAM the kernel reads from the start info's memory map)."""
-    uart = f"{COM1:#x}" if cfg.uart else "0"
-    return (
-        f"hermit.cpus={cfg.cpus} hermit.tsc_khz={tsc} "
-        f"hermit.tty={tty} hermit.uart={uart}" + (" hermit.pvm=1" if pvm else "")
-    )
+    values = {"abi_version": str(C.ABI_VERSION), "cpus": str(cfg.cpus), "tsc_khz": str(tsc),
+              "tty": str(tty), "uart_port": f"{COM1:#x}" if cfg.uart else "0",
+              "pvm": "1" if pvm else None}  # boot_info fields; the keys are spec.CMDLINE's
+    return " ".join(f"hermit.{key}={values[field]}"
+                    for key, field in CMDLINE.items() if values[field] is not None)
 
 
 def build_command(
@@ -162,6 +164,9 @@ def build_command(
     cmd = [
         qemu,
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        # QEMU is not under the runner's Landlock (its own process): seccomp keeps it
+        # from spawning programs, gaining privileges or using obsolete system calls.
+        "-sandbox", SANDBOX,
         "-object",
         f"memory-backend-file,id=ram,size={cfg.mem},mem-path=/proc/self/fd/{ram_fd},share=on",
         "-machine", mopts + "memory-backend=ram",

@@ -20,13 +20,18 @@ class Qemu:
     """A running QEMU.  `pidfd` turns readable when it exits; `stderr` is a pipe from its stderr.
 
     QEMU gets /dev/null as stdin and stdout and inherits only the descriptors in
-    `pass_fds`.  With setpriv it also dies with the runner, even on SIGKILL.
+    `pass_fds`.  With setpriv it also dies with the runner, even on SIGKILL, runs with
+    no_new_privs and without the file-system capabilities (privs.FS_CAPS).
     """
 
     def __init__(self, argv: list[str], pass_fds: list[int]):
         argv = [find_qemu(argv[0]), *argv[1:]]
         if os.access(SETPRIV, os.X_OK):
-            argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+            from ..privs import setpriv_fs_caps
+
+            # no root's permission override in QEMU either (it reads the image)
+            argv = [SETPRIV, "--pdeathsig", "KILL", "--no-new-privs", *setpriv_fs_caps(),
+                    "--", *argv]
         rd, wr = os.pipe()
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

@@ -261,6 +261,8 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             for s in peers:
                 s.close()
         services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        if cfg.landlock:
+            services.confine()  # QEMU runs already, unconfined by it (its own process)
         session = Session(qemu, hc, con, services, cfg.timeout, machine.split(cfg.mem))
         try:
             with services, sigterm_as_interrupt():

@@ -48,6 +48,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
         vm.ready()
+        if cfg.landlock:
+            services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet
         with services, Watchdog(cfg.timeout):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             try:

@@ -18,7 +18,7 @@ from . import kvm
 from .errors import UhyveError
 from .vm import Vm, _check
 
-UART_PORT = 0x3F8
+UART_PORT = C.COM1_PORT
 UART_LSR = UART_PORT + 5
 LSR_TX_EMPTY = 0x60  # transmitter holding register and shift register empty
 HINT_LOG = "run with HERMIT_VERBOSE=1 to see the kernel log"

@@ -34,6 +34,10 @@ void arch_idle(void);
 void arch_relax(void);
 noreturn void arch_halt(void);
 void arch_hypercall_init(void);
+/* A boot_info this kernel does not understand: tell the loader, the way every ABI
+ * version does, that the image speaks ABI `version` (HERMIT_EXIT_ABI_MISMATCH), and stop. */
+noreturn void arch_abi_mismatch(uint64_t version);
+extern const uint32_t hermit_abi_version; /* the image's ABI note */
 void arch_hypercall(unsigned nr, void *arg);
 void arch_console_putc(char c);
 

@@ -9,7 +9,7 @@
 #include <asm/longmode.h>
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define AP_MAX HERMIT_HC_MAILBOX_SLOTS
+#define AP_MAX HERMIT_MAX_CPUS
 #define AP_STACK_SHIFT 14		/* 16 KiB boot stacks for the other cpus */
 
 	.section .note.Xen, "a", @note
@@ -20,6 +20,22 @@
 	.asciz "Xen"
 	.balign 4
 	.quad pvh_entry32
+
+	/* The loader ABI this image speaks: loaders read the note before they boot it,
+	 * the kernel compares boot_info with this very word (hermit_abi_version). */
+	.section .note.hermit, "a", @note
+	.balign 4
+	.long .Lnote_name_end - .Lnote_name
+	.long 4
+	.long HERMIT_NOTE_ABI_VERSION
+.Lnote_name:
+	.asciz HERMIT_NOTE_NAME
+.Lnote_name_end:
+	.balign 4
+	.globl hermit_abi_version
+	.hidden hermit_abi_version
+hermit_abi_version:
+	.long HERMIT_ABI_VERSION
 
 	.section .text.boot, "ax", @progbits
 	.code32

@@ -4,9 +4,10 @@
  * smp_start_aps(); it enters long mode on the kernel's page tables and jumps
  * to hermit_entry with the cpu's index in %edx, like uhyve starts them.
  */
+#include <hermit/abi.h>
 #include <asm/longmode.h>
 
-#define TRAMPOLINE_BASE 0x8000
+#define TRAMPOLINE_BASE HERMIT_TRAMPOLINE_ADDR
 #define REL(x) (TRAMPOLINE_BASE + (x) - trampoline_start)
 
 	.section .data
