@@ -27,7 +27,7 @@ class HostServices:
     def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
                  image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
-        self.files = FileService(mem, MountTable.default(mounts or []))
+        self.files = FileService(mem, MountTable.default(mounts or [], image=image))
         self.image = image
         # fsencode: arguments that are not UTF-8 reach the guest byte for byte
         self.args_blob = b"".join(os.fsencode(a) + b"\0" for a in argv)
@@ -96,7 +96,9 @@ class HostServices:
     def _syscall(self, gpa: int) -> None:
         a = self._struct(S.hc_syscall, gpa)
         args = (a["a0"], a["a1"], a["a2"], a["a3"], a["a4"], a["a5"])
-        self._set(S.hc_syscall, gpa, "ret", self.files.call(a["nr"], args))
+        ret, node = self.files.call(a["nr"], args)
+        self._set(S.hc_syscall, gpa, "ret", ret)
+        self._set(S.hc_syscall, gpa, "node", node)
 
     def _discard(self, gpa: int) -> None:
         a = self._struct(S.hc_discard, gpa)

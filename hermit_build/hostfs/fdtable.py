@@ -1,39 +1,69 @@
-"""The guest's file descriptors: guest fd -> a host fd the loader owns.
+"""The loader's handles: what a guest open file description served by the host holds.
 
-Guest fds 0-2 start as duplicates of the loader's stdin/stdout/stderr.  Numbers
-are allocated lowest-first as POSIX requires; several guest fds may share one
-open file description after dup (each has its own host fd from os.dup).
+A handle is a number in this table; the kernel's fd table maps guest fds to handles
+(several fds may share one after the kernel's dup) and sends close(handle) when the
+last of them closes.  Until the kernel holds that table, handles are the guest's fd
+numbers (lowest first, as POSIX wants) and dup/dup2/dup3/F_DUPFD still arrive here;
+each duplicate then gets its own handle with its own host fd from os.dup.
+
+Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr.
 """
 
 import errno
 import os
 
-from .policy import GuestError
+from .policy import GuestError, Mount
+from .synthetic import Synth
 
 MAX_FDS = 1024
 
 
 class OpenFile:
-    __slots__ = ("fd", "gpath", "cloexec", "readonly", "dir_entries", "dir_pos")
+    """One handle: a host fd (-1 for a synthetic object, whose data is served from
+    memory), and for what was opened by path: the mount it lies in and its guest path,
+    so a directory handle serves as the start of *at calls and fchdir."""
+
+    __slots__ = ("fd", "gpath", "cloexec", "mount", "is_dir", "synth", "pos",
+                 "dir_entries", "dir_pos")
 
     def __init__(self, fd: int, gpath: str | None, cloexec: bool = False,
-                 readonly: bool = False):
+                 mount: Mount | None = None, is_dir: bool = False,
+                 synth: Synth | None = None):
         self.fd = fd
-        self.gpath = gpath  # the guest path it was opened as (for *at calls), if any
+        self.gpath = gpath
         self.cloexec = cloexec
-        self.readonly = readonly  # on a read-only mount: no fchmod, futimens
+        self.mount = mount
+        self.is_dir = is_dir
+        self.synth = synth
+        self.pos = 0  # the offset in a synthetic file
         self.dir_entries: list[bytes] | None = None  # getdents64 records, read once
         self.dir_pos = 0
+
+    @property
+    def readonly(self) -> bool:
+        """On a read-only mount, or synthetic: no fchmod, futimens, ftruncate."""
+        return self.synth is not None or (self.mount is not None and self.mount.readonly)
+
+    def duplicate(self, cloexec: bool) -> "OpenFile":
+        fd = os.dup(self.fd) if self.fd >= 0 else -1
+        nf = OpenFile(fd, self.gpath, cloexec, self.mount, self.is_dir, self.synth)
+        nf.pos = self.pos
+        return nf
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class FdTable:
     def __init__(self, std: tuple[int, int, int] = (0, 1, 2)):
         self.files: dict[int, OpenFile] = {}
-        for guest_fd, host_fd in enumerate(std):
+        for handle, host_fd in enumerate(std):
             try:
-                self.files[guest_fd] = OpenFile(os.dup(host_fd), None)
+                self.files[handle] = OpenFile(os.dup(host_fd), None)
             except OSError:
-                pass  # the loader itself has no such stream: the guest's fd stays closed
+                pass  # the loader itself has no such stream: the handle stays closed
 
     def get(self, fd: int) -> OpenFile:
         f = self.files.get(fd)
@@ -50,7 +80,12 @@ class FdTable:
         return fd
 
     def install(self, f: OpenFile, at: int | None = None, start: int = 0) -> int:
-        fd = self.lowest_free(start) if at is None else at
+        """The handle for f; on failure f is closed."""
+        try:
+            fd = self.lowest_free(start) if at is None else at
+        except GuestError:
+            f.close()
+            raise
         if at is not None and at in self.files:
             self.close(at)
         self.files[fd] = f
@@ -60,7 +95,7 @@ class FdTable:
         f = self.files.pop(fd, None)
         if f is None:
             raise GuestError(errno.EBADF, "bad file descriptor")
-        os.close(f.fd)
+        f.close()
 
     def close_all(self) -> None:
         for fd in list(self.files):

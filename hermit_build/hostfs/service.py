@@ -1,9 +1,11 @@
 """The file service: Linux file system calls of the guest, carried out on the host.
 
-The kernel forwards each call unchanged (HC_SYSCALL: number, six arguments);
-pointers are guest-physical addresses, checked against guest memory before use,
-and data moves between host files and guest memory without intermediate copies
-(os.readv/os.writev on views of guest RAM).  Errors return as -errno.
+The kernel forwards each call (HC_SYSCALL: number, six arguments, its fds replaced
+by the loader's handles once the kernel holds the fd table); pointers are
+guest-physical addresses, checked against guest memory before use, and data moves
+between host files and guest memory without intermediate copies (os.readv/os.writev
+on views of guest RAM).  Errors return as -errno.  Paths are resolved against the
+guest's namespace (policy.py, resolve.py).
 """
 
 import errno
@@ -14,7 +16,9 @@ from . import linux as L
 from .fdtable import FdTable, OpenFile
 from .ops_io import IoOps
 from .ops_path import PathOps
+from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
+from .resolve import Host, Node
 
 MAX_IO = 1 << 31
 
@@ -28,25 +32,30 @@ def s64(v: int) -> int:
     return v - (1 << 64) if v & (1 << 63) else v
 
 
-class FileService(IoOps, PathOps):
+class FileService(IoOps, PathOps, TreeOps):
     def __init__(self, mem: GuestMemory, mounts: MountTable, std=(0, 1, 2)):
         self.mem = mem
         self.mounts = mounts
         self.fds = FdTable(std)
+        root = mounts.overlay[mounts.cwd]  # the working directory is a mount's root
+        self.cwd: Node = Host(root, root.fd, root.guest, os.fstat(root.fd))
+        self.cwd_owned = False  # whether cwd.fd is ours to close (not the mount's)
         self.table = {nr: getattr(self, "sys_" + name) for name, nr in L.NR.items()}
 
-    def call(self, nr: int, args: tuple[int, ...]) -> int:
+    def call(self, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
+        """(ret, node): the result or -errno, and the kernel device an open named."""
         fn = self.table.get(nr)
         if fn is None:
-            return -errno.ENOSYS
+            return -errno.ENOSYS, 0
         try:
-            return fn(*args)
+            ret = fn(*args)
         except GuestFault:
-            return -errno.EFAULT
+            return -errno.EFAULT, 0
         except OSError as e:  # GuestError included: the errno the guest sees
-            return -(e.errno or errno.EIO)
+            return -(e.errno or errno.EIO), 0
         except (ValueError, OverflowError):
-            return -errno.EINVAL
+            return -errno.EINVAL, 0
+        return ret if isinstance(ret, tuple) else (ret, 0)
 
     # -- helpers shared by the operations --------------------------------------
 
@@ -63,21 +72,34 @@ class FileService(IoOps, PathOps):
             raise GuestError(errno.ENAMETOOLONG, "path too long")
         return os.fsdecode(raw)
 
-    def base(self, dirfd: int) -> str | None:
-        """The guest directory a *at() call is relative to (None: the working directory)."""
+    def base(self, dirfd: int, path: str = "") -> Node | None:
+        """The directory a *at() call starts from (an absolute path ignores dirfd)."""
         dirfd = s32(dirfd)
-        if dirfd == L.AT_FDCWD:
+        if path.startswith("/"):
             return None
+        if dirfd == L.AT_FDCWD:
+            return self.cwd
         f = self.fds.get(dirfd)
-        if f.gpath is None:
+        if f.synth is not None and f.synth.is_dir:
+            return f.synth
+        if not f.is_dir or f.mount is None:
             raise GuestError(errno.ENOTDIR, "not a directory")
-        return f.gpath
+        return Host(f.mount, f.fd, f.gpath, os.fstat(f.fd))
 
     def file(self, fd: int) -> OpenFile:
         return self.fds.get(s32(fd))
 
     def close_all(self) -> None:
         self.fds.close_all()
+        self.set_cwd(None)
+        self.mounts.close()
+
+    def set_cwd(self, node: Node | None) -> None:
+        if self.cwd_owned:
+            os.close(self.cwd.fd)
+        self.cwd_owned = isinstance(node, Host)
+        if node is not None:
+            self.cwd = node
 
     # -- descriptors -------------------------------------------------------------
 
@@ -87,13 +109,7 @@ class FileService(IoOps, PathOps):
 
     def _dup_into(self, f: OpenFile, at: int | None = None, start: int = 0,
                   cloexec: bool = False) -> int:
-        nf = OpenFile(os.dup(f.fd), f.gpath, cloexec)
-        nf.readonly = f.readonly
-        try:
-            return self.fds.install(nf, at=at, start=start)
-        except GuestError:
-            os.close(nf.fd)
-            raise
+        return self.fds.install(f.duplicate(cloexec), at=at, start=start)
 
     def sys_dup(self, fd, *_):
         return self._dup_into(self.file(fd))
@@ -115,6 +131,8 @@ class FileService(IoOps, PathOps):
         import fcntl
 
         f, cmd = self.file(fd), s32(cmd)
+        if f.fd < 0 and cmd in (L.F_GETFL, L.F_SETFL):  # synthetic: read-only, no flags
+            return 0
         if cmd in (L.F_DUPFD, L.F_DUPFD_CLOEXEC):
             return self._dup_into(f, start=s32(arg), cloexec=cmd == L.F_DUPFD_CLOEXEC)
         if cmd == L.F_GETFD:
