@@ -66,7 +66,13 @@ class PathOps:
             g = gjoin(d.gpath, name)
             special = name in (".", "..") or trailing or not isinstance(d, Host)
             if special or g in self.mounts.overlay or g in self.mounts.fallback:
-                node = w.walk(stack, [name], not nofollow or trailing)[-1]
+                try:
+                    node = w.walk(stack, [name], not nofollow or trailing)[-1]
+                except OSError as e:
+                    if e.errno == errno.ENOENT and creat and isinstance(d, Synth) \
+                            and name not in (".", ".."):
+                        raise erofs() from None  # creating in a synthetic directory
+                    raise
                 return self._open_node(node, flags, mode, write)
             try:
                 st = os.stat(name, dir_fd=d.fd, follow_symlinks=False)

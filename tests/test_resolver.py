@@ -1,0 +1,283 @@
+"""The loader's file service without a VM: the guest namespace, its synthetic objects,
+and each escape of issue 9 section 1 as the resolver sees it."""
+
+import os
+import stat
+
+import pytest
+from fakeguest import (O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC,
+                       O_WRONLY, SCRATCH, Guest, err)
+
+from hermit_build.hostfs import linux as L
+from hermit_build.hostfs.synthetic import SYNTH_DEV
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """tmp/outside.txt, tmp/work (the working directory) with work/data (mounted
+    read-only at its own path), tmp/ro (mounted read-only at /ro)."""
+    work, ro = tmp_path / "work", tmp_path / "ro"
+    (work / "data").mkdir(parents=True)
+    ro.mkdir()
+    (work / "data/existing.txt").write_text("keep me\n")
+    (ro / "existing.txt").write_text("keep me too\n")
+    (tmp_path / "outside.txt").write_text("secret\n")
+    g = Guest(str(work), ["data:ro", f"{ro}:/ro:ro"], image=str(work / "app"))
+    yield g, tmp_path
+    g.close()
+
+
+def unchanged(tmp_path):
+    assert (tmp_path / "outside.txt").read_text() == "secret\n"
+    assert (tmp_path / "work/data/existing.txt").read_text() == "keep me\n"
+    assert (tmp_path / "ro/existing.txt").read_text() == "keep me too\n"
+    assert sorted(p.name for p in (tmp_path / "work/data").iterdir()) == ["existing.txt"]
+    assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == ["existing.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt", "ro", "work"]
+
+
+# -- what lies outside the mounts does not exist --------------------------------------------
+
+
+def test_outside_the_mounts_is_enoent(tree):
+    g, tmp = tree
+    outside = str(tmp / "outside.txt")
+    assert g.open(outside, O_RDONLY) == err("ENOENT")
+    assert g.stat(outside) == err("ENOENT")
+    assert g.open("../" * 40 + outside[1:], O_RDONLY) == err("ENOENT")
+    assert g.symlink(outside, "out") == 0
+    assert g.open("out", O_RDONLY) == err("ENOENT")
+    assert g.symlink("/", "root") == 0
+    assert g.open("root" + outside, O_RDONLY) == err("ENOENT")
+    assert g.open("root/../../.." + outside, O_RDONLY) == err("ENOENT")
+    assert g.open(outside, O_CREAT | O_WRONLY, 0o644) == err("EROFS")  # a synthetic dir
+    assert g.mkdir("/hermit-escape", 0o755) == err("EROFS")
+    unchanged(tmp)
+
+
+def test_o_excl_without_o_creat_follows_inside_the_namespace(tree):
+    g, tmp = tree
+    outside = str(tmp / "outside.txt")
+    assert g.symlink(outside, "s") == 0
+    assert g.open("s", O_RDONLY | O_EXCL) == err("ENOENT")
+    assert g.open("s", O_WRONLY | O_TRUNC | O_EXCL) == err("ENOENT")
+    assert g.open("s", O_CREAT | O_EXCL | O_WRONLY, 0o644) == err("EEXIST")
+    # Linux ignores O_EXCL without O_CREAT: a link to a guest file is followed
+    (tmp / "work/f").write_text("mine\n")
+    assert g.symlink("f", "s2") == 0
+    fd = g.open("s2", O_RDONLY | O_EXCL)
+    assert fd >= 3 and g.read_all(fd) == b"mine\n"
+    assert g.open("s2", O_RDONLY | O_NOFOLLOW) == err("ELOOP")
+    unchanged(tmp)
+
+
+def test_symlink_into_a_read_only_mount_stays_read_only(tree):
+    g, tmp = tree
+    assert g.symlink("data", "l") == 0
+    assert g.symlink(str(tmp / "work/data"), "abs") == 0
+    for via in ("l", "abs", "/ro/.."+str(tmp / "work/data")):
+        assert g.open(f"{via}/existing.txt", O_WRONLY) == err("EROFS")
+        assert g.open(f"{via}/existing.txt", O_RDWR | O_TRUNC) == err("EROFS")
+        assert g.open(f"{via}/new.txt", O_CREAT | O_WRONLY, 0o644) == err("EROFS")
+        assert g.chmod(f"{via}/existing.txt", 0o777) == err("EROFS")
+        assert g.unlink(f"{via}/existing.txt") == err("EROFS")
+        assert g.truncate(f"{via}/existing.txt", 0) == err("EROFS")
+        assert g.mkdir(f"{via}/d", 0o755) == err("EROFS")
+        assert g.symlink("x", f"{via}/s") == err("EROFS")
+        assert g.utimensat(L.AT_FDCWD, f"{via}/existing.txt", 0, 0) == err("EROFS")
+        fd = g.open(f"{via}/existing.txt", O_RDONLY)
+        assert g.read_all(fd) == b"keep me\n"
+        assert g.close_fd(fd) == 0
+    unchanged(tmp)
+
+
+def test_read_only_follows_the_directory_after_a_rename(tmp_path):
+    (tmp_path / "work/x/data").mkdir(parents=True)
+    (tmp_path / "work/x/data/f").write_text("ro\n")
+    g = Guest(str(tmp_path / "work"), ["x/data:/data:ro"])
+    try:
+        assert g.open("x/data/f", O_WRONLY) == err("EROFS")  # its host directory too
+        assert g.rename("x", "y") == 0
+        assert g.open("y/data/f", O_WRONLY) == err("EROFS")
+        assert g.open("/data/f", O_WRONLY) == err("EROFS")
+        assert g.rename("y/data", "z") == err("EBUSY")
+        assert g.open("y/data/f", O_RDONLY) >= 3
+    finally:
+        g.close()
+    assert (tmp_path / "work/y/data/f").read_text() == "ro\n"
+
+
+def test_mount_roots_cannot_be_removed_or_replaced(tree):
+    g, tmp = tree
+    cwd = str(tmp / "work")
+    assert g.rmdir(".") == err("EINVAL")
+    assert g.rmdir("..") == err("ENOTEMPTY")
+    assert g.unlink(".") == err("EISDIR")
+    assert g.rmdir(cwd) == err("EBUSY")
+    assert g.rmdir("../work") == err("EBUSY")
+    assert g.rmdir("data") == err("EBUSY")
+    assert g.rmdir("/ro") == err("EBUSY")
+    assert g.rmdir("/etc") == err("EBUSY")
+    assert g.rename("data", "elsewhere") == err("EBUSY")
+    assert g.mkdir("empty", 0o755) == 0
+    assert g.rename("empty", "data") == err("EBUSY")
+    assert g.rename(cwd, "/x") == err("EBUSY")
+    assert g.symlink("/", "data") == err("EEXIST")
+    assert g.unlink("/etc/hostname") == err("EROFS")
+    assert g.rename(".", "x") == err("EBUSY")
+    assert (tmp / "work").is_dir() and (tmp / "work/data").is_dir()
+    unchanged(tmp)
+
+
+def test_set_id_bits_never_reach_the_host(tree):
+    g, tmp = tree
+    work = tmp / "work"
+    fd = g.open("f", O_CREAT | O_WRONLY, 0o6755)
+    assert fd >= 3
+    assert stat.S_IMODE((work / "f").stat().st_mode) & 0o6000 == 0
+    assert g.mkdir("d", 0o7777) == 0
+    assert stat.S_IMODE((work / "d").stat().st_mode) & 0o6000 == 0
+    assert g.chmod("f", 0o6777) == 0
+    assert stat.S_IMODE((work / "f").stat().st_mode) == 0o777
+    assert g.fchmod(fd, 0o4755) == 0
+    assert stat.S_IMODE((work / "f").stat().st_mode) == 0o755
+    assert g.fchmodat(L.AT_FDCWD, "d", 0o2755) == 0
+    assert stat.S_IMODE((work / "d").stat().st_mode) == 0o755
+
+
+def test_hard_links_and_renames_between_mounts_are_exdev(tree):
+    g, tmp = tree
+    assert g.link("/ro/existing.txt", "h") == err("EXDEV")
+    assert g.link("data/existing.txt", "h") == err("EXDEV")
+    assert g.rename("/ro/existing.txt", "x") == err("EXDEV")
+    assert g.open("mine", O_CREAT | O_WRONLY, 0o644) >= 3
+    assert g.rename("mine", "/ro/mine") == err("EXDEV")
+    assert g.link("mine", "data/mine") == err("EXDEV")
+    assert g.link("mine", "mine2") == 0
+    assert g.rename("mine2", "mine3") == 0
+    unchanged(tmp)
+
+
+def test_an_fd_of_a_read_only_mount_changes_nothing(tree):
+    g, tmp = tree
+    fd = g.open("/ro/existing.txt", O_RDONLY)
+    assert fd >= 3
+    assert g.write_bytes(fd, b"x") == err("EBADF")
+    assert g.fchmod(fd, 0o777) == err("EROFS")
+    assert g.utimensat(fd, 0, 0, 0) == err("EROFS")
+    assert g.ftruncate(fd, 0) == err("EINVAL")
+    unchanged(tmp)
+
+
+# -- the namespace: ancestors, synthetic files, devices -------------------------------------
+
+
+def test_ancestors_are_read_only_directories(tree):
+    g, tmp = tree
+    cwd = str(tmp / "work")
+    assert g.getcwd() == cwd
+    assert g.is_dir("..") and g.is_dir("/") and g.stat("..", follow=False)[0] & 0o777 == 0o555
+    assert g.listdir("..") == [".", "..", "work"]
+    assert g.listdir("/") == [".", "..", "dev", "etc", "proc", "ro", cwd.split("/")[1]]
+    assert g.listdir("/dev") == [".", "..", "full", "null", "random", "urandom", "zero"]
+    # a getcwd walk: stat("..") up to where ".." is "." ends at "/"
+    up, seen = ".", []
+    while True:
+        here, parent = g.stat(up), g.stat(up + "/..")
+        seen.append(here[1:3])
+        if here[1:3] == parent[1:3]:
+            break
+        up += "/.."
+        assert len(seen) < 64
+    assert len(seen) == cwd.count("/") + 1 and len(set(seen)) == len(seen)
+    assert g.stat("/")[1:4] == (SYNTH_DEV, seen[-1][1], 0)
+    assert g.chdir("/") == 0 and g.getcwd() == "/"
+    assert g.chdir(cwd[1:]) == 0 and g.getcwd() == cwd
+    unchanged(tmp)
+
+
+def test_synthetic_files(tree):
+    g, tmp = tree
+    fd = g.open("/etc/hostname", O_RDONLY)
+    assert g.read_all(fd) == b"hermit\n"
+    assert g.lseek(fd, 2, os.SEEK_SET) == 2 and g.read_all(fd) == b"rmit\n"
+    assert g.write_bytes(fd, b"x") == err("EBADF")
+    assert g.open("/etc/hostname", O_WRONLY) == err("EROFS")
+    assert g.open("/etc/new", O_CREAT | O_WRONLY, 0o644) == err("EROFS")
+    assert b"hermit" in g.read_all(g.open("/etc/hosts", O_RDONLY))
+    assert g.read_all(g.open("/etc/passwd", O_RDONLY)).startswith(b"root:x:0:0:")
+    assert g.read_all(g.open("/etc/group", O_RDONLY)).startswith(b"root:x:0:")
+    assert g.read_all(g.open("/etc/resolv.conf", O_RDONLY)).startswith(b"#")
+    mode, dev, _ino, uid, _rdev = g.stat("/etc/passwd")
+    assert stat.S_ISREG(mode) and dev == SYNTH_DEV and uid == 0
+    assert g.readlink("/proc/self/exe") == str(tmp / "work/app")
+    assert g.open("/proc/self/fd", O_RDONLY) == err("ENOENT")
+    assert g.listdir("/proc/self") == [".", "..", "exe"]
+
+
+def test_a_mount_over_etc_hides_the_synthetic_files(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("mine\n")
+    (tmp_path / "work").mkdir()
+    g = Guest(str(tmp_path / "work"), [f"{tmp_path / 'etc'}:/etc:ro"])
+    try:
+        assert g.read_all(g.open("/etc/hostname", O_RDONLY)) == b"mine\n"
+        assert g.open("/etc/passwd", O_RDONLY) == err("ENOENT")
+    finally:
+        g.close()
+
+
+@pytest.mark.parametrize("path,node,major,minor", [
+    ("/dev/null", 1, 1, 3), ("/dev/zero", 2, 1, 5), ("/dev/full", 3, 1, 7),
+    ("/dev/random", 4, 1, 8), ("/dev/urandom", 5, 1, 9)])
+def test_kernel_devices(tree, path, node, major, minor):
+    g, _tmp = tree
+    assert g.open(path, O_RDWR) == (0, node)
+    assert g.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644) == (0, node)
+    assert g.open(path, O_DIRECTORY) == err("ENOTDIR")
+    mode, _dev, _ino, uid, rdev = g.stat(path)
+    assert stat.S_ISCHR(mode) and uid == 0 and rdev == os.makedev(major, minor)
+
+
+# -- lookups ---------------------------------------------------------------------------------
+
+
+def test_symlinks_resolve_in_guest_space(tree):
+    g, tmp = tree
+    (tmp / "work/sub").mkdir()
+    (tmp / "work/sub/f").write_text("f\n")
+    assert g.symlink("/ro", "sub/toro") == 0
+    assert g.read_all(g.open("sub/toro/existing.txt", O_RDONLY)) == b"keep me too\n"
+    assert g.symlink("../data/existing.txt", "sub/up") == 0
+    assert g.read_all(g.open("sub/up", O_RDONLY)) == b"keep me\n"
+    # ".." at a mount's root climbs into the guest directory above it
+    assert g.stat("/ro/..")[1:3] == g.stat("/")[1:3]
+    assert g.symlink("loop2", "loop1") == 0 and g.symlink("loop1", "loop2") == 0
+    assert g.open("loop1", O_RDONLY) == err("ELOOP")
+    assert g.symlink("made", "dangling") == 0
+    assert g.open("dangling", O_CREAT | O_WRONLY, 0o644) >= 3
+    assert (tmp / "work/made").is_file()
+    assert g.stat("sub/f/") == err("ENOTDIR")
+    assert g.stat("sub/f/..") == err("ENOTDIR")
+
+
+def test_dirfds_and_fchdir(tree):
+    g, tmp = tree
+    (tmp / "work/sub").mkdir()
+    (tmp / "work/sub/f").write_text("f\n")
+    d = g.open("sub", O_RDONLY | O_DIRECTORY)
+    assert g.read_all(g.openat(d, "f", O_RDONLY)) == b"f\n"
+    assert g.read_all(g.openat(d, "../data/existing.txt", O_RDONLY)) == b"keep me\n"
+    assert g.openat(d, "../data/new", O_CREAT | O_WRONLY, 0o644) == err("EROFS")
+    root = g.open("/", O_RDONLY | O_DIRECTORY)
+    assert g.read_all(g.openat(root, "etc/hostname", O_RDONLY)) == b"hermit\n"
+    ro = g.open("/ro", O_RDONLY | O_DIRECTORY)
+    assert g.openat(ro, "existing.txt", O_WRONLY) == err("EROFS")
+    assert g.openat(ro, "..", O_RDONLY | O_DIRECTORY) >= 3
+    assert g.fchdir(d) == 0 and g.getcwd() == str(tmp / "work/sub")
+    assert g.fchdir(root) == 0 and g.getcwd() == "/"
+    f = g.open(str(tmp / "work/sub/f"), O_RDONLY)
+    assert g.openat(f, "x", O_RDONLY) == err("ENOTDIR")
+    assert g.openat(99, "x", O_RDONLY) == err("EBADF")
+    assert g.openat(99, "/etc/hostname", O_RDONLY) >= 3  # an absolute path ignores dirfd
+    assert g.newfstatat(root, "", SCRATCH, L.AT_EMPTY_PATH) == 0
