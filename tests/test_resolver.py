@@ -281,3 +281,31 @@ def test_dirfds_and_fchdir(tree):
     assert g.openat(99, "x", fg.O_RDONLY) == err("EBADF")
     assert g.openat(99, "/etc/hostname", fg.O_RDONLY) >= 3  # an absolute path ignores dirfd
     assert g.newfstatat(root, "", SCRATCH, L.AT_EMPTY_PATH) == 0
+
+
+def test_opening_a_fifo_never_blocks_the_loader(tree):
+    g, tmp = tree
+    os.mkfifo(tmp / "work/fifo")
+    assert g.open("fifo", fg.O_WRONLY) == err("ENXIO")  # no reader: Linux would wait
+    fd = g.open("fifo", fg.O_RDONLY)
+    assert fd >= 3
+    assert os.get_blocking(g.fs.fds.get(fd).fd)  # the guest did not ask for O_NONBLOCK
+
+
+def test_host_device_nodes_are_not_opened(tree):
+    g, tmp = tree
+    try:
+        os.mknod(tmp / "work/dev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs CAP_MKNOD")
+    assert g.open("dev", fg.O_RDONLY) == err("EACCES")
+    assert stat.S_ISCHR(g.stat("dev")[0])
+
+
+def test_calls_with_flags_linux_refuses(tree):
+    g, _tmp = tree
+    assert g.unlinkat(-100, "x", 0x100) == err("EINVAL")
+    assert g.renameat2(-100, "x", -100, "y", 0x80) == err("EINVAL")
+    assert g.fchdir(-100) == err("EBADF")
+    assert g.newfstatat(-100, 0, SCRATCH, L.AT_EMPTY_PATH) == 0
+    assert g.readlink("/etc/hostname") == err("EINVAL")

@@ -11,6 +11,7 @@ Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr.
 
 import errno
 import os
+import threading
 
 from .policy import GuestError, Mount
 from .synthetic import Synth
@@ -59,6 +60,9 @@ class OpenFile:
 class FdTable:
     def __init__(self, std: tuple[int, int, int] = (0, 1, 2)):
         self.files: dict[int, OpenFile] = {}
+        # Held while an fd is taken from the table to be duplicated and while one is
+        # closed, so a duplicate is never of a number already reused for another file.
+        self.lock = threading.Lock()
         for handle, host_fd in enumerate(std):
             try:
                 self.files[handle] = OpenFile(os.dup(host_fd), None)
@@ -92,10 +96,11 @@ class FdTable:
         return fd
 
     def close(self, fd: int) -> None:
-        f = self.files.pop(fd, None)
-        if f is None:
-            raise GuestError(errno.EBADF, "bad file descriptor")
-        f.close()
+        with self.lock:
+            f = self.files.pop(fd, None)
+            if f is None:
+                raise GuestError(errno.EBADF, "bad file descriptor")
+            f.close()
 
     def close_all(self) -> None:
         for fd in list(self.files):

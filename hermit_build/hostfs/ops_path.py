@@ -38,10 +38,10 @@ class PathOps:
         return Walk(self.mounts)
 
     def _lookup(self, w: Walk, dirfd: int, path: str, follow: bool = True) -> Node:
-        return w.lookup(self.base(dirfd, path), path, follow)
+        return w.lookup(self.base(dirfd, path, w), path, follow)
 
     def _parent(self, w: Walk, dirfd: int, path: str) -> tuple[list[Node], str]:
-        return w.parent(self.base(dirfd, path), path)
+        return w.parent(self.base(dirfd, path, w), path)
 
     # -- open ----------------------------------------------------------------------
 
@@ -95,13 +95,18 @@ class PathOps:
                 raise erofs()
             if st is not None:
                 _nodev(st)
+            # A FIFO's open waits for the other end: never in the loader (a writer
+            # without a reader gets ENXIO instead).
+            fifo = st is not None and stat.S_ISFIFO(st.st_mode) and not flags & os.O_NONBLOCK
             try:
-                fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY, mode,
-                             dir_fd=d.fd)
+                fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY |
+                             (os.O_NONBLOCK if fifo else 0), mode, dir_fd=d.fd)
             except OSError as e:
                 if e.errno == errno.ELOOP and not nofollow:
                     continue  # a symlink swapped in meanwhile: resolve it in guest space
                 raise
+            if fifo:
+                os.set_blocking(fd, True)
             return self._install_host(fd, d.mount, g, flags)
 
     def _through_link(self, w: Walk, stack: list[Node], name: str):
@@ -161,15 +166,15 @@ class PathOps:
         return self.sys_newfstatat(_CWD, path, st, L.AT_SYMLINK_NOFOLLOW)
 
     def sys_newfstatat(self, dirfd, path, st, flags, *_):
-        text = self.path(path)
-        if flags & L.AT_EMPTY_PATH and not text:
-            if s32(dirfd) == L.AT_FDCWD:
-                data = stat_bytes(self.mounts, self.cwd) if isinstance(self.cwd, Synth) \
-                    else L.pack_stat(os.fstat(self.cwd.fd))
+        # AT_EMPTY_PATH: "" (or, since Linux 6.11, NULL) names dirfd itself
+        text = self.path(path) if path or not flags & L.AT_EMPTY_PATH else ""
+        with self._walk() as w:
+            if flags & L.AT_EMPTY_PATH and not text:
+                if s32(dirfd) == L.AT_FDCWD:
+                    data = stat_bytes(self.mounts, self.base(dirfd, "", w))
+                else:
+                    data = self.fstat_bytes(self.file(dirfd))
             else:
-                data = self.fstat_bytes(self.file(dirfd))
-        else:
-            with self._walk() as w:
                 node = self._lookup(w, dirfd, text, not flags & L.AT_SYMLINK_NOFOLLOW)
                 data = stat_bytes(self.mounts, node)
         self.mem.write(st, data)

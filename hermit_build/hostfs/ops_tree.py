@@ -84,10 +84,13 @@ class TreeOps:
     def sys_chdir(self, path, *_):
         text = self.path(path)
         with Walk(self.mounts) as w:
-            return self._enter(w.lookup(self.base(_CWD, text), text))
+            return self._enter(w.lookup(self.base(_CWD, text, w), text))
 
     def sys_fchdir(self, fd, *_):
-        return self._enter(self.base(fd))
+        if s32(fd) < 0:
+            raise GuestError(errno.EBADF, "bad file descriptor")
+        with Walk(self.mounts) as w:
+            return self._enter(self.base(fd, "", w))
 
     # -- creating and removing --------------------------------------------------------
 
@@ -97,7 +100,7 @@ class TreeOps:
     def sys_mkdirat(self, dirfd, path, mode, *_):
         text = self.path(path)
         with Walk(self.mounts) as w:
-            stack, name = w.parent(self.base(dirfd, text), text)
+            stack, name = w.parent(self.base(dirfd, text, w), text)
             d = self._create_in(stack[-1], name)
             os.mkdir(name, _mode(mode), dir_fd=d.fd)
         return 0
@@ -110,7 +113,7 @@ class TreeOps:
         if not text:
             raise GuestError(errno.ENOENT, "empty target")
         with Walk(self.mounts) as w:
-            stack, name = w.parent(self.base(dirfd, where), where)
+            stack, name = w.parent(self.base(dirfd, where, w), where)
             d = self._create_in(stack[-1], name)
             os.symlink(text, name, dir_fd=d.fd)
         return 0
@@ -122,10 +125,12 @@ class TreeOps:
         return self.sys_unlinkat(_CWD, path, 0)
 
     def sys_unlinkat(self, dirfd, path, flags, *_):
+        if s32(flags) & ~L.AT_REMOVEDIR:
+            raise GuestError(errno.EINVAL, "unknown unlinkat flags")
         rmdir = bool(flags & L.AT_REMOVEDIR)
         text = self.path(path)
         with Walk(self.mounts) as w:
-            stack, name = w.parent(self.base(dirfd, text), text)
+            stack, name = w.parent(self.base(dirfd, text, w), text)
             d = stack[-1]
             if name == ".":
                 raise GuestError(errno.EINVAL if rmdir else errno.EISDIR, "'.'")
@@ -155,8 +160,8 @@ class TreeOps:
             raise GuestError(errno.EINVAL, "unknown rename flags")
         src_text, dst_text = self.path(old), self.path(new)
         with Walk(self.mounts) as w:
-            sstack, sname = w.parent(self.base(olddir, src_text), src_text)
-            dstack, dname = w.parent(self.base(newdir, dst_text), dst_text)
+            sstack, sname = w.parent(self.base(olddir, src_text, w), src_text)
+            dstack, dname = w.parent(self.base(newdir, dst_text, w), dst_text)
             s, d = sstack[-1], dstack[-1]
             if {sname, dname} & {".", ".."}:
                 raise GuestError(errno.EBUSY, "'.' or '..'")
@@ -178,16 +183,16 @@ class TreeOps:
         src_text, dst_text = self.path(old), self.path(new)
         with Walk(self.mounts) as w:
             if flags & AT_SYMLINK_FOLLOW:
-                node = w.lookup(self.base(olddir, src_text), src_text)
+                node = w.lookup(self.base(olddir, src_text, w), src_text)
                 if isinstance(node, Synth) or node.is_dir or node.parent is None:
                     raise GuestError(errno.EPERM, "not a file")
                 s, sname = node.parent, node.name
             else:
-                sstack, sname = w.parent(self.base(olddir, src_text), src_text)
+                sstack, sname = w.parent(self.base(olddir, src_text, w), src_text)
                 s = sstack[-1]
                 if sname in (".", "..") or gjoin(s.gpath, sname) in self.mounts.overlay:
                     raise GuestError(errno.EPERM, "a directory")
-            dstack, dname = w.parent(self.base(newdir, dst_text), dst_text)
+            dstack, dname = w.parent(self.base(newdir, dst_text, w), dst_text)
             d = dstack[-1]
             if self._mount(s) is not self._mount(d):
                 raise GuestError(errno.EXDEV, "across mounts")

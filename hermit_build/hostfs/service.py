@@ -18,7 +18,8 @@ from .ops_io import IoOps
 from .ops_path import PathOps
 from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
-from .resolve import Host, Node
+from .resolve import Host, Node, Walk
+from .synthetic import Synth
 
 MAX_IO = 1 << 31
 
@@ -72,19 +73,29 @@ class FileService(IoOps, PathOps, TreeOps):
             raise GuestError(errno.ENAMETOOLONG, "path too long")
         return os.fsdecode(raw)
 
-    def base(self, dirfd: int, path: str = "") -> Node | None:
-        """The directory a *at() call starts from (an absolute path ignores dirfd)."""
+    def base(self, dirfd: int, path: str, w: Walk) -> Node | None:
+        """The directory a *at() call starts from (an absolute path ignores dirfd),
+        with an fd of its own that the walk w closes: a close() or chdir() meanwhile
+        in another thread cannot turn it into a different file."""
         dirfd = s32(dirfd)
         if path.startswith("/"):
             return None
-        if dirfd == L.AT_FDCWD:
-            return self.cwd
-        f = self.fds.get(dirfd)
-        if f.synth is not None and f.synth.is_dir:
-            return f.synth
-        if not f.is_dir or f.mount is None:
-            raise GuestError(errno.ENOTDIR, "not a directory")
-        return Host(f.mount, f.fd, f.gpath, os.fstat(f.fd))
+        with self.fds.lock:
+            if dirfd == L.AT_FDCWD:
+                node = self.cwd
+                if isinstance(node, Synth):
+                    return node
+                mount, fd, gpath = node.mount, node.fd, node.gpath
+            else:
+                f = self.fds.get(dirfd)
+                if f.synth is not None and f.synth.is_dir:
+                    return f.synth
+                if not f.is_dir or f.mount is None:
+                    raise GuestError(errno.ENOTDIR, "not a directory")
+                mount, fd, gpath = f.mount, f.fd, f.gpath
+            fd = os.dup(fd)
+        w.fds.append(fd)
+        return Host(mount, fd, gpath, os.fstat(fd))
 
     def file(self, fd: int) -> OpenFile:
         return self.fds.get(s32(fd))
@@ -95,11 +106,14 @@ class FileService(IoOps, PathOps, TreeOps):
         self.mounts.close()
 
     def set_cwd(self, node: Node | None) -> None:
-        if self.cwd_owned:
-            os.close(self.cwd.fd)
-        self.cwd_owned = isinstance(node, Host)
-        if node is not None:
-            self.cwd = node
+        """Make node (a Host with an fd of its own, or a Synth) the working directory."""
+        with self.fds.lock:
+            old, owned = self.cwd, self.cwd_owned
+            self.cwd_owned = isinstance(node, Host)
+            if node is not None:
+                self.cwd = node
+        if owned:
+            os.close(old.fd)
 
     # -- descriptors -------------------------------------------------------------
 
