@@ -309,3 +309,17 @@ def test_calls_with_flags_linux_refuses(tree):
     assert g.fchdir(-100) == err("EBADF")
     assert g.newfstatat(-100, 0, SCRATCH, L.AT_EMPTY_PATH) == 0
     assert g.readlink("/etc/hostname") == err("EINVAL")
+
+
+def test_a_mount_of_the_root_keeps_the_synthetic_dev_etc_proc(tmp_path):
+    (tmp_path / "work").mkdir()
+    g = Guest(str(tmp_path / "work"), ["/:/:ro"])
+    try:
+        assert g.open("/dev/null", fg.O_RDWR) == (0, 1)
+        assert g.read_all(g.open("/etc/hostname", fg.O_RDONLY)) == b"hermit\n"
+        assert g.open("/proc/self/mem", fg.O_RDONLY) == err("ENOENT")
+        assert g.open(str(tmp_path / "x"), fg.O_CREAT | fg.O_WRONLY, 0o644) == err("EROFS")
+        assert g.open("x", fg.O_CREAT | fg.O_WRONLY, 0o644) >= 3  # the working directory
+        assert g.stat("/usr")[1] != g.stat("/dev")[1]  # the host's, beside synthetic ones
+    finally:
+        g.close()

@@ -9,7 +9,8 @@ here; every later lookup starts from such an fd and walks one component at a tim
 Around the mounts the loader serves synthetic, read-only objects (synthetic.py):
 `/` and every ancestor of a mount (listing only the way down), `/dev` with the
 kernel's devices, `/etc` with hostname, hosts, resolv.conf, passwd and group, and
-`/proc/self/exe`.  A mount hides whatever synthetic objects lie at or below it.
+`/proc/self/exe`.  A mount at or below /dev, /etc or /proc hides the synthetic
+objects it covers; a mount further up (`/:/:ro`) does not, as in a container.
 """
 
 import errno
@@ -116,7 +117,7 @@ class MountTable:
         if image:
             synth.append(Synth("link", "/proc/self/exe", os.fsencode(image)))
         for s in synth:
-            if _covered(s.gpath, self.mounts) is None:
+            if not self._hidden(s.gpath):
                 self.overlay[s.gpath] = s
         for m in self.mounts:
             self.overlay[m.guest] = m
@@ -126,6 +127,14 @@ class MountTable:
                     self.overlay.setdefault(a, Synth("dir", a))
                 elif a != outer.guest:
                     self.fallback.setdefault(a, Synth("dir", a))
+
+    def _hidden(self, gpath: str) -> bool:
+        """Whether a mount hides the synthetic object at gpath: one at or below its
+        top directory (/etc, /dev, /proc) does; one further up, such as `/:/:ro`, does
+        not, as a container's /dev and /proc lie over its root."""
+        top = "/" + gpath.split("/")[1] if gpath != "/" else "/"
+        return any(_covered(m.guest, [Mount("", top, False)]) and
+                   _covered(gpath, [m]) for m in self.mounts)
 
     @classmethod
     def default(cls, specs: list[str], host_cwd: str | None = None,
