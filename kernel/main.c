@@ -1,5 +1,6 @@
 /* Boot: set up the CPU, memory and clocks, then start the application. */
 #include <hermit/arch.h>
+#include <hermit/fd.h>
 #include <hermit/task.h>
 
 struct boot_info *boot_info = (struct boot_info *)HERMIT_BOOT_INFO_ADDR;
@@ -29,6 +30,7 @@ noreturn void kernel_main(void)
 	if (boot_info->loader != HERMIT_LOADER_UHYVE && boot_info->cpus > 1)
 		boot_info->cpus = arch_start_aps(boot_info->cpus); /* QEMU holds them for INIT/SIPI */
 	task_init();
+	fd_init();
 	smp_release();
 	app_start();
 }

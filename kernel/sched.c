@@ -269,6 +269,49 @@ void sched_poke_running(struct task *t)
 	arch_kick_cpu(t->cpu);
 }
 
+/* The current thread is about to wait for the host as long as the host takes (a
+ * terminal's read: forever), its cpu's interrupts masked: another cpu takes this
+ * one's queue and keeps time for its sleepers meanwhile.  Without a timer idle
+ * cpus poll every deadline anyway, and a queue is stolen from when they look. */
+void sched_lend_cpu(void)
+{
+	struct cpu *c = this_cpu(), *to = 0;
+	struct task *moved = 0, **end = &moved, *t;
+
+	if (!arch_timer_available() || (c->deadline == NO_DEADLINE && !c->rq.head))
+		return;
+	for (uint32_t i = 1; i < boot_info->cpus; i++) {
+		uint32_t id = (c->id + i) % boot_info->cpus;
+		if (!((cpus_online_mask >> id) & 1))
+			continue;
+		if (!to || cpu_get(id)->running == cpu_get(id)->idle)
+			to = cpu_get(id);
+		if (to->running == to->idle)
+			break;
+	}
+	if (!to)
+		return;
+	for (t = task_first(); t; t = t->all_next)
+		if (t->state == TASK_BLOCKED && t->cpu == c->id)
+			t->cpu = to->id; /* its expire() counts them from now on */
+	c->deadline = NO_DEADLINE;
+	while ((t = runq_pop(&c->rq))) { /* in their order */
+		*end = t;
+		end = &t->next;
+	}
+	while ((t = moved)) {
+		moved = t->next;
+		t->next = 0;
+		if ((t->affinity & cpus_online_mask) >> to->id & 1) {
+			t->cpu = to->id; /* not sched_add: it would count this cpu as free as any */
+			runq_insert(&to->rq, t, 0);
+		} else {
+			sched_add(t); /* back here only if it may run nowhere else */
+		}
+	}
+	arch_kick_cpu(to->id);
+}
+
 /* Run the current task on another cpu it may use. */
 void sched_migrate_current(void)
 {

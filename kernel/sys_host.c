@@ -1,16 +1,24 @@
-/* File system calls are carried out by the loader on the host (HC_SYSCALL):
- * the number and arguments travel unchanged, pointers as guest-physical
- * addresses (memory is identity-mapped), which the loader checks. */
+/* File system calls are carried out by the loader on the host (HC_SYSCALL): the
+ * number and arguments travel unchanged but for the fds, which become the loader's
+ * handles (include/hermit/fd.h); pointers travel as guest-physical addresses
+ * (memory is identity-mapped), which the loader checks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include <hermit/arch.h>
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
+#include <hermit/task.h>
 
-/* The list is hermit_build/abi/spec.py's FORWARDED, shared with the loader. */
-#define FORWARD(name, nr, fdmask) [nr] = 1,
+/* The list is hermit_build/abi/spec.py's FORWARDED, shared with the loader: per
+ * call, which arguments are fds (bits 0-5), and bit 7 that it is forwarded at all.
+ * close, open, openat and fcntl have kernel handlers in front (kernel/fd.c). */
+#define FORWARDED_BIT 0x80
+#define FORWARD(name, nr, fdmask) [nr] = FORWARDED_BIT | (fdmask),
 static const uint8_t forwarded[NR_SYSCALLS] = { HERMIT_FORWARDED(FORWARD) };
 #undef FORWARD
-#define SAME_NR(name, nr, fdmask) _Static_assert(SYS_##name == nr, "spec.py: " #name);
+#define SAME_NR(name, nr, fdmask) _Static_assert(SYS_##name == nr && (fdmask) < 0x40, "spec.py: " #name);
 HERMIT_FORWARDED(SAME_NR)
 #undef SAME_NR
 
@@ -19,12 +27,93 @@ int syscall_forwarded(uint64_t nr)
 	return nr < NR_SYSCALLS && forwarded[nr];
 }
 
-long host_syscall(uint64_t nr, long a0, long a1, long a2, long a3, long a4, long a5)
+/* The waiting thread keeps its cpu (interrupts stay masked in the kernel, so
+ * nothing else runs there) but not the kernel lock: other cpus go on with their
+ * system calls.  What they may do to this thread meanwhile only marks it (a
+ * pending signal, need_resched, a new affinity), acted on at its way out; it is
+ * in no wait queue, so no wake-up or deadline touches it.  Its cpu's queue and
+ * sleepers go elsewhere for the wait (sched_lend_cpu). */
+long host_call(uint64_t nr, const long a[6], uint64_t *node)
 {
-	struct hc_syscall c = { .nr = nr, .a0 = (uint64_t)a0, .a1 = (uint64_t)a1,
-				.a2 = (uint64_t)a2, .a3 = (uint64_t)a3, .a4 = (uint64_t)a4,
-				.a5 = (uint64_t)a5 };
+	struct hc_syscall c = { .nr = nr, .a0 = (uint64_t)a[0], .a1 = (uint64_t)a[1],
+				.a2 = (uint64_t)a[2], .a3 = (uint64_t)a[3], .a4 = (uint64_t)a[4],
+				.a5 = (uint64_t)a[5] };
 
+	sched_lend_cpu();
+	kernel_unlock();
 	arch_hypercall(HC_SYSCALL, &c);
+	kernel_lock();
+	if (node)
+		*node = c.node;
 	return (long)c.ret;
 }
+
+/* The loader takes any guest RAM for a buffer; the NULL page and PROT_NONE or
+ * guard pages are the kernel's to refuse, as Linux does.  Checked here: the
+ * buffers of data and of results (iovecs, paths and fcntl/ioctl arguments reach
+ * the loader unchecked, which keeps them inside guest RAM). */
+static int user_buffer_ok(uint64_t nr, const long a[6])
+{
+	uint64_t len = (uint64_t)a[2] < 0x7ffff000 ? (uint64_t)a[2] : 0x7ffff000;
+
+	switch (nr) {
+	case SYS_read:
+	case SYS_write:
+	case SYS_pread64:
+	case SYS_pwrite64:
+	case SYS_getdents64:
+	case SYS_readlink:
+		return user_ok((uint64_t)a[1], len);
+	case SYS_readlinkat:
+		return user_ok((uint64_t)a[2], (uint32_t)a[3]);
+	case SYS_getcwd:
+		return user_ok((uint64_t)a[0], (uint32_t)a[1] < 4096 ? (uint32_t)a[1] : 4096);
+	case SYS_fstat:
+	case SYS_stat:
+	case SYS_lstat:
+		return user_ok((uint64_t)a[1], sizeof(struct stat));
+	case SYS_newfstatat:
+		return user_ok((uint64_t)a[2], sizeof(struct stat));
+	default:
+		return 1;
+	}
+}
+
+long fd_forward(uint64_t nr, long a[6], uint64_t *node)
+{
+	unsigned mask = nr < NR_SYSCALLS ? forwarded[nr] & ~FORWARDED_BIT : 0;
+	struct file *held[6];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 6; i++) {
+		if (!(mask & (1u << i)) || (int)a[i] == AT_FDCWD)
+			continue;
+		struct file *f = fd_file((int)a[i]);
+		if (!f)
+			return -EBADF;
+		if (f->kind != FILE_HOST)
+			return file_serve(nr, a, f);
+		held[n++] = f;
+	}
+	if (!user_buffer_ok(nr, a))
+		return -EFAULT;
+	/* Held across the wait: a close of the fd by another thread meanwhile
+	 * leaves the handle open until this call is done with it. */
+	for (unsigned i = 0, k = 0; i < 6; i++)
+		if ((mask & (1u << i)) && (int)a[i] != AT_FDCWD) {
+			a[i] = held[k]->handle;
+			file_get(held[k++]);
+		}
+	long r = host_call(nr, a, node);
+	while (n)
+		file_put(held[--n]);
+	return r;
+}
+
+static long host_release(struct file *f)
+{
+	long a[6] = { f->handle };
+	return host_call(SYS_close, a, 0);
+}
+
+const struct file_ops host_file_ops = { .release = host_release };

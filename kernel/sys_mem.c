@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 
 #include <hermit/arch.h>
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -17,13 +18,20 @@ long sys_brk(SYSCALL_PARAMS)
  * Shared writable mappings would need the host to see the writes: refused. */
 static long map_file(long addr, long len, int prot, int flags, long fd, long off)
 {
+	struct file *f = fd_file((int)fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind == FILE_DEVICE) /* /dev/zero's memory, as Linux gives it */
+		return vma_mmap((uint64_t)addr, (uint64_t)len, prot, flags | MAP_ANONYMOUS);
 	if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
 		return -ENODEV;
 	long mem = vma_mmap((uint64_t)addr, (uint64_t)len, prot | PROT_READ, flags | MAP_ANONYMOUS);
 	if (mem < 0)
 		return mem;
 	for (long done = 0; done < len;) {
-		long n = host_syscall(SYS_pread64, fd, mem + done, len - done, off + done, 0, 0);
+		long a[6] = { fd, mem + done, len - done, off + done };
+		long n = fd_forward(SYS_pread64, a, 0); /* the fd may close meanwhile */
 		if (n < 0) {
 			vma_munmap((uint64_t)mem, (uint64_t)len);
 			return n == -ESPIPE ? -ENODEV : n;

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 
 #include <hermit/arch.h>
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -72,7 +73,7 @@ static void limit(int res, struct rlimit *r)
 	if (res == RLIMIT_STACK)
 		r->rlim_cur = r->rlim_max = 8 << 20;
 	else if (res == RLIMIT_NOFILE)
-		r->rlim_cur = r->rlim_max = 1024;
+		r->rlim_cur = r->rlim_max = FD_MAX;
 }
 
 long sys_prlimit64(SYSCALL_PARAMS)

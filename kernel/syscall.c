@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 
 #include <hermit/arch.h>
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -59,6 +60,14 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_kill] = sys_kill,
 	[SYS_tkill] = sys_tkill,
 	[SYS_tgkill] = sys_tgkill,
+	[SYS_open] = sys_open,
+	[SYS_openat] = sys_openat,
+	[SYS_close] = sys_close,
+	[SYS_close_range] = sys_close_range,
+	[SYS_dup] = sys_dup,
+	[SYS_dup2] = sys_dup2,
+	[SYS_dup3] = sys_dup3,
+	[SYS_fcntl] = sys_fcntl,
 };
 
 static uint64_t reported[NR_SYSCALLS / 64];
@@ -93,7 +102,8 @@ static void call(struct syscall_frame *f, uint64_t nr)
 		return;
 	}
 	if (syscall_forwarded(nr)) {
-		SYSCALL_RET(f, host_syscall(nr, SYSCALL_ARGS(f)));
+		long a[6] = { SYSCALL_ARGS(f) };
+		SYSCALL_RET(f, fd_forward(nr, a, 0));
 		return;
 	}
 	if (nr >= NR_SYSCALLS || !(reported[nr / 64] & (1ULL << (nr % 64)))) {

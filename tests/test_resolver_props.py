@@ -195,8 +195,8 @@ def test_the_checks_can_fail(tmp_path):
         with pytest.raises(AssertionError, match="outside changed"):
             w.check_unchanged()
         fd = os.open(tmp_path / "outside/canary", os.O_RDONLY)
-        w.g.fs.fds.install(OpenFile(fd, "/x"), at=50)
+        handle = w.g.fs.fds.install(OpenFile(fd, "/x"))
         with pytest.raises(AssertionError, match="outside the mounts"):
-            w.check_reached(50, write=False)
+            w.check_reached(handle, write=False)
     finally:
         w.g.close()

@@ -22,6 +22,7 @@ static void uart_put(uint16_t port, uint8_t c)
 /* The loaders read each call from this cpu's slot: uhyve on the `outl` (one VM
  * exit), QEMU's runner on a doorbell byte; the runner then sets `done`. */
 static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
+static int doorbell_busy;
 
 void arch_hypercall_init(void)
 {
@@ -43,7 +44,12 @@ void arch_hypercall(unsigned nr, void *arg)
 				 : "memory");
 		return;
 	}
+	/* cpus waiting for the host hold no kernel lock: one doorbell at a time, or
+	 * a byte written while the UART is still busy with another is lost */
+	while (__atomic_exchange_n(&doorbell_busy, 1, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
 	uart_put(HERMIT_HC_UART_PORT, (uint8_t)(HERMIT_HC_DOORBELL | slot));
+	__atomic_store_n(&doorbell_busy, 0, __ATOMIC_RELEASE);
 	while (!s->done) /* the answer comes through shared memory: no exits while waiting */
 		__asm__ volatile("pause" ::: "memory");
 }

@@ -135,14 +135,14 @@ STRUCTS: dict[str, list[str]] = {
 # System calls the kernel forwards to the loader (HC_SYSCALL): name -> (x86_64 number,
 # indices of the arguments that are file descriptors).  The kernel replaces each such
 # argument by the loader's handle for that fd (AT_FDCWD passes unchanged); the file
-# service (hermit_build/hostfs) implements exactly these.
+# service (hermit_build/hostfs) implements exactly these.  dup, dup2, dup3 and fcntl's
+# F_DUPFD(_CLOEXEC), F_GETFD, F_SETFD are the kernel's alone (kernel/fd.c); it sends
+# close(handle) when the last guest fd of a host file is gone.
 FORWARDED: dict[str, tuple[int, tuple[int, ...]]] = {
     "read": (0, (0,)), "write": (1, (0,)), "open": (2, ()), "close": (3, (0,)),
     "stat": (4, ()), "fstat": (5, (0,)), "lstat": (6, ()), "lseek": (8, (0,)),
     "ioctl": (16, (0,)), "pread64": (17, (0,)), "pwrite64": (18, (0,)),
     "readv": (19, (0,)), "writev": (20, (0,)), "access": (21, ()),
-    # dup, dup2, dup3: until the kernel's fd table takes them over
-    "dup": (32, (0,)), "dup2": (33, (0, 1)), "dup3": (292, (0, 1)),
     "fcntl": (72, (0,)), "flock": (73, (0,)), "fsync": (74, (0,)), "fdatasync": (75, (0,)),
     "truncate": (76, ()), "ftruncate": (77, (0,)), "getcwd": (79, ()), "chdir": (80, ()),
     "fchdir": (81, (0,)), "rename": (82, ()), "mkdir": (83, ()), "rmdir": (84, ()),

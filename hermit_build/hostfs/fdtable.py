@@ -1,22 +1,29 @@
-"""The loader's handles: what a guest open file description served by the host holds.
+"""The file service's handles: what a guest open file description served by the host
+holds.
 
-A handle is a number in this table; the kernel's fd table maps guest fds to handles
-(several fds may share one after the kernel's dup) and sends close(handle) when the
-last of them closes.  Until the kernel holds that table, handles are the guest's fd
-numbers (lowest first, as POSIX wants) and dup/dup2/dup3/F_DUPFD still arrive here;
-each duplicate then gets its own handle with its own host fd from os.dup.
-
-Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr.
+The guest's fds live in the kernel (kernel/fd.c), which maps each open file
+description served here to a handle and forwards calls with the handle in place of
+the fd; dup'ed guest fds share one handle, closed when the last of them goes.
+Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr (the kernel's
+fds 0-2 refer to them); new handles are the lowest free numbers.
 """
 
 import errno
 import os
 import threading
+from typing import NamedTuple
 
 from .policy import GuestError, Mount
 from .synthetic import Synth
 
-MAX_FDS = 1024
+# More than the kernel can hold open: its FD_MAX (1024) descriptions plus calls in flight.
+MAX_HANDLES = 2048
+
+
+class Device(NamedTuple):
+    """What an open that names a kernel device returns: hc_syscall.node (ret 0)."""
+
+    node: int
 
 
 class OpenFile:
@@ -24,15 +31,12 @@ class OpenFile:
     memory), and for what was opened by path: the mount it lies in and its guest path,
     so a directory handle serves as the start of *at calls and fchdir."""
 
-    __slots__ = ("fd", "gpath", "cloexec", "mount", "is_dir", "synth", "pos",
-                 "dir_entries", "dir_pos")
+    __slots__ = ("fd", "gpath", "mount", "is_dir", "synth", "pos", "dir_entries", "dir_pos")
 
-    def __init__(self, fd: int, gpath: str | None, cloexec: bool = False,
-                 mount: Mount | None = None, is_dir: bool = False,
-                 synth: Synth | None = None):
+    def __init__(self, fd: int, gpath: str | None, mount: Mount | None = None,
+                 is_dir: bool = False, synth: Synth | None = None):
         self.fd = fd
         self.gpath = gpath
-        self.cloexec = cloexec
         self.mount = mount
         self.is_dir = is_dir
         self.synth = synth
@@ -44,12 +48,6 @@ class OpenFile:
     def readonly(self) -> bool:
         """On a read-only mount, or synthetic: no fchmod, futimens, ftruncate."""
         return self.synth is not None or (self.mount is not None and self.mount.readonly)
-
-    def duplicate(self, cloexec: bool) -> "OpenFile":
-        fd = os.dup(self.fd) if self.fd >= 0 else -1
-        nf = OpenFile(fd, self.gpath, cloexec, self.mount, self.is_dir, self.synth)
-        nf.pos = self.pos
-        return nf
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -69,39 +67,30 @@ class FdTable:
             except OSError:
                 pass  # the loader itself has no such stream: the handle stays closed
 
-    def get(self, fd: int) -> OpenFile:
-        f = self.files.get(fd)
+    def get(self, handle: int) -> OpenFile:
+        f = self.files.get(handle)
         if f is None:
             raise GuestError(errno.EBADF, "bad file descriptor")
         return f
 
-    def lowest_free(self, start: int = 0) -> int:
-        fd = max(start, 0)
-        while fd in self.files:
-            fd += 1
-        if fd >= MAX_FDS:
-            raise GuestError(errno.EMFILE, "too many open files")
-        return fd
-
-    def install(self, f: OpenFile, at: int | None = None, start: int = 0) -> int:
-        """The handle for f; on failure f is closed."""
-        try:
-            fd = self.lowest_free(start) if at is None else at
-        except GuestError:
+    def install(self, f: OpenFile) -> int:
+        """The lowest free handle for f; on failure f is closed."""
+        handle = 0
+        while handle in self.files:
+            handle += 1
+        if handle >= MAX_HANDLES:
             f.close()
-            raise
-        if at is not None and at in self.files:
-            self.close(at)
-        self.files[fd] = f
-        return fd
+            raise GuestError(errno.EMFILE, "too many open files")
+        self.files[handle] = f
+        return handle
 
-    def close(self, fd: int) -> None:
+    def close(self, handle: int) -> None:
         with self.lock:
-            f = self.files.pop(fd, None)
+            f = self.files.pop(handle, None)
             if f is None:
                 raise GuestError(errno.EBADF, "bad file descriptor")
             f.close()
 
     def close_all(self) -> None:
-        for fd in list(self.files):
-            self.close(fd)
+        for handle in list(self.files):
+            self.close(handle)

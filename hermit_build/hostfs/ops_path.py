@@ -8,7 +8,7 @@ import stat
 import time
 
 from . import linux as L
-from .fdtable import OpenFile
+from .fdtable import Device, OpenFile
 from .policy import GuestError, Mount, erofs
 from .resolve import Host, Node, Walk, gjoin, split, stat_bytes
 from .synthetic import Synth
@@ -107,7 +107,7 @@ class PathOps:
                 raise
             if fifo:
                 os.set_blocking(fd, True)
-            return self._install_host(fd, d.mount, g, flags)
+            return self._install_host(fd, d.mount, g)
 
     def _through_link(self, w: Walk, stack: list[Node], name: str):
         """(stack, last name, trailing) of what symlink `name` in stack[-1] points to."""
@@ -132,11 +132,10 @@ class PathOps:
             if directory and not node.is_dir:
                 raise GuestError(errno.ENOTDIR, "not a directory")
             if node.kind == "dev":
-                return 0, node.node  # the kernel serves it
+                return Device(node.node)  # the kernel serves it
             if write:
                 raise GuestError(errno.EISDIR if node.is_dir else errno.EROFS, "read-only")
-            return self.fds.install(OpenFile(-1, node.gpath, bool(flags & L.O_CLOEXEC),
-                                             None, node.is_dir, node))
+            return self.fds.install(OpenFile(-1, node.gpath, None, node.is_dir, node))
         if node.is_link:
             raise GuestError(errno.ELOOP, "a symbolic link")
         if not node.is_dir:  # reached with a trailing slash
@@ -144,9 +143,9 @@ class PathOps:
         if write and node.readonly:
             raise erofs()
         fd = os.open(".", flags | os.O_CLOEXEC, mode, dir_fd=node.fd)
-        return self._install_host(fd, node.mount, node.gpath, flags)
+        return self._install_host(fd, node.mount, node.gpath)
 
-    def _install_host(self, fd: int, mount: Mount, gpath: str, flags: int) -> int:
+    def _install_host(self, fd: int, mount: Mount, gpath: str) -> int:
         try:
             st = os.fstat(fd)
             _nodev(st)
@@ -155,7 +154,7 @@ class PathOps:
             raise
         is_dir = stat.S_ISDIR(st.st_mode)
         mount = (self.mounts.mount_of_dir(st) or mount) if is_dir else mount
-        return self.fds.install(OpenFile(fd, gpath, bool(flags & L.O_CLOEXEC), mount, is_dir))
+        return self.fds.install(OpenFile(fd, gpath, mount, is_dir))
 
     # -- metadata -----------------------------------------------------------------
 

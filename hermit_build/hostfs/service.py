@@ -1,11 +1,12 @@
 """The file service: Linux file system calls of the guest, carried out on the host.
 
-The kernel forwards each call (HC_SYSCALL: number, six arguments, its fds replaced
-by the loader's handles once the kernel holds the fd table); pointers are
-guest-physical addresses, checked against guest memory before use, and data moves
-between host files and guest memory without intermediate copies (os.readv/os.writev
-on views of guest RAM).  Errors return as -errno.  Paths are resolved against the
-guest's namespace (policy.py, resolve.py).
+The kernel forwards each call (HC_SYSCALL: number, six arguments) with its fds
+replaced by handles, numbers in this service's table (fdtable.py) that the kernel's
+fd table maps guest fds to; dup and the fd flags are the kernel's alone.  Pointers
+are guest-physical addresses, checked against guest memory before use,
+and data moves between host files and guest memory without intermediate copies
+(os.readv/os.writev on views of guest RAM).  Errors return as -errno.  Paths are
+resolved in the guest's namespace (policy.py, resolve.py).
 """
 
 import errno
@@ -13,7 +14,7 @@ import os
 
 from ..guestmem import GuestFault, GuestMemory
 from . import linux as L
-from .fdtable import FdTable, OpenFile
+from .fdtable import Device, FdTable, OpenFile
 from .ops_io import IoOps
 from .ops_path import PathOps
 from .ops_tree import TreeOps
@@ -44,7 +45,8 @@ class FileService(IoOps, PathOps, TreeOps):
         self.table = {nr: getattr(self, "sys_" + name) for name, nr in L.NR.items()}
 
     def call(self, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
-        """(ret, node): the result or -errno, and the kernel device an open named."""
+        """(ret, node) for hc_syscall: the result or -errno, and the kernel device an
+        open named."""
         fn = self.table.get(nr)
         if fn is None:
             return -errno.ENOSYS, 0
@@ -56,7 +58,7 @@ class FileService(IoOps, PathOps, TreeOps):
             return -(e.errno or errno.EIO), 0
         except (ValueError, OverflowError):
             return -errno.EINVAL, 0
-        return ret if isinstance(ret, tuple) else (ret, 0)
+        return (0, ret.node) if isinstance(ret, Device) else (ret, 0)
 
     # -- helpers shared by the operations --------------------------------------
 
@@ -97,8 +99,8 @@ class FileService(IoOps, PathOps, TreeOps):
         w.fds.append(fd)
         return Host(mount, fd, gpath, os.fstat(fd))
 
-    def file(self, fd: int) -> OpenFile:
-        return self.fds.get(s32(fd))
+    def file(self, handle: int) -> OpenFile:
+        return self.fds.get(s32(handle))
 
     def close_all(self) -> None:
         self.fds.close_all()
@@ -115,44 +117,17 @@ class FileService(IoOps, PathOps, TreeOps):
         if owned:
             os.close(old.fd)
 
-    # -- descriptors -------------------------------------------------------------
+    # -- handles -----------------------------------------------------------------
 
-    def sys_close(self, fd, *_):
-        self.fds.close(s32(fd))
+    def sys_close(self, handle, *_):  # the kernel's last fd of this file is gone
+        self.fds.close(s32(handle))
         return 0
 
-    def _dup_into(self, f: OpenFile, at: int | None = None, start: int = 0,
-                  cloexec: bool = False) -> int:
-        return self.fds.install(f.duplicate(cloexec), at=at, start=start)
-
-    def sys_dup(self, fd, *_):
-        return self._dup_into(self.file(fd))
-
-    def sys_dup2(self, old, new, *_):
-        f, new = self.file(old), s32(new)
-        if new < 0 or new >= 1024:
-            raise GuestError(errno.EBADF, "bad target descriptor")
-        return new if new == s32(old) else self._dup_into(f, at=new)
-
-    def sys_dup3(self, old, new, flags, *_):
-        if s32(old) == s32(new):
-            raise GuestError(errno.EINVAL, "same descriptor")
-        if s32(new) < 0 or s32(new) >= 1024:
-            raise GuestError(errno.EBADF, "bad target descriptor")
-        return self._dup_into(self.file(old), at=s32(new), cloexec=bool(flags & L.O_CLOEXEC))
-
-    def sys_fcntl(self, fd, cmd, arg, *_):
+    def sys_fcntl(self, handle, cmd, arg, *_):  # F_DUPFD, F_GETFD, F_SETFD: the kernel's
         import fcntl
 
-        f, cmd = self.file(fd), s32(cmd)
+        f, cmd = self.file(handle), s32(cmd)
         if f.fd < 0 and cmd in (L.F_GETFL, L.F_SETFL):  # synthetic: read-only, no flags
-            return 0
-        if cmd in (L.F_DUPFD, L.F_DUPFD_CLOEXEC):
-            return self._dup_into(f, start=s32(arg), cloexec=cmd == L.F_DUPFD_CLOEXEC)
-        if cmd == L.F_GETFD:
-            return L.FD_CLOEXEC if f.cloexec else 0
-        if cmd == L.F_SETFD:
-            f.cloexec = bool(arg & L.FD_CLOEXEC)
             return 0
         if cmd == L.F_GETFL:
             return fcntl.fcntl(f.fd, fcntl.F_GETFL) & ~L.O_CLOEXEC
@@ -165,8 +140,8 @@ class FileService(IoOps, PathOps, TreeOps):
             return 0
         raise GuestError(errno.EINVAL, "fcntl command")
 
-    def sys_flock(self, fd, op, *_):
+    def sys_flock(self, handle, op, *_):
         import fcntl
 
-        fcntl.flock(self.file(fd).fd, s32(op))
+        fcntl.flock(self.file(handle).fd, s32(op))
         return 0

@@ -14,7 +14,16 @@ long sys_zero(SYSCALL_PARAMS);
 
 /* kernel/sys_host.c: file system calls carried out by the loader */
 int syscall_forwarded(uint64_t nr);
-long host_syscall(uint64_t nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* kernel/fd.c: the fd table (include/hermit/fd.h) */
+long sys_open(SYSCALL_PARAMS);
+long sys_openat(SYSCALL_PARAMS);
+long sys_close(SYSCALL_PARAMS);
+long sys_close_range(SYSCALL_PARAMS);
+long sys_dup(SYSCALL_PARAMS);
+long sys_dup2(SYSCALL_PARAMS);
+long sys_dup3(SYSCALL_PARAMS);
+long sys_fcntl(SYSCALL_PARAMS);
 
 /* kernel/sys_mem.c */
 long sys_brk(SYSCALL_PARAMS);

@@ -98,6 +98,7 @@ void schedule(void);
 void sched_yield_now(void);
 void sched_preempt_check(void);
 void sched_migrate_current(void);
+void sched_lend_cpu(void);
 void sched_poke_running(struct task *t);
 int sched_block(uint64_t deadline); /* 0 when woken, -ETIMEDOUT at the deadline */
 void sched_wake(struct task *t);

@@ -1,0 +1,64 @@
+/* The guest's file descriptors: fd -> open file description, which says who
+ * serves it.  HOST descriptions hold a handle in the loader's file service
+ * (hermit_build/hostfs) and their calls are forwarded with the handle in place
+ * of the fd; every other kind is served in the kernel through its file_ops. */
+#ifndef HERMIT_FD_H
+#define HERMIT_FD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FD_MAX 1024 /* RLIMIT_NOFILE, as getrlimit reports it */
+
+enum file_kind { FILE_HOST, FILE_DEVICE };
+
+struct file;
+struct stat;
+struct device;
+
+/* What a kind serves itself (kernel/fd_serve.c calls these with checked buffers;
+ * a missing entry gets the errno Linux gives for an object without it). */
+struct file_ops {
+	/* off < 0: at the current position (pread/pwrite pass theirs) */
+	long (*read)(struct file *f, void *buf, size_t n, int64_t off);
+	long (*write)(struct file *f, const void *buf, size_t n, int64_t off);
+	long (*lseek)(struct file *f, int64_t off, int whence);
+	void (*fstat)(struct file *f, struct stat *st);
+	long (*ioctl)(struct file *f, unsigned long req, long arg);
+	long (*release)(struct file *f); /* the last reference went */
+};
+
+struct file {
+	int refs;        /* fds pointing here, plus calls in flight */
+	enum file_kind kind;
+	int flags;       /* access mode and status flags (F_GETFL) */
+	const struct file_ops *ops;
+	long handle;     /* FILE_HOST: the loader's handle */
+	const struct device *dev; /* FILE_DEVICE */
+	struct file *next_free;
+};
+
+/* kernel/fd.c */
+void fd_init(void);
+struct file *file_alloc(enum file_kind kind, const struct file_ops *ops, int flags);
+struct file *fd_file(int fd);   /* the description, or 0: not open */
+void file_get(struct file *f);
+long file_put(struct file *f);  /* may release the kernel lock (host close) */
+long fd_install(struct file *f, int cloexec); /* lowest free fd, or -EMFILE */
+
+/* kernel/sys_host.c: a call to the loader's file service, the kernel lock released
+ * while it waits; *node (if given) gets hc_syscall.node */
+long host_call(uint64_t nr, const long a[6], uint64_t *node);
+/* A forwarded call: its fds become handles (a device's fd: the kernel serves it). */
+long fd_forward(uint64_t nr, long a[6], uint64_t *node);
+extern const struct file_ops host_file_ops;
+
+/* kernel/fd_serve.c: a forwarded call on a description the kernel serves */
+long file_serve(uint64_t nr, const long a[6], struct file *f);
+int user_ok(uint64_t addr, uint64_t len); /* a guest buffer the kernel may touch */
+
+/* kernel/dev.c: the devices of spec.py's DEVICES */
+const struct device *dev_by_node(uint64_t node);
+extern const struct file_ops dev_file_ops;
+
+#endif
