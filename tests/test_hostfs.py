@@ -113,7 +113,7 @@ def test_guest_namespace(sdk, loader, tmp_path):
     r = run(sdk, "extra/tests/namespace", str(image), str(outside), "/data",
             env=dict(loader, HERMIT_MOUNT=f"{ro}:/data:ro"), cwd=work)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.splitlines()[-1] == "31 checks, 0 failed"
+    assert r.stdout.splitlines()[-1] == "34 checks, 0 failed"
     assert list(work.iterdir()) == []
     assert outside.read_text() == "secret\n"
     assert sorted(p.name for p in ro.iterdir()) == ["existing.txt"]

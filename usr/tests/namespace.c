@@ -97,6 +97,11 @@ int main(int argc, char **argv)
 	CHECK(contents("/etc/hosts", "127.0.0.1"));
 	FAILS_WITH(open("/etc/hostname", O_WRONLY), EROFS);
 	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+	CHECK(symlink("/dev/../dev/./zero", "z") == 0);
+	int zfd = open("z", O_RDONLY);
+	CHECK(zfd >= 0 && read(zfd, buf, 4) == 4 && !memcmp(buf, "\0\0\0\0", 4));
+	close(zfd);
+	CHECK(unlink("z") == 0);
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	CHECK(n > 0 && (buf[n] = 0, !strcmp(buf, argv[1])));
 	FAILS_WITH(open("/proc/self/fd", O_RDONLY), ENOENT);
