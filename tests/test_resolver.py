@@ -323,3 +323,16 @@ def test_a_mount_of_the_root_keeps_the_synthetic_dev_etc_proc(tmp_path):
         assert g.stat("/usr")[1] != g.stat("/dev")[1]  # the host's, beside synthetic ones
     finally:
         g.close()
+
+
+def test_a_lookup_holds_a_bounded_number_of_host_fds(tree):
+    g, tmp = tree
+    (tmp / "work/d").mkdir()
+    # 40 symlinks of 800 "d/.." each: 32000 steps, stopped early
+    assert g.symlink("d/../" * 800 + "f", "s0") == 0
+    for i in range(1, 40):
+        assert g.symlink("d/../" * 800 + f"s{i - 1}", f"s{i}") == 0
+    (tmp / "work/f").write_text("f\n")
+    assert g.open("d/../" * 800 + "f", fg.O_RDONLY) >= 3  # 800 steps: fine
+    assert g.open("s39", fg.O_RDONLY) == err("ENAMETOOLONG")
+    assert len(os.listdir("/proc/self/fd")) < 100  # none left open

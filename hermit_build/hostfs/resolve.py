@@ -28,6 +28,9 @@ from .policy import GuestError, Mount, MountTable
 from .synthetic import Synth, ino_of
 
 MAX_LINKS = 40  # symlinks followed per lookup, as Linux
+# Host directories one lookup may hold open: far deeper than real trees, and a bound
+# on the fds 40 symlinks of 2048 components each could otherwise take.
+MAX_STEPS = 1024
 NAME_MAX = 255
 _STEP = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -122,6 +125,8 @@ class Walk:
             raise enoent(g)
         if len(os.fsencode(name)) > NAME_MAX:
             raise GuestError(errno.ENAMETOOLONG, "name too long")
+        if len(self.fds) >= MAX_STEPS:
+            raise GuestError(errno.ENAMETOOLONG, "lookup too long")
         try:
             fd = os.open(name, _STEP, dir_fd=d.fd)
         except FileNotFoundError:
