@@ -59,6 +59,3 @@ class Synth:
         return L.STAT.pack(SYNTH_DEV, ino_of(self.gpath), nlink, self.mode, 0, 0, 0,
                            self.rdev, size, 4096, (size + 511) // 512, 0, 0, 0, 0, 0, 0)
 
-
-def stat_bytes_of_dir(node: Synth, children: int) -> bytes:
-    return node.stat_bytes(nlink=2 + children)
