@@ -336,3 +336,14 @@ def test_a_lookup_holds_a_bounded_number_of_host_fds(tree):
     assert g.open("d/../" * 800 + "f", fg.O_RDONLY) >= 3  # 800 steps: fine
     assert g.open("s39", fg.O_RDONLY) == err("ENAMETOOLONG")
     assert len(os.listdir("/proc/self/fd")) < 100  # none left open
+
+
+def test_a_trailing_slash_names_a_directory(tree):
+    g, tmp = tree
+    (tmp / "work/f").write_text("f\n")
+    (tmp / "work/d").mkdir()
+    assert g.unlink("f/") == err("ENOTDIR")
+    assert g.unlink("d/") == err("EISDIR")
+    assert g.open("f/", fg.O_RDONLY) == err("ENOTDIR")
+    assert g.mkdir("e/", 0o755) == 0 and g.rmdir("e/") == 0
+    assert (tmp / "work/f").exists()

@@ -143,6 +143,10 @@ class TreeOps:
                 raise erofs()
             if d.readonly:
                 raise erofs()
+            if text.endswith("/") and not rmdir:  # "name/" says a directory: never unlinked
+                st = os.stat(name, dir_fd=d.fd, follow_symlinks=False)
+                raise GuestError(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.ENOTDIR,
+                                 "a trailing slash")
             (os.rmdir if rmdir else os.unlink)(name, dir_fd=d.fd)
         return 0
 
