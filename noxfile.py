@@ -54,7 +54,7 @@ def uhyve(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Every test: unit tests of hermit_build and the apps under uhyve, QEMU+KVM and QEMU/TCG."""
     sdk = build(session)
-    session.install("pytest")
+    session.install("pytest", "hypothesis")
     session.run("pytest", "-ra", *session.posargs, env={"HERMIT_SDK": str(sdk),
                                                       "HERMIT_BUILD": str(BUILD)})
 

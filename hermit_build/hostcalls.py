@@ -28,7 +28,7 @@ class HostServices:
     def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
                  image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
-        self.files = FileService(mem, MountTable.default(mounts or []))
+        self.files = FileService(mem, MountTable.default(mounts or [], image=image))
         self.image = image
         # fsencode: arguments that are not UTF-8 reach the guest byte for byte
         self.args_blob = b"".join(os.fsencode(a) + b"\0" for a in argv)

@@ -28,7 +28,7 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
     if cfg.mounts:
         from .hostfs.policy import MountTable
 
-        MountTable.default(cfg.mounts)  # a bad --mount fails here, before any VM starts
+        MountTable.default(cfg.mounts).close()  # a bad --mount fails here, before a VM
     if cfg.isle == "uhyve":
         problem = kvm_problem()
         if problem:

@@ -102,3 +102,18 @@ def test_signal_stops_guest(sdk, tmp_path, sig, status):
     assert p.returncode == status, err
     left = subprocess.run(["pgrep", "-f", f"{sdk}/extra/tests/hang"], capture_output=True)
     assert left.returncode == 1, "a QEMU process was left behind"
+
+
+def test_guest_namespace(sdk, loader, tmp_path):
+    """The ancestors of the working directory, the synthetic files, and the escapes of
+    issue 9 (O_EXCL through a symlink, a symlink into a read-only mount, rmdir of the
+    working directory, set-id bits), seen from the guest."""
+    work, ro, outside = escape_setup(tmp_path)
+    image = os.path.realpath(sdk / "extra/tests/namespace")
+    r = run(sdk, "extra/tests/namespace", str(image), str(outside), "/data",
+            env=dict(loader, HERMIT_MOUNT=f"{ro}:/data:ro"), cwd=work)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "34 checks, 0 failed"
+    assert list(work.iterdir()) == []
+    assert outside.read_text() == "secret\n"
+    assert sorted(p.name for p in ro.iterdir()) == ["existing.txt"]

@@ -1,1 +1,2 @@
-"""Host file access for the guest: the mount policy, the guest fd table, the file service."""
+"""Host file access for the guest: the mount table and its synthetic objects, the
+resolver that walks guest paths from mount fds, the handle table, the file service."""

@@ -1,17 +1,20 @@
-"""The file service's handles: handle -> a host fd the loader owns.
+"""The file service's handles: what a guest open file description served by the host
+holds.
 
 The guest's fds live in the kernel (kernel/fd.c), which maps each open file
-description served here to a handle and forwards calls with the handle in place
-of the fd; dup'ed guest fds share one handle, closed when the last of them goes.
+description served here to a handle and forwards calls with the handle in place of
+the fd; dup'ed guest fds share one handle, closed when the last of them goes.
 Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr (the kernel's
 fds 0-2 refer to them); new handles are the lowest free numbers.
 """
 
 import errno
 import os
+import threading
 from typing import NamedTuple
 
-from .policy import GuestError
+from .policy import GuestError, Mount
+from .synthetic import Synth
 
 # More than the kernel can hold open: its FD_MAX (1024) descriptions plus calls in flight.
 MAX_HANDLES = 2048
@@ -24,19 +27,40 @@ class Device(NamedTuple):
 
 
 class OpenFile:
-    __slots__ = ("fd", "gpath", "readonly", "dir_entries", "dir_pos")
+    """One handle: a host fd (-1 for a synthetic object, whose data is served from
+    memory), and for what was opened by path: the mount it lies in and its guest path,
+    so a directory handle serves as the start of *at calls and fchdir."""
 
-    def __init__(self, fd: int, gpath: str | None, readonly: bool = False):
+    __slots__ = ("fd", "gpath", "mount", "is_dir", "synth", "pos", "dir_entries", "dir_pos")
+
+    def __init__(self, fd: int, gpath: str | None, mount: Mount | None = None,
+                 is_dir: bool = False, synth: Synth | None = None):
         self.fd = fd
-        self.gpath = gpath  # the guest path it was opened as (for *at calls), if any
-        self.readonly = readonly  # on a read-only mount: no fchmod, futimens
+        self.gpath = gpath
+        self.mount = mount
+        self.is_dir = is_dir
+        self.synth = synth
+        self.pos = 0  # the offset in a synthetic file
         self.dir_entries: list[bytes] | None = None  # getdents64 records, read once
         self.dir_pos = 0
+
+    @property
+    def readonly(self) -> bool:
+        """On a read-only mount, or synthetic: no fchmod, futimens, ftruncate."""
+        return self.synth is not None or (self.mount is not None and self.mount.readonly)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class FdTable:
     def __init__(self, std: tuple[int, int, int] = (0, 1, 2)):
         self.files: dict[int, OpenFile] = {}
+        # Held while an fd is taken from the table to be duplicated and while one is
+        # closed, so a duplicate is never of a number already reused for another file.
+        self.lock = threading.Lock()
         for handle, host_fd in enumerate(std):
             try:
                 self.files[handle] = OpenFile(os.dup(host_fd), None)
@@ -50,19 +74,22 @@ class FdTable:
         return f
 
     def install(self, f: OpenFile) -> int:
+        """The lowest free handle for f; on failure f is closed."""
         handle = 0
         while handle in self.files:
             handle += 1
         if handle >= MAX_HANDLES:
+            f.close()
             raise GuestError(errno.EMFILE, "too many open files")
         self.files[handle] = f
         return handle
 
     def close(self, handle: int) -> None:
-        f = self.files.pop(handle, None)
-        if f is None:
-            raise GuestError(errno.EBADF, "bad file descriptor")
-        os.close(f.fd)
+        with self.lock:
+            f = self.files.pop(handle, None)
+            if f is None:
+                raise GuestError(errno.EBADF, "bad file descriptor")
+            f.close()
 
     def close_all(self) -> None:
         for handle in list(self.files):

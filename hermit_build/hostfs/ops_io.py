@@ -1,10 +1,26 @@
-"""Reading and writing: data moves between host files and views of guest memory."""
+"""Reading and writing: data moves between host files and views of guest memory.
+
+A synthetic file (fd -1) is read from the loader's memory; everything else the
+host answers for it is what Linux says of a read-only file (EBADF for a write).
+"""
 
 import errno
 import os
 
 from . import linux as L
-from .policy import GuestError
+from .policy import GuestError, erofs
+from .resolve import stat_bytes, synth_listing
+
+
+def _scatter(data: bytes, views: list[memoryview]) -> int:
+    done = 0
+    for v in views:
+        n = min(len(v), len(data) - done)
+        if n <= 0:
+            break
+        v[:n] = data[done:done + n]
+        done += n
+    return done
 
 
 class IoOps:
@@ -14,8 +30,21 @@ class IoOps:
         raw = self.mem.read(addr, count * L.IOVEC.size) if count else b""
         return [self.buf(base, length) for base, length in L.IOVEC.iter_unpack(raw)]
 
+    def _synth_read(self, f, views: list[memoryview], offset: int | None) -> int:
+        if f.synth.is_dir:
+            raise GuestError(errno.EISDIR, "is a directory")
+        start = f.pos if offset is None else offset
+        if start < 0:
+            raise GuestError(errno.EINVAL, "negative offset")
+        n = _scatter(f.synth.data[start:], views)
+        if offset is None:
+            f.pos += n
+        return n
+
     def sys_read(self, fd, buf, count, *_):
         f = self.file(fd)
+        if f.synth is not None:
+            return self._synth_read(f, [self.buf(buf, count)], None)
         return os.readv(f.fd, [self.buf(buf, count)]) if count else 0
 
     def sys_write(self, fd, buf, count, *_):
@@ -23,19 +52,28 @@ class IoOps:
         return os.write(f.fd, self.buf(buf, count)) if count else 0
 
     def sys_pread64(self, fd, buf, count, offset, *_):
-        return os.preadv(self.file(fd).fd, [self.buf(buf, count)], offset)
+        f = self.file(fd)
+        if f.synth is not None:
+            return self._synth_read(f, [self.buf(buf, count)], offset)
+        return os.preadv(f.fd, [self.buf(buf, count)], offset)
 
     def sys_pwrite64(self, fd, buf, count, offset, *_):
         return os.pwritev(self.file(fd).fd, [self.buf(buf, count)], offset)
 
     def sys_readv(self, fd, iov, count, *_):
-        return os.readv(self.file(fd).fd, self._iov(iov, count))
+        f = self.file(fd)
+        if f.synth is not None:
+            return self._synth_read(f, self._iov(iov, count), None)
+        return os.readv(f.fd, self._iov(iov, count))
 
     def sys_writev(self, fd, iov, count, *_):
         return os.writev(self.file(fd).fd, self._iov(iov, count))
 
     def sys_preadv(self, fd, iov, count, offset, *_):
-        return os.preadv(self.file(fd).fd, self._iov(iov, count), offset)
+        f = self.file(fd)
+        if f.synth is not None:
+            return self._synth_read(f, self._iov(iov, count), offset)
+        return os.preadv(f.fd, self._iov(iov, count), offset)
 
     def sys_pwritev(self, fd, iov, count, offset, *_):
         return os.pwritev(self.file(fd).fd, self._iov(iov, count), offset)
@@ -48,6 +86,12 @@ class IoOps:
             f.dir_pos = offset
             return offset
         offset = offset - (1 << 64) if offset & (1 << 63) else offset
+        if f.synth is not None:
+            base = {os.SEEK_SET: 0, os.SEEK_CUR: f.pos, os.SEEK_END: len(f.synth.data)}
+            if whence not in base or base[whence] + offset < 0:
+                raise GuestError(errno.EINVAL, "bad seek")
+            f.pos = base[whence] + offset
+            return f.pos
         return os.lseek(f.fd, offset, whence)
 
     def sys_fsync(self, fd, *_):
@@ -60,20 +104,24 @@ class IoOps:
 
     def sys_ftruncate(self, fd, length, *_):
         f = self.file(fd)
-        if f.readonly:
-            raise GuestError(errno.EROFS, "read-only mount")
+        if f.synth is not None:
+            raise GuestError(errno.EINVAL, "not open for writing")
+        # an fd of a read-only mount is never open for writing: the host says EINVAL
         os.ftruncate(f.fd, length)
         return 0
 
+    def fstat_bytes(self, f) -> bytes:
+        return stat_bytes(self.mounts, f.synth) if f.synth else L.pack_stat(os.fstat(f.fd))
+
     def sys_fstat(self, fd, st, *_):
-        self.mem.write(st, L.pack_stat(os.fstat(self.file(fd).fd)))
+        self.mem.write(st, self.fstat_bytes(self.file(fd)))
         return 0
 
     def sys_fchmod(self, fd, mode, *_):
         f = self.file(fd)
         if f.readonly:
-            raise GuestError(errno.EROFS, "read-only mount")
-        os.fchmod(f.fd, mode & 0o7777)
+            raise erofs()
+        os.fchmod(f.fd, mode & 0o1777)  # never set-uid or set-gid
         return 0
 
     def sys_ioctl(self, fd, request, arg, *_):
@@ -100,7 +148,10 @@ class IoOps:
     def sys_getdents64(self, fd, dirp, count, *_):
         f = self.file(fd)
         if f.dir_entries is None:
-            f.dir_entries = self._read_dir(f.fd)
+            if f.synth is not None and not f.synth.is_dir:
+                raise GuestError(errno.ENOTDIR, "not a directory")
+            f.dir_entries = (synth_listing(self.mounts, f.synth) if f.synth
+                             else self._read_dir(f.fd))
         out = bytearray()
         while f.dir_pos < len(f.dir_entries):
             rec = f.dir_entries[f.dir_pos]

@@ -1,32 +1,54 @@
-"""What the guest may see of the host's files, enforced by the loader.
+"""The guest's mount table: what of the host's files the guest may see.
 
-The guest sees the host's current directory (at the same path, writable) and the
-directories the user maps with `--mount HOST[:GUEST][:ro]` / HERMIT_MOUNT, nothing
-else.  Guest paths are resolved lexically (`..` never climbs above `/`), mapped to
-the host through the mount with the longest guest prefix, and the host path is
-checked after resolving symlinks: a `..` or a symlink that leaves the mount is
-refused with EACCES; writes to a read-only mount fail with EROFS.
+The guest sees the host's working directory (at the same path, writable) and the
+directories the user maps with `--mount HOST[:GUEST][:ro]` / HERMIT_MOUNT, like a
+container's bind mounts.  Each mount is held as an O_PATH directory fd opened once
+here; every later lookup starts from such an fd and walks one component at a time
+(resolve.py), so the host kernel, not a path string, keeps the guest inside.
+
+Around the mounts the loader serves synthetic, read-only objects (synthetic.py):
+`/` and every ancestor of a mount (listing only the way down), `/dev` with the
+kernel's devices, `/etc` with hostname, hosts, resolv.conf, passwd and group, and
+`/proc/self/exe`.  A mount at or below /dev, /etc or /proc hides the synthetic
+objects it covers; a mount further up (`/:/:ro`) does not, as in a container.
 """
 
 import errno
 import os
 import posixpath
+import stat
 
+from ..abi.spec import DEVICES
 from ..errors import HermitError
+from .synthetic import DIRS, FILES, Synth
 
 
 class MountError(HermitError):
     """A --mount / HERMIT_MOUNT specification is malformed."""
 
 
+class GuestError(OSError):
+    """An error returned to the guest as -errno."""
+
+
 class Mount:
-    __slots__ = ("host", "guest", "readonly")
+    __slots__ = ("host", "guest", "readonly", "fd", "root_id")
 
     def __init__(self, host: str, guest: str, readonly: bool):
         self.host, self.guest, self.readonly = host, guest, readonly
+        self.fd = -1  # O_PATH|O_DIRECTORY fd of the host directory, once opened
+        self.root_id = (0, 0)  # (st_dev, st_ino) of that directory
 
     def __repr__(self) -> str:
         return f"Mount({self.host!r} at {self.guest!r}{', ro' if self.readonly else ''})"
+
+    def open(self) -> None:
+        try:
+            self.fd = os.open(self.host, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise MountError(f"mount {self.host}: {e.strerror}") from None
+        st = os.fstat(self.fd)
+        self.root_id = (st.st_dev, st.st_ino)
 
 
 def parse_mount(spec: str, cwd: str) -> Mount:
@@ -43,61 +65,102 @@ def parse_mount(spec: str, cwd: str) -> Mount:
     guest = parts[1] if len(parts) == 2 and parts[1] else host
     if not guest.startswith("/"):
         raise MountError(f"mount {spec!r}: the guest path must be absolute")
-    return Mount(host, posixpath.normpath(guest).replace("//", "/"), mode == "ro")
+    return Mount(host, "/" + posixpath.normpath(guest).lstrip("/"), mode == "ro")
 
 
-class GuestError(OSError):
-    """An error returned to the guest as -errno."""
+def ancestors(gpath: str) -> list[str]:
+    """"/a/b/c" -> ["/", "/a", "/a/b"]."""
+    out, p = [], gpath
+    while p != "/":
+        p = posixpath.dirname(p)
+        out.append(p)
+    return out[::-1]
 
 
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
+def _covered(gpath: str, mounts: list[Mount]) -> Mount | None:
+    """The mount whose tree holds gpath (its root or below), innermost first."""
+    for m in mounts:
+        if gpath == m.guest or gpath.startswith(m.guest.rstrip("/") + "/"):
+            return m
+    return None
 
 
 class MountTable:
-    def __init__(self, mounts: list[Mount], cwd: str):
-        # Longest guest prefix first, so nested mounts win.
-        self.mounts = sorted(mounts, key=lambda m: len(m.guest), reverse=True)
-        self.cwd = cwd  # the guest's working directory (a guest path)
+    """The guest namespace: mounts by guest path, the synthetic objects beside them,
+    and the mounts by the identity of their host directory."""
+
+    def __init__(self, mounts: list[Mount], cwd: str, image: str | None = None):
+        # A later mount at the same guest path replaces an earlier one, as mount(8) does.
+        by_path = {m.guest: m for m in mounts}
+        self.mounts = sorted(by_path.values(), key=lambda m: len(m.guest), reverse=True)
+        self.cwd = cwd  # the guest path of the initial working directory
+        try:
+            for m in self.mounts:
+                m.open()
+        except MountError:
+            self.close()
+            raise
+        # (st_dev, st_ino) -> mount for every mount root; a read-only one wins a tie,
+        # so a directory that two mounts share is never writable through the other.
+        self.roots: dict[tuple[int, int], Mount] = {}
+        for m in sorted(self.mounts, key=lambda m: m.readonly):
+            self.roots[m.root_id] = m
+        # guest path -> Synth or Mount: what a lookup finds there before the host.
+        self.overlay: dict[str, Synth | Mount] = {}
+        # Ancestors of a mount that lie inside another mount: used only when the host
+        # directory lacks them, so the way down to the inner mount exists.
+        self.fallback: dict[str, Synth] = {}
+        synth = [Synth("dir", d) for d in DIRS]
+        synth += [Synth("file", p, data) for p, data in FILES.items()]
+        synth += [Synth("dev", p, node=n, rdev=os.makedev(major, minor))
+                  for p, (n, major, minor) in DEVICES.items()]
+        if image:
+            synth.append(Synth("link", "/proc/self/exe", os.fsencode(image)))
+        for s in synth:
+            if not self._hidden(s.gpath):
+                self.overlay[s.gpath] = s
+        for m in self.mounts:
+            self.overlay[m.guest] = m
+            for a in ancestors(m.guest):
+                outer = _covered(a, self.mounts)
+                if outer is None:
+                    self.overlay.setdefault(a, Synth("dir", a))
+                elif a != outer.guest:
+                    self.fallback.setdefault(a, Synth("dir", a))
+
+    def _hidden(self, gpath: str) -> bool:
+        """Whether a mount hides the synthetic object at gpath: one at or below its
+        top directory (/etc, /dev, /proc) does; one further up, such as `/:/:ro`, does
+        not, as a container's /dev and /proc lie over its root."""
+        top = "/" + gpath.split("/")[1] if gpath != "/" else "/"
+        return any(_covered(m.guest, [Mount("", top, False)]) and
+                   _covered(gpath, [m]) for m in self.mounts)
 
     @classmethod
-    def default(cls, specs: list[str], host_cwd: str | None = None) -> "MountTable":
+    def default(cls, specs: list[str], host_cwd: str | None = None,
+                image: str | None = None) -> "MountTable":
         cwd = os.path.realpath(host_cwd or os.getcwd())
         mounts = [Mount(cwd, cwd, False)] + [parse_mount(s, cwd) for s in specs]
-        return cls(mounts, cwd)
+        image = os.path.realpath(image) if image else None
+        return cls(mounts, cwd, image)
 
-    def guest_abs(self, path: str, base: str | None = None) -> str:
-        if "\0" in path:
-            raise GuestError(errno.EINVAL, "NUL in path")
-        joined = posixpath.join(base or self.cwd, path)
-        norm = posixpath.normpath(joined)
-        return "/" + norm.lstrip("/")  # normpath keeps a leading '//'
-
-    def mount_for(self, gpath: str) -> Mount:
+    def close(self) -> None:
         for m in self.mounts:
-            if _within(gpath, m.guest):
-                return m
-        raise GuestError(errno.EACCES, f"{gpath} is outside the guest's mounts")
+            if m.fd >= 0:
+                os.close(m.fd)
+                m.fd = -1
 
-    def resolve(self, path: str, *, base: str | None = None, follow: bool = True,
-                write: bool = False) -> tuple[str, str, Mount]:
-        """(host path, guest path, mount) for a guest path, or GuestError(-errno)."""
-        if path == "":
-            raise GuestError(errno.ENOENT, "empty path")
-        gpath = self.guest_abs(path, base)
-        m = self.mount_for(gpath)
-        if write and m.readonly:
-            raise GuestError(errno.EROFS, f"{m.guest} is mounted read-only")
-        rest = gpath[len(m.guest):].lstrip("/")
-        host = os.path.join(m.host, rest) if rest else m.host
-        parent, name = os.path.split(host) if rest else (host, "")
-        real_parent = os.path.realpath(parent)
-        if not _within(real_parent, m.host):
-            raise GuestError(errno.EACCES, f"{gpath} leaves its mount")
-        host = os.path.join(real_parent, name) if name else real_parent
-        if follow and os.path.lexists(host):
-            real = os.path.realpath(host)
-            if not _within(real, m.host):
-                raise GuestError(errno.EACCES, f"{gpath} is a symlink out of its mount")
-            host = real
-        return host, gpath, m
+    def children(self, gpath: str) -> list[str]:
+        """Names the synthetic directory gpath lists: the way down to mounts, files."""
+        prefix = gpath.rstrip("/") + "/"
+        return sorted(p[len(prefix):] for p in self.overlay
+                      if p.startswith(prefix) and "/" not in p[len(prefix):] and p != "/")
+
+    def mount_of_dir(self, st: os.stat_result) -> Mount | None:
+        if stat.S_ISDIR(st.st_mode):
+            return self.roots.get((st.st_dev, st.st_ino))
+        return None
+
+
+def erofs(what: str = "read-only file system") -> GuestError:
+    return GuestError(errno.EROFS, what)

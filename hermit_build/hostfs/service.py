@@ -5,7 +5,8 @@ replaced by handles, numbers in this service's table (fdtable.py) that the kerne
 fd table maps guest fds to; dup and the fd flags are the kernel's alone.  Pointers
 are guest-physical addresses, checked against guest memory before use,
 and data moves between host files and guest memory without intermediate copies
-(os.readv/os.writev on views of guest RAM).  Errors return as -errno.
+(os.readv/os.writev on views of guest RAM).  Errors return as -errno.  Paths are
+resolved in the guest's namespace (policy.py, resolve.py).
 """
 
 import errno
@@ -16,7 +17,10 @@ from . import linux as L
 from .fdtable import Device, FdTable, OpenFile
 from .ops_io import IoOps
 from .ops_path import PathOps
+from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
+from .resolve import Host, Node, Walk
+from .synthetic import Synth
 
 MAX_IO = 1 << 31
 
@@ -30,15 +34,19 @@ def s64(v: int) -> int:
     return v - (1 << 64) if v & (1 << 63) else v
 
 
-class FileService(IoOps, PathOps):
+class FileService(IoOps, PathOps, TreeOps):
     def __init__(self, mem: GuestMemory, mounts: MountTable, std=(0, 1, 2)):
         self.mem = mem
         self.mounts = mounts
         self.fds = FdTable(std)
+        root = mounts.overlay[mounts.cwd]  # the working directory is a mount's root
+        self.cwd: Node = Host(root, root.fd, root.guest, os.fstat(root.fd))
+        self.cwd_owned = False  # whether cwd.fd is ours to close (not the mount's)
         self.table = {nr: getattr(self, "sys_" + name) for name, nr in L.NR.items()}
 
     def call(self, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
-        """(ret, node) for hc_syscall."""
+        """(ret, node) for hc_syscall: the result or -errno, and the kernel device an
+        open named."""
         fn = self.table.get(nr)
         if fn is None:
             return -errno.ENOSYS, 0
@@ -67,21 +75,47 @@ class FileService(IoOps, PathOps):
             raise GuestError(errno.ENAMETOOLONG, "path too long")
         return os.fsdecode(raw)
 
-    def base(self, dirfd: int) -> str | None:
-        """The guest directory a *at() call is relative to (None: the working directory)."""
+    def base(self, dirfd: int, path: str, w: Walk) -> Node | None:
+        """The directory a *at() call starts from (an absolute path ignores dirfd),
+        with an fd of its own that the walk w closes: a close() or chdir() meanwhile
+        in another thread cannot turn it into a different file."""
         dirfd = s32(dirfd)
-        if dirfd == L.AT_FDCWD:
+        if path.startswith("/"):
             return None
-        f = self.fds.get(dirfd)  # a handle
-        if f.gpath is None:
-            raise GuestError(errno.ENOTDIR, "not a directory")
-        return f.gpath
+        with self.fds.lock:
+            if dirfd == L.AT_FDCWD:
+                node = self.cwd
+                if isinstance(node, Synth):
+                    return node
+                mount, fd, gpath = node.mount, node.fd, node.gpath
+            else:
+                f = self.fds.get(dirfd)
+                if f.synth is not None and f.synth.is_dir:
+                    return f.synth
+                if not f.is_dir or f.mount is None:
+                    raise GuestError(errno.ENOTDIR, "not a directory")
+                mount, fd, gpath = f.mount, f.fd, f.gpath
+            fd = os.dup(fd)
+        w.fds.append(fd)
+        return Host(mount, fd, gpath, os.fstat(fd))
 
     def file(self, handle: int) -> OpenFile:
         return self.fds.get(s32(handle))
 
     def close_all(self) -> None:
         self.fds.close_all()
+        self.set_cwd(None)
+        self.mounts.close()
+
+    def set_cwd(self, node: Node | None) -> None:
+        """Make node (a Host with an fd of its own, or a Synth) the working directory."""
+        with self.fds.lock:
+            old, owned = self.cwd, self.cwd_owned
+            self.cwd_owned = isinstance(node, Host)
+            if node is not None:
+                self.cwd = node
+        if owned:
+            os.close(old.fd)
 
     # -- handles -----------------------------------------------------------------
 
@@ -93,6 +127,8 @@ class FileService(IoOps, PathOps):
         import fcntl
 
         f, cmd = self.file(handle), s32(cmd)
+        if f.fd < 0 and cmd in (L.F_GETFL, L.F_SETFL):  # synthetic: read-only, no flags
+            return 0
         if cmd == L.F_GETFL:
             return fcntl.fcntl(f.fd, fcntl.F_GETFL) & ~L.O_CLOEXEC
         if cmd == L.F_SETFL:
