@@ -184,18 +184,18 @@ def test_a_guest_of_root_obeys_mode_bits(sdk, loader, tmp_path):
     assert r.returncode == 0 and r.stdout == "secret\n", r
 
 
-# The proxy with a file service that has a bug: every guest path is taken as a host
-# path, unchecked (the resolver of hermit_build/hostfs/policy.py replaced).
+# The proxy with a file service that has a bug: open takes every guest path as a
+# host path, unchecked (the resolver of hermit_build/hostfs bypassed).
 BUGGY_PROXY = textwrap.dedent("""
-    import sys
+    import os, sys
     sys.path.insert(0, sys.argv[1])
-    from hermit_build.hostfs import policy
+    from hermit_build.hostfs import service
 
-    def resolve(self, path, *, base=None, follow=True, write=False):
-        gpath = self.guest_abs(path, base)
-        return gpath, gpath, self.mounts[-1]
+    def sys_openat(self, dirfd, path, flags, mode, *_):
+        fd = os.open(self.path(path), os.O_RDONLY | os.O_CLOEXEC)
+        return self._install_host(fd, self.mounts.mounts[-1], "/")
 
-    policy.MountTable.resolve = resolve
+    service.FileService.sys_openat = sys_openat
     from hermit_build.proxy import main
     sys.exit(main(sys.argv[2:]))
 """)
