@@ -174,29 +174,12 @@ class Vm:
         return self._cpuid
 
     def load(self, image: Image) -> None:
-        """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero)."""
+        """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero).
+        elfload.check() placed them inside guest RAM before the VM was made."""
         assert self.ram is not None
-        end = image.end
-        if end > self.mem_low:
-            raise UhyveError(
-                f"{image.path} needs {_mib(end)} of guest memory but HERMIT_MEM is "
-                f"{_mib(self.mem_size)}: raise HERMIT_MEM"
-            )
-        if end > C.BOOT_MAPPED_BYTES:
-            raise UhyveError(
-                f"{image.path} ends at {end:#x}, beyond the {_mib(C.BOOT_MAPPED_BYTES)} the "
-                "boot page tables map: link the image lower"
-            )
-        if not any(s.paddr <= image.entry < s.paddr + s.filesz for s in image.segments):
-            raise UhyveError(
-                f"{image.path}: entry point {image.entry:#x} lies in no loaded segment: "
-                "rebuild it with x86_64-hermit-gcc"
-            )
-        data = memoryview(image.data)
         for seg in image.segments:
             if seg.filesz:
-                chunk = data[seg.offset : seg.offset + seg.filesz]
-                self.ram[seg.paddr : seg.paddr + seg.filesz] = chunk
+                self.ram[seg.paddr : seg.paddr + seg.filesz] = seg.data
 
     def write_boot_tables(self) -> None:
         """GDT (null, code 0x08, data 0x10) and identity page tables for the first GiB."""
