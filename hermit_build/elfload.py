@@ -122,20 +122,21 @@ def _pread(fd: int, path: str, length: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
-def _pvh_entry(notes: bytes) -> int | None:
-    """The PVH entry point from a PT_NOTE segment's notes, if it has one."""
-    pos = 0
+def _pvh_entry(notes: bytes, align: int) -> int | None:
+    """The PVH entry point from a PT_NOTE segment's notes, if it has one.  Names and
+    descriptors are padded to the segment's alignment, as QEMU reads them."""
+    pos, pad = 0, align - 1
     while pos + _NHDR.size <= len(notes):
         namesz, descsz, ntype = _NHDR.unpack_from(notes, pos)
         name_at = pos + _NHDR.size
-        desc_at = name_at + (namesz + 3 & ~3)
+        desc_at = name_at + (namesz + pad & ~pad)
         if desc_at + descsz > len(notes):
             return None
         if ntype == XEN_ELFNOTE_PHYS32_ENTRY and notes[name_at:name_at + namesz] == b"Xen\0":
             if descsz not in (4, 8):
                 return None
             return int.from_bytes(notes[desc_at:desc_at + 4], "little")
-        pos = desc_at + (descsz + 3 & ~3)
+        pos = desc_at + (descsz + pad & ~pad)
     return None
 
 
@@ -153,8 +154,6 @@ def load(path: str, mem: int | None = None) -> Image:
 def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
     where = shown(path)
     limit = min(mem or C.BOOT_MAPPED_BYTES, C.BOOT_MAPPED_BYTES)
-    room = (f"the {_mib(limit)} of guest memory: raise HERMIT_MEM" if limit == mem else
-            f"the {_mib(limit)} the boot page tables map")
     head = _pread(fd, path, _EHDR.size, 0)
     if len(head) < _EHDR.size or head[:4] != b"\x7fELF":
         raise ImageError(f"{where}: not an ELF file")
@@ -176,10 +175,12 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         raise ImageError(f"{where}: corrupt ELF program headers (truncated file?)")
     loads, pvh, total = [], None, 0
     for i in range(phnum):
-        ptype, _flags, off, vaddr, paddr, filesz, memsz, _align = _PHDR.unpack_from(
+        ptype, _flags, off, vaddr, paddr, filesz, memsz, align = _PHDR.unpack_from(
             table, i * phentsize)
         if ptype == PT_NOTE and pvh is None and 0 < filesz <= MAX_NOTES and off + filesz <= size:
-            pvh = _pvh_entry(_pread(fd, path, filesz, off))
+            # notes are 4- or 8-aligned; QEMU pads by any p_align, we refuse the rest
+            if align in (4, 8):
+                pvh = _pvh_entry(_pread(fd, path, filesz, off), align)
         if ptype != PT_LOAD or memsz == 0:
             continue
         if off + filesz > size or filesz > memsz:
@@ -187,8 +188,14 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         if paddr < C.KERNEL_BASE:
             raise ImageError(f"{where}: segment {i} at {paddr:#x} below the kernel base")
         total += filesz
-        if paddr + memsz > limit or total > limit:
-            raise ImageError(f"{where}: segment {i} ends at {paddr + memsz:#x}, beyond {room}")
+        end = paddr + memsz
+        if end > C.BOOT_MAPPED_BYTES or total > C.BOOT_MAPPED_BYTES:
+            raise ImageError(f"{where}: segment {i} ends at {end:#x}, beyond the "
+                             f"{_mib(C.BOOT_MAPPED_BYTES)} the boot page tables map "
+                             "(a corrupt image?)")
+        if end > limit or total > limit:
+            raise ImageError(f"{where} needs {_mib(max(end, total))} of guest memory but "
+                             f"HERMIT_MEM is {_mib(limit)}: raise HERMIT_MEM")
         loads.append((off, vaddr, paddr, filesz, memsz))
     if not loads:
         raise ImageError(f"{where}: no loadable segments")
@@ -227,8 +234,8 @@ def check(image: Image, ram: int, mem: int | None = None, pvh: bool = False) -> 
         raise ImageError(f"{where}: entry point {image.entry:#x} lies in no loaded segment: "
                          "rebuild it with x86_64-hermit-gcc")
     if pvh and image.pvh_entry is None:
-        raise ImageError(f"{where}: no PVH entry note (Xen note 18), which QEMU needs: "
-                         "rebuild it with x86_64-hermit-gcc")
+        raise ImageError(f"{where}: no PVH entry note (Xen note 18 in a 4- or 8-aligned "
+                         "PT_NOTE), which QEMU needs: rebuild it with x86_64-hermit-gcc")
     if pvh and not loaded(image.pvh_entry or 0):
         raise ImageError(f"{where}: PVH entry point {image.pvh_entry:#x} lies in no loaded "
                          "segment: rebuild it with x86_64-hermit-gcc")
