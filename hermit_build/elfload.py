@@ -16,6 +16,7 @@ from .errors import HermitError
 
 ELFOSABI_HERMIT = 0x42
 EM_X86_64 = 62
+PT_NULL = 0
 PT_LOAD = 1
 PT_NOTE = 4
 XEN_ELFNOTE_PHYS32_ENTRY = 18  # the PVH entry QEMU's -kernel starts at
@@ -157,7 +158,7 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
     head = _pread(fd, path, _EHDR.size, 0)
     if len(head) < _EHDR.size or head[:4] != b"\x7fELF":
         raise ImageError(f"{where}: not an ELF file")
-    (ident, etype, machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum,
+    (ident, etype, machine, _v, entry, phoff, _sh, flags, _eh, phentsize, phnum,
      *_rest) = _EHDR.unpack_from(head)
     if ident[4] != 2 or ident[5] != 1 or machine != EM_X86_64:
         raise ImageError(f"{where}: not an x86_64 ELF image (hermit runs x86_64 unikernels only)")
@@ -168,6 +169,9 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         )
     if etype != 2:
         raise ImageError(f"{where}: not an executable (ELF type {etype})")
+    if flags:  # QEMU's PVH loader refuses them
+        raise ImageError(f"{where}: ELF flags {flags:#x}, but x86_64 defines none "
+                         "(a corrupt image?)")
     if phentsize != _PHDR.size or phoff + phnum * phentsize > size:
         raise ImageError(f"{where}: corrupt ELF program headers")
     table = _pread(fd, path, phnum * phentsize, phoff)
@@ -177,14 +181,16 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
     for i in range(phnum):
         ptype, _flags, off, vaddr, paddr, filesz, memsz, align = _PHDR.unpack_from(
             table, i * phentsize)
-        if ptype == PT_NOTE and pvh is None and 0 < filesz <= MAX_NOTES and off + filesz <= size:
+        if ptype != PT_NULL and off + filesz > size:  # QEMU reads every segment
+            raise ImageError(f"{where}: corrupt ELF segment {i} (truncated file?)")
+        if ptype == PT_NOTE and pvh is None and 0 < filesz <= MAX_NOTES:
             # notes are 4- or 8-aligned; QEMU pads by any p_align, we refuse the rest
             if align in (4, 8):
                 pvh = _pvh_entry(_pread(fd, path, filesz, off), align)
         if ptype != PT_LOAD or memsz == 0:
             continue
-        if off + filesz > size or filesz > memsz:
-            raise ImageError(f"{where}: corrupt ELF segment {i} (truncated file?)")
+        if filesz > memsz:
+            raise ImageError(f"{where}: corrupt ELF segment {i} (more in the file than in memory)")
         if paddr < C.KERNEL_BASE:
             raise ImageError(f"{where}: segment {i} at {paddr:#x} below the kernel base")
         total += filesz
@@ -199,6 +205,11 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         loads.append((off, vaddr, paddr, filesz, memsz))
     if not loads:
         raise ImageError(f"{where}: no loadable segments")
+    ranges = sorted((paddr, paddr + memsz) for _o, _v, paddr, _f, memsz in loads)
+    for (_start, end), (nxt, _end) in zip(ranges, ranges[1:], strict=False):
+        if nxt < end:  # QEMU refuses these; uhyve would let the later one win
+            raise ImageError(f"{where}: loadable segments overlap at {nxt:#x}-{end:#x} "
+                             "(a corrupt image?)")
     segments = []
     for off, vaddr, paddr, filesz, memsz in loads:
         data = _pread(fd, path, filesz, off)

@@ -393,3 +393,33 @@ def test_read_cstr_up_to_the_end_of_a_block():
     assert mem.read_cstr((1 << 32) + 4000, limit=50) == b"y" * 50
     with pytest.raises(GuestFault):
         mem.read_cstr(8192)  # in the hole
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("0", None), ("0.0", None), ("30", 30.0), ("2.5", 2.5), (".5", 0.5), ("7.", 7.0),
+    (" 12 ", 12.0), ("2592000", 2592000.0), ("31622400", 31622400.0)])
+def test_timeout_grammar(text, seconds):
+    from hermit_build.config import parse_timeout
+
+    assert parse_timeout(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["-1", "+1", "nan", "inf", "1e3", "0x10", "", ".", "1.2.3",
+                                  "1_000", "١٢", "31622400.5", "9" * 400])
+def test_timeout_grammar_rejects_unit(text):
+    from hermit_build.config import ConfigError, parse_timeout
+
+    with pytest.raises(ConfigError) as e:
+        parse_timeout(text, "--timeout")
+    assert str(e.value).startswith(f"--timeout={text!r} is ")
+
+
+def test_huge_sparse_crashing_image_reports_quickly(sdk, tmp_path):
+    big = tmp_path / "big"
+    big.write_bytes((sdk / "extra/tests/crash_null").read_bytes())
+    os.truncate(big, 3 << 30)
+    start = time.monotonic()
+    r = run(sdk, str(big), env=isle_env("uhyve" if KVM else "qemu"), timeout=60)
+    assert r.returncode == 139
+    assert "hermit: guest crashed: page fault" in r.stderr and "Traceback" not in r.stderr
+    assert time.monotonic() - start < 20  # the symbolizer does not read the 3 GB
