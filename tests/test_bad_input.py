@@ -233,8 +233,12 @@ PHDR0 = 64  # hello's program headers follow the ELF header; 56 bytes each
 @pytest.mark.parametrize("isle", BOTH)
 @pytest.mark.parametrize("what,offset,value,needle", [
     ("entry", 24, 0x100000000, "entry point 0x100000000 lies in no loaded segment"),
-    ("segment-beyond-ram", PHDR0 + 3 * 56 + 40, 0x7F000000,  # segment 3's memsz
-     "raise HERMIT_MEM"),
+    ("segment-beyond-ram", PHDR0 + 3 * 56 + 40, 0x8000000,  # segment 3's memsz
+     "needs 131 MiB of guest memory but HERMIT_MEM is 64 MiB: raise HERMIT_MEM"),
+    ("segment-beyond-the-boot-map", PHDR0 + 3 * 56 + 40, 0x7F000000,
+     "beyond the 1024 MiB the boot page tables map"),
+    ("overlapping-segments", PHDR0 + 2 * 56 + 24, 0x201000, "loadable segments overlap"),
+    ("elf-flags", 48, 1 | 0x40 << 32 | 56 << 48, "ELF flags 0x1"),  # e_ehsize, e_phentsize kept
 ])
 def test_one_check_of_the_image_for_both_loaders(sdk, tmp_path, isle, what, offset, value,
                                                  needle):
