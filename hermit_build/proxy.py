@@ -72,6 +72,9 @@ def run_guarded(fn, prog: str) -> int:
         return 1
     except BrokenPipeError:
         return 141
+    except OSError as e:  # e.g. `hermit inspect img >/dev/full`: what failed, in one line
+        say(f"{prog}: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        return 1
 
 
 def flush_stdout() -> None:

@@ -427,3 +427,11 @@ def test_huge_sparse_crashing_image_reports_quickly(sdk, tmp_path):
     assert r.returncode == 139
     assert "hermit: guest crashed: page fault" in r.stderr and "Traceback" not in r.stderr
     assert time.monotonic() - start < 20  # the symbolizer does not read the 3 GB
+
+
+def test_output_to_a_full_disk(sdk):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([str(sdk / "bin/hermit"), "inspect", str(sdk / "extra/tests/hello")],
+                           env=clean_env(), stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    one_line(r, 1, "hermit: No space left on device")
