@@ -50,7 +50,7 @@ class FdTable:
         return f
 
     def install(self, f: OpenFile) -> int:
-        handle = 0
+        handle = 3  # 0-2 are the std streams the kernel's fds 0-2 name, even when closed
         while handle in self.files:
             handle += 1
         if handle >= MAX_HANDLES:
