@@ -24,7 +24,10 @@ def occupy() -> frozenset[int]:
             continue
         except OSError:
             found.add(fd)
-        new = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        try:
+            new = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        except OSError:  # no /dev/null (a bare chroot): the fd stays free, as before
+            continue
         if new != fd:  # the lower fds are open, so only a race puts it elsewhere
             os.dup2(new, fd)
             os.close(new)
