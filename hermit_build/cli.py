@@ -4,9 +4,9 @@ import argparse
 import os
 import sys
 
-from . import config
+from . import config, stdfds
 from .abi import C
-from .proxy import launch, run_guarded
+from .proxy import flush_stdout, launch, run_guarded
 
 
 def _run(a: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def _run(a: argparse.Namespace) -> int:
     if a.kvm is not None:
         cfg.kvm, kvm_explicit = a.kvm, True
     if a.timeout is not None:
-        cfg.timeout = a.timeout
+        cfg.timeout = config.parse_timeout(a.timeout, "--timeout")
     if a.machine:
         cfg.machine = a.machine
     cfg.verbose |= a.verbose
@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--kvm", action=argparse.BooleanOptionalAction, default=None,
                    help="QEMU with or without KVM (HERMIT_KVM)")
     r.add_argument("--machine", help="QEMU machine type: microvm (default), pc, q35")
-    r.add_argument("--timeout", type=float, help="stop the guest after SECONDS (exit 124)")
+    r.add_argument("--timeout", help="stop the guest after SECONDS (exit 124; 0: never)")
     r.add_argument("--verbose", "-v", action="store_true", help="print the kernel log at exit")
     r.add_argument("--debug", action="store_true", help="QEMU waits for GDB on :1234")
     r.add_argument("--uart", action="store_true", help="kernel messages on the serial console")
@@ -131,7 +131,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stdfds.occupy()
     a = parser().parse_args(argv)
     status = run_guarded(lambda: a.fn(a), "hermit")
-    sys.stdout.flush()
+    flush_stdout()
     return status

@@ -6,9 +6,13 @@ from .abi import C
 from .errors import HermitError
 
 DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the host nothing)
-MIN_MEM = 16 << 20
+# The kernel and its page bitmaps, the image (hello: 5.6 MiB with its .bss), the
+# application's 8 MiB stack and a heap: `hello` needs 20M, 32M leaves room.
+MIN_MEM = 32 << 20
 MAX_CPUS = C.MAX_CPUS
 HERMIT_PORT = 18766
+MONITOR_PORT_OFFSET = 1  # QEMU's monitor listens on HERMIT_PORT + 1
+MAX_TIMEOUT = 366 * 24 * 3600  # HERMIT_TIMEOUT: at most a (leap) year of seconds
 
 
 class ConfigError(HermitError):
@@ -59,7 +63,8 @@ def parse_mem(text: str, name: str = "HERMIT_MEM") -> int:
         raise ConfigError(f"{name}={text!r} is not a size; use e.g. 512M or 2G")
     value = int(digits) << _SHIFT[unit]
     if value < MIN_MEM:
-        raise ConfigError(f"{name}={text!r} is too small; hermit needs at least 16M")
+        raise ConfigError(f"{name}={text!r} is too small; hermit needs at least "
+                          f"{MIN_MEM >> 20}M")
     check_mem(value, f"{name}={text!r}")
     return value
 
@@ -92,6 +97,45 @@ def parse_port(text: str, name: str) -> int:
     if n is None or not 1 <= n <= 65535:
         raise ConfigError(f"{name}={text!r} is not a TCP port (1-65535)")
     return n
+
+
+def parse_timeout(text: str, name: str = "HERMIT_TIMEOUT") -> float | None:
+    """Seconds as digits with an optional fraction (`90`, `2.5`, `.5`); 0 is no timeout
+    (None); at most MAX_TIMEOUT.  No signs, exponents, nan or inf: one grammar for both
+    loaders and the `--timeout` flag."""
+    t = text.strip()
+    whole, dot, frac = t.partition(".")
+    digits = whole + frac
+    if not digits or not (digits.isascii() and digits.isdigit()) or "." in frac:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds; use e.g. 30 or 2.5 "
+                          f"(0: no timeout)")
+    seconds = float(t)
+    if seconds > MAX_TIMEOUT:
+        raise ConfigError(f"{name}={text!r} is too long; the most is {MAX_TIMEOUT} s "
+                          f"(366 days), or 0 for no timeout")
+    return seconds or None
+
+
+def check_ports(cfg: "RunConfig") -> None:
+    """Every port derived from HERMIT_PORT must be a TCP port."""
+    if cfg.monitor and cfg.port + MONITOR_PORT_OFFSET > 65535:
+        raise ConfigError(f"HERMIT_PORT={cfg.port} leaves no port for the monitor "
+                          f"(HERMIT_PORT+{MONITOR_PORT_OFFSET}); use at most "
+                          f"{65535 - MONITOR_PORT_OFFSET} with HERMIT_MONITOR=1")
+
+
+def check_args(argv: list[str], env: list[str]) -> None:
+    """Arguments and environment must fit the guest's stack as the kernel lays them out
+    (strings and pointers, like Linux's ARG_MAX accounting)."""
+    strings = sum(len(os.fsencode(s)) + 1 for s in argv) + sum(
+        len(os.fsencode(s)) + 1 for s in env)
+    total = strings + 8 * (len(argv) + len(env) + 2)
+    if total > C.ARGS_MAX:
+        raise ConfigError(
+            f"arguments and environment take {total} bytes with their pointers; a hermit "
+            f"guest takes at most {C.ARGS_MAX >> 20} MiB: pass fewer (e.g. `hermit run "
+            f"--no-env`) or put them in a file",
+            status=126)
 
 
 def kvm_device(environ: dict[str, str] | None = None) -> str:
@@ -145,10 +189,7 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     if "HERMIT_APP_PORT" in environ:
         cfg.app_port = parse_port(environ["HERMIT_APP_PORT"], "HERMIT_APP_PORT")
     if "HERMIT_TIMEOUT" in environ:
-        try:
-            cfg.timeout = float(environ["HERMIT_TIMEOUT"])
-        except ValueError:
-            raise ConfigError("HERMIT_TIMEOUT must be a number of seconds") from None
+        cfg.timeout = parse_timeout(environ["HERMIT_TIMEOUT"])
     cfg.machine = environ.get("HERMIT_MACHINE") or None
     cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))

@@ -1,9 +1,8 @@
 """Report a guest CPU exception: what happened, the registers, a symbolized backtrace."""
 
-import sys
-
 from .abi import EXCEPTIONS, C
 from .elf import symbolizer
+from .errors import say
 
 # Exit status like a Linux process killed by the matching signal (128 + signo).
 _SIGNAL = {0: 8, 16: 8, 19: 8, 6: 4, 17: 7, 1: 5, 3: 5}
@@ -66,7 +65,7 @@ def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
     values = [(r, fault["r_" + r]) for r in _REGS]
     lines = [f"hermit: guest crashed: {describe(fault)}",
              *_details(sym, fault["r_rip"], values, frames(fault, sym, mem))]
-    print("\n".join(lines), file=out or sys.stderr, flush=True)
+    say("\n".join(lines), out)  # a full disk loses the report, not the status
     return exit_status(fault["vector"])
 
 
@@ -76,4 +75,4 @@ def cpu_state(regs: dict[str, int], image: str | None, mem=None, out=None) -> No
     sym = symbolizer(image)
     values = [(r, regs[r]) for r in [*_REGS, "cr2"] if r in regs]
     trace = sym.backtrace(regs, mem, C.MAX_FRAMES) if sym is not None and mem is not None else None
-    print("\n".join(_details(sym, regs["rip"], values, trace)), file=out or sys.stderr, flush=True)
+    say("\n".join(_details(sym, regs["rip"], values, trace)), out)

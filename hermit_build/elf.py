@@ -1,8 +1,12 @@
 """Symbols of a hermit image through pyelftools (slow to import: never on the boot path)."""
 
 import bisect
+import os
 
 from .lazy import enable_site
+
+IN_MEMORY = 64 << 20  # images up to this size are read at once; larger ones (a sparse
+# file of gigabytes) piece by piece, so a crash report never reads a whole huge file
 
 
 class Symbolizer:
@@ -10,16 +14,19 @@ class Symbolizer:
 
     def __init__(self, path: str):
         enable_site()
-        from elftools.elf.elffile import ELFFile
-
-        with open(path, "rb") as f:
-            data = f.read()
         import io
 
-        self.elf = ELFFile(io.BytesIO(data))
+        from elftools.elf.elffile import ELFFile
+
+        file = open(path, "rb")  # noqa: SIM115 (a large image stays open, read as needed)
+        if os.fstat(file.fileno()).st_size <= IN_MEMORY:
+            with file:
+                data = file.read()
+            file = io.BytesIO(data)
+        self.elf = ELFFile(file)
         symtab = self.elf.get_section_by_name(".symtab")
         syms = []
-        if symtab is not None:
+        if symtab is not None and symtab["sh_size"] <= IN_MEMORY:
             for s in symtab.iter_symbols():
                 if s["st_info"]["type"] == "STT_FUNC" and s["st_value"] and s.name:
                     syms.append((s["st_value"], s["st_size"], s.name))

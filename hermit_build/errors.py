@@ -1,5 +1,7 @@
 """The base of every error a user should read: one line with a hint, and an exit status."""
 
+import sys
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM: stop the guest like Ctrl-C does, but exit with status 143 (128 + 15)."""
@@ -27,3 +29,15 @@ class AbiMismatch(HermitError):
         super().__init__(f"{path + ': ' if path else ''}image built for ABI {image_version}, "
                          f"loader speaks {loader_version}: rebuild the image with this SDK",
                          self.STATUS)
+
+
+def say(text: str, stream=None) -> None:
+    """Print a line for the user (stderr by default).  A stream that is closed or on a
+    full disk loses the line but never changes the exit status."""
+    out = sys.stderr if stream is None else stream
+    if out is None:
+        return
+    try:
+        print(text, file=out, flush=True)
+    except (OSError, ValueError):
+        pass

@@ -68,11 +68,19 @@ class GuestMemory:
         self.view(gpa, 8)[:] = _U64.pack(value & 0xFFFFFFFFFFFFFFFF)
 
     def read_cstr(self, gpa: int, limit: int = 4096) -> bytes:
-        data = b""
-        while len(data) < limit:
-            chunk = self.read(gpa + len(data), min(256, limit - len(data)))
-            nul = chunk.find(b"\0")
-            if nul >= 0:
-                return data + chunk[:nul]
-            data += chunk
-        return data
+        """The NUL-terminated string at gpa, without its NUL (at most `limit` bytes).
+        GuestFault if it starts outside RAM or runs off the end of its RAM block
+        before a NUL (or before `limit` bytes)."""
+        if gpa < 0:
+            raise GuestFault(f"bad address {gpa:#x}")
+        for start, size, buf, off in self.regions:
+            if start <= gpa < start + size:
+                n = min(limit, start + size - gpa)
+                o = off + gpa - start
+                nul = buf.find(b"\0", o, o + n)  # mmap and bytearray search in place
+                if nul >= 0:
+                    return bytes(buf[o:nul])
+                if n < limit:
+                    raise GuestFault(f"string at {gpa:#x} runs off the end of guest memory")
+                return bytes(buf[o : o + n])
+        raise GuestFault(f"range {gpa:#x}+0x1 outside guest memory")

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+from . import stdfds
 from .abi import HC, HC_NAMES, C, S, signed
 from .errors import AbiMismatch
 from .guestmem import GuestFault, GuestMemory
@@ -28,7 +29,9 @@ class HostServices:
     def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
                  image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
-        self.files = FileService(mem, MountTable.default(mounts or [], image=image))
+        # a std fd the proxy was started without stays closed in the guest
+        self.files = FileService(mem, MountTable.default(mounts or [], image=image),
+                                 stdfds.host_fds())
         self.image = image
         # fsencode: arguments that are not UTF-8 reach the guest byte for byte
         self.args_blob = b"".join(os.fsencode(a) + b"\0" for a in argv)
@@ -84,21 +87,20 @@ class HostServices:
     def _write(self, gpa: int) -> None:
         a = self._struct(S.hc_write, gpa)
         fd, length = a["fd"], a["len"]
-        if fd not in (1, 2):
+        stream = sys.stdout if fd == 1 else sys.stderr if fd == 2 else None
+        if stream is None or fd in stdfds.closed:
             ret = -errno.EBADF
         elif length > MAX_IO or not self.mem.valid(a["buf"], length):
             ret = -errno.EFAULT
         else:
             data = self.mem.view(a["buf"], length)
-            stream = sys.stdout.buffer if fd == 1 else sys.stderr.buffer
             try:
-                stream.write(data)
-                stream.flush()
-                ret = length
+                stream.flush()  # what the loader printed before goes first
+                ret = os.write(fd, data)  # unbuffered: a failed write leaves nothing behind
             except BrokenPipeError:
                 ret = -errno.EPIPE
-            except OSError as e:
-                ret = -(e.errno or errno.EIO)
+            except (OSError, ValueError) as e:
+                ret = -(getattr(e, "errno", None) or errno.EIO)
         self._set(S.hc_write, gpa, "ret", ret)
 
     def _syscall(self, gpa: int) -> None:

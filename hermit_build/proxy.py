@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 
-from .config import RunConfig, from_environment, kvm_problem
+from . import stdfds
+from .config import RunConfig, check_args, check_ports, from_environment, kvm_problem
 from .elfload import load
-from .errors import HermitError, Terminated, raise_terminated
+from .errors import HermitError, Terminated, raise_terminated, say
 
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
@@ -24,7 +25,9 @@ class LaunchError(HermitError):
 
 def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = False) -> int:
     """Boot cfg.image under the chosen loader; return the guest's exit status."""
-    image = load(cfg.image)
+    check_args(cfg.argv, cfg.env)
+    check_ports(cfg)
+    image = load(cfg.image, cfg.mem)  # before any VM or QEMU: a bad image costs nothing
     if cfg.mounts:
         from .hostfs.policy import MountTable
 
@@ -37,8 +40,8 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
 
         return uhyve.run(cfg, image)
     if not isle_explicit:
-        print(f"proxy: {kvm_problem()}: running under QEMU without KVM "
-              "(set HERMIT_ISLE=qemu HERMIT_KVM=0 to silence this)", file=sys.stderr)
+        say(f"proxy: {kvm_problem()}: running under QEMU without KVM "
+            "(set HERMIT_ISLE=qemu HERMIT_KVM=0 to silence this)")
         cfg.kvm = False
     from . import qemu
 
@@ -48,30 +51,52 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
 def run_guarded(fn, prog: str) -> int:
     """Run fn(); turn every expected failure into one line on stderr and a status."""
     try:
+        # The entry scripts exit at once on Ctrl-C while Python imports; from here on
+        # KeyboardInterrupt unwinds, so a started VM or QEMU is stopped on the way out.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, raise_terminated)
         return fn()
     except HermitError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
+        say(f"{prog}: {e}")
         return e.status
     except Terminated:
-        print(f"{prog}: terminated", file=sys.stderr)
+        say(f"{prog}: terminated")
         return 143
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        say(f"{prog}: interrupted")
         return 130
     except ModuleNotFoundError as e:
         pkg = {"jinja2": "python3-jinja2", "elftools": "python3-pyelftools"}.get(
             (e.name or "").split(".")[0], f"the Python module {e.name}")
-        print(f"{prog}: {e}; install {pkg}", file=sys.stderr)
+        say(f"{prog}: {e}; install {pkg}")
         return 1
     except BrokenPipeError:
         return 141
+    except OSError as e:  # e.g. `hermit inspect img >/dev/full`: what failed, in one line
+        say(f"{prog}: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        return 1
+
+
+def flush_stdout() -> None:
+    """Flush what Python buffered for stdout; a stdout that fails (closed, full disk)
+    must not turn the guest's status into Python's 120 at exit."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    try:  # nothing is left in the buffer that could fail again at exit
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    except OSError:
+        sys.stdout = None
 
 
 def main(argv: list[str] | None = None) -> int:
+    stdfds.occupy()
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE, file=sys.stderr if not args else sys.stdout)
+        say(USAGE, sys.stderr if not args else sys.stdout)
         return 2 if not args else 0
     env = dict(os.environ)
 
@@ -81,5 +106,5 @@ def main(argv: list[str] | None = None) -> int:
                       kvm_explicit="HERMIT_KVM" in env)
 
     status = run_guarded(go, "proxy")
-    sys.stdout.flush()
+    flush_stdout()
     return status

@@ -34,10 +34,13 @@ static char *fetch_args(uint64_t top, struct hc_args *a)
 			memmove(strings, (void *)a->buf, bytes); /* snug against the top */
 			return strings;
 		}
-		if (bytes > APP_STACK_SIZE / 2) {
-			kprintf("hermit: arguments and environment too large (%lu bytes)\n",
-				(unsigned long)bytes);
-			kernel_exit(127);
+		if (bytes > HERMIT_ARGS_MAX) {
+			static char line[128];
+
+			ksnprintf(line, sizeof(line), "hermit: arguments and environment too large "
+				  "(%lu bytes, at most %lu)\n", (unsigned long)bytes,
+				  (unsigned long)HERMIT_ARGS_MAX);
+			kernel_fail(line);
 		}
 		room = ALIGN_UP(bytes, PAGE_SIZE);
 	}
@@ -49,8 +52,13 @@ noreturn void app_start(void)
 	uint64_t top = vma_alloc_stack(APP_STACK_SIZE);
 
 	if (!top) {
-		kprintf("hermit: no memory for the application stack\n");
-		kernel_exit(127);
+		static char line[160];
+
+		ksnprintf(line, sizeof(line), "hermit: %lu MiB of guest memory leave no room for "
+			  "the application's %lu MiB stack: raise HERMIT_MEM\n",
+			  (unsigned long)((boot_info->mem_size + boot_info->mem_high) >> 20),
+			  APP_STACK_SIZE >> 20);
+		kernel_fail(line);
 	}
 	char *strings = fetch_args(top, &sz);
 

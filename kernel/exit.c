@@ -30,3 +30,14 @@ noreturn void kernel_die_signal(int sig)
 	arch_hypercall(HC_WRITE, &w);
 	kernel_exit(128 + sig);
 }
+
+/* A start-up failure the user must read: one line on the loader's stderr too (the
+ * kernel log shows only with HERMIT_VERBOSE=1), then status 127 like a failed exec. */
+noreturn void kernel_fail(const char *line)
+{
+	struct hc_write w = { .fd = 2, .buf = (uint64_t)line, .len = strlen(line) };
+
+	kprintf("%s", line);
+	arch_hypercall(HC_WRITE, &w);
+	kernel_exit(127);
+}

@@ -61,8 +61,7 @@ struct task *task_create_idle(void)
 	struct task *t = (struct task *)page_alloc(bytes / PAGE_SIZE, 1);
 
 	if (!t) {
-		kprintf("hermit: no memory for an idle task\n");
-		kernel_exit(127);
+		kernel_fail("hermit: no memory for an idle task: raise HERMIT_MEM\n");
 	}
 	t->fpu = (void *)((uint64_t)t + PAGE_SIZE);
 	t->kstack_top = (uint64_t)t + bytes;

@@ -213,14 +213,14 @@ def test_verbose_reports_the_start_up_time(guests: dict[str, Path]) -> None:
 @needs_kvm
 def test_image_larger_than_memory_is_refused(guests: dict[str, Path]) -> None:
     image = str(guests["hello"])
-    with pytest.raises(UhyveError, match="raise HERMIT_MEM"):
+    with pytest.raises(elfload.ImageError, match="raise HERMIT_MEM"):
         run(RunConfig(image=image, argv=[image], mem=1 << 20), elfload.load(image))
 
 
 def test_memory_above_the_maximum_is_refused(tmp_path: Path) -> None:
     cfg = RunConfig(image="x", argv=["x"], mem=65 << 30)
     with pytest.raises(ConfigError, match="at most 64G"):
-        run(cfg, elfload.Image("x", 0x200000, [], b""))
+        run(cfg, elfload.Image("x", 0x200000, []))
 
 
 def test_missing_kvm_device_says_what_to_do(tmp_path: Path) -> None:

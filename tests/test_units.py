@@ -24,7 +24,7 @@ from hermit_build.config import ConfigError
     ("2G", 2 << 30),
     ("2g", 2 << 30),
     ("1024", 1024 << 20),  # a bare number is MiB
-    ("16M", 16 << 20),  # the minimum
+    ("32M", 32 << 20),  # the minimum (hello needs 20M)
     ("65536K", 64 << 20),
     ("1GiB", 1 << 30),
     ("256MB", 256 << 20),
@@ -42,7 +42,8 @@ def test_parse_mem(text, value):
     ("-1G", "is not a size"),
     ("2T", "is not a size"),
     ("0x100M", "is not a size"),
-    ("15M", "too small"),
+    ("31M", "too small"),
+    ("16M", "too small"),
     ("0", "too small"),
     ("65G", "too large"),
     ("65537M", "too large"),
@@ -226,7 +227,7 @@ def test_settings_from_environment():
     ("HERMIT_PORT", "0", "HERMIT_PORT='0' is not a TCP port"),
     ("HERMIT_PORT", "65536", "HERMIT_PORT='65536' is not a TCP port"),
     ("HERMIT_APP_PORT", "-5", "HERMIT_APP_PORT='-5' is not a TCP port"),
-    ("HERMIT_TIMEOUT", "soon", "HERMIT_TIMEOUT must be a number of seconds"),
+    ("HERMIT_TIMEOUT", "soon", "HERMIT_TIMEOUT='soon' is not a number of seconds"),
     ("HERMIT_MEM", "huge", "HERMIT_MEM='huge' is not a size"),
     ("HERMIT_CPUS", "0", "HERMIT_CPUS='0' is not a cpu count"),
 ])

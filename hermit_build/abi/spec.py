@@ -69,6 +69,9 @@ CONSTANTS: dict[str, int] = {
     "HC_ACK": 0x06,
     "LOG_SIZE": 1 << 16,  # kernel log ring buffer
     "MAX_FRAMES": 32,  # backtrace depth in a fault report
+    # Most bytes of argv and envp (strings and pointers) the kernel places on the
+    # application's 8 MiB stack; the loaders refuse more before the guest starts.
+    "ARGS_MAX": 4 << 20,
     "ISATTY_STDIN": 1,  # boot_info.tty bits: which host fds are terminals
     "ISATTY_STDOUT": 2,
     "ISATTY_STDERR": 4,

@@ -74,8 +74,9 @@ class FdTable:
         return f
 
     def install(self, f: OpenFile) -> int:
-        """The lowest free handle for f; on failure f is closed."""
-        handle = 0
+        """The lowest free handle for f from 3 (0-2 are the std streams the kernel's
+        fds 0-2 name, even when closed); on failure f is closed."""
+        handle = 3
         while handle in self.files:
             handle += 1
         if handle >= MAX_HANDLES:

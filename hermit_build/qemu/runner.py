@@ -13,7 +13,6 @@ import select
 import signal
 import socket
 import struct
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +20,8 @@ from contextlib import contextmanager
 from .. import memlayout
 from ..abi import C, S
 from ..config import RunConfig, check_mem, kvm_problem
-from ..elfload import Image
-from ..errors import raise_terminated
+from ..elfload import Image, check
+from ..errors import raise_terminated, say
 from ..guestmem import GuestFault, GuestMemory
 from ..hostcalls import GuestError, HostServices
 from ..kernlog import boot_info
@@ -40,11 +39,12 @@ from .process import Qemu, find_qemu
 FRAME = struct.Struct("<HQ")
 ACK = bytes([C.HC_ACK])
 STDERR_KEEP = 1 << 16  # bytes of QEMU's stderr kept for the error message
+MAX_WAIT_MS = 3600 * 1000  # poll() takes an int of ms: long timeouts wait in steps
 HINT = "HERMIT_VERBOSE=1 prints the kernel log, HERMIT_DEBUG=1 waits for GDB"
 
 
 def notice(text: str) -> None:
-    print(f"hermit: {text}", file=sys.stderr, flush=True)
+    say(f"hermit: {text}")
 
 
 def use_kvm(cfg: RunConfig, kvm_required: bool) -> bool:
@@ -147,7 +147,7 @@ class Session:
     def wait_ms(self) -> int:
         if self.deadline is None:
             return -1
-        return max(0, int((self.deadline - time.monotonic()) * 1000) + 1)
+        return min(MAX_WAIT_MS, max(0, int((self.deadline - time.monotonic()) * 1000) + 1))
 
     def doorbell(self, slot: int) -> int | None:
         """The call waiting in mailbox slot `slot`; `done` tells the guest it is served."""
@@ -199,8 +199,10 @@ class Session:
                 self.con.close()
                 self.con = None
                 return
-            sys.stderr.buffer.write(data)
-            sys.stderr.buffer.flush()
+            try:
+                os.write(2, data)
+            except OSError:  # stderr on a full disk: the console is lost, the guest runs on
+                pass
 
     def read_stderr(self) -> bool:
         """Keep the tail of what QEMU printed; False at its end."""
@@ -236,6 +238,7 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
     find_qemu()  # before any notice: a missing QEMU is the one thing to say
     machine = machine_for(cfg.machine)
     check_mem(cfg.mem)
+    check(image, machine.split(cfg.mem)[0], cfg.mem, pvh=True)  # QEMU's loader checks less
     kvm = use_kvm(cfg, kvm_required)
     if cfg.debug:
         notice(f"QEMU waits for GDB on localhost:{GDB_PORT} (target remote :{GDB_PORT})")
@@ -276,7 +279,7 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             con.close()
         if cfg.verbose:
             if session is not None and session.errtext:
-                sys.stderr.write(session.qemu_stderr())
+                say(session.qemu_stderr().rstrip("\n"))
             log_to_stderr(mem)
         try:
             ram.close()
@@ -289,5 +292,4 @@ def log_to_stderr(mem: GuestMemory) -> None:
 
     log = kernel_log(mem)
     if log:
-        sys.stderr.write(log if log.endswith("\n") else log + "\n")
-        sys.stderr.flush()
+        say(log.rstrip("\n"))

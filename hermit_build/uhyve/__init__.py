@@ -27,7 +27,13 @@ def run(cfg: RunConfig, image: Image) -> int:
     """Boot `image` under KVM with the settings in `cfg`; return the guest's exit status."""
     t0 = time.perf_counter()
     timings.clear()
+    from .. import memlayout
+    from ..config import check_mem
+    from ..elfload import check
     from .vm import Vm
+
+    check_mem(cfg.mem)
+    check(image, memlayout.uhyve_split(cfg.mem)[0], cfg.mem)
 
     vm = Vm(cfg.mem)  # registers guest RAM with KVM in the background ...
     try:

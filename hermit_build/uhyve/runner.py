@@ -1,13 +1,13 @@
 """Boot one image: build the VM, its vCPU and boot structures, serve the guest."""
 
 import os
-import sys
 import threading
 import time
 
 from ..abi import C
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
+from ..errors import say
 from ..hostcalls import HostServices
 from .errors import UhyveError
 from .smp import run_all
@@ -78,7 +78,7 @@ def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
     for v in vcpus:
         rip = v.regs().get("rip")
         if rip is not None:
-            print(f"hermit: vCPU {v.index} was at {where(sym, rip)}", file=sys.stderr)
+            say(f"hermit: vCPU {v.index} was at {where(sym, rip)}")
 
 
 def _report(vm: Vm, timings: dict[str, float]) -> None:
@@ -86,7 +86,6 @@ def _report(vm: Vm, timings: dict[str, float]) -> None:
 
     log = kernel_log(vm.mem)
     if log:
-        sys.stderr.write(log if log.endswith("\n") else log + "\n")
+        say(log.rstrip("\n"))
     if "setup" in timings:
-        sys.stderr.write(f"uhyve: {timings['setup']:.1f} ms from run() to the first KVM_RUN\n")
-    sys.stderr.flush()
+        say(f"uhyve: {timings['setup']:.1f} ms from run() to the first KVM_RUN")

@@ -7,11 +7,11 @@ main thread, so the interval timer's SIGALRM is what kicks it out of KVM_RUN.
 import mmap
 import os
 import struct
-import sys
 from fcntl import ioctl
 
 from .. import kernlog, memlayout
 from ..abi import HC, C, S
+from ..errors import say
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
 from . import kvm
@@ -23,6 +23,7 @@ UART_LSR = UART_PORT + 5
 LSR_TX_EMPTY = 0x60  # transmitter holding register and shift register empty
 HINT_LOG = "run with HERMIT_VERBOSE=1 to see the kernel log"
 MAX_IDLE_NS = 100_000_000  # an IDLE blocks at most this long: a lost WAKE cannot hang
+UART_LINE_MAX = 4096  # a guest that never writes a newline still gets its bytes out
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -135,7 +136,7 @@ class Vcpu:
             return
         if r:
             _cr0, r["cr2"], r["cr3"] = kvm.SREG_CONTROL.unpack_from(sregs, kvm.SREG_CONTROL_OFF)[:3]
-            print(f"hermit: vCPU {self.index} state:", file=sys.stderr)
+            say(f"hermit: vCPU {self.index} state:")
             cpu_state(r, services.image, services.mem)
 
     # -- the run loop -----------------------------------------------------------------
@@ -313,7 +314,7 @@ class Vcpu:
 
     def uart_out(self, data: bytes) -> None:
         self.uart_line += data
-        if b"\n" in data:
+        if b"\n" in data or len(self.uart_line) >= UART_LINE_MAX:
             self.flush_uart()
 
     def flush_uart(self) -> None:

@@ -89,7 +89,7 @@ class Vm:
         self.fd = -1
         self.ram: mmap.mmap | None = None
         self._cpuid: list[tuple[int, ...]] | None = None
-        self._registering: _thread.LockType | None = None
+        self._registering: threading.Event | None = None
         self._register_error = ""
         self.kvm_fd = open_kvm(device)
         try:
@@ -123,23 +123,24 @@ class Vm:
         self.run_size = _check(self.kvm_fd, kvm.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE")
         slots = [kvm.MEMORY_REGION.pack(slot, 0, gpa, size, host_addr + off)
                  for slot, (gpa, size, off) in enumerate(blocks)]
-        done = _thread.allocate_lock()
-        done.acquire()
+        done = threading.Event()
         _thread.start_new_thread(self._register, (slots, done))
         self._registering = done
 
-    def _register(self, slots: list[bytes], done: _thread.LockType) -> None:
+    def _register(self, slots: list[bytes], done: threading.Event) -> None:
         try:
             for region in slots:
                 ioctl(self.fd, kvm.SET_USER_MEMORY_REGION, region)
         except OSError as e:
             self._register_error = e.strerror or str(e)
         finally:
-            done.release()
+            done.set()
 
     def _wait_registered(self) -> None:
+        # An Event, not a lock: Ctrl-C between a lock's acquire and the next line left
+        # it held, and close() then waited for it forever.
         if self._registering is not None:
-            self._registering.acquire()  # may raise KeyboardInterrupt: then wait again later
+            self._registering.wait()  # may raise KeyboardInterrupt: then wait again later
             self._registering = None
 
     def ready(self) -> None:
@@ -174,29 +175,12 @@ class Vm:
         return self._cpuid
 
     def load(self, image: Image) -> None:
-        """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero)."""
+        """Copy the PT_LOAD segments to their physical addresses (RAM is fresh: zero).
+        elfload.check() placed them inside guest RAM before the VM was made."""
         assert self.ram is not None
-        end = image.end
-        if end > self.mem_low:
-            raise UhyveError(
-                f"{image.path} needs {_mib(end)} of guest memory but HERMIT_MEM is "
-                f"{_mib(self.mem_size)}: raise HERMIT_MEM"
-            )
-        if end > C.BOOT_MAPPED_BYTES:
-            raise UhyveError(
-                f"{image.path} ends at {end:#x}, beyond the {_mib(C.BOOT_MAPPED_BYTES)} the "
-                "boot page tables map: link the image lower"
-            )
-        if not any(s.paddr <= image.entry < s.paddr + s.filesz for s in image.segments):
-            raise UhyveError(
-                f"{image.path}: entry point {image.entry:#x} lies in no loaded segment: "
-                "rebuild it with x86_64-hermit-gcc"
-            )
-        data = memoryview(image.data)
         for seg in image.segments:
             if seg.filesz:
-                chunk = data[seg.offset : seg.offset + seg.filesz]
-                self.ram[seg.paddr : seg.paddr + seg.filesz] = chunk
+                self.ram[seg.paddr : seg.paddr + seg.filesz] = seg.data
 
     def write_boot_tables(self) -> None:
         """GDT (null, code 0x08, data 0x10) and identity page tables for the first GiB."""

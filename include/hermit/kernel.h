@@ -49,6 +49,7 @@ noreturn void app_start(void);
 /* kernel/exit.c */
 noreturn void kernel_exit(int code);
 noreturn void kernel_die_signal(int sig);
+noreturn void kernel_fail(const char *line);
 
 /* kernel/syscall.c: called from the arch syscall entry with the saved registers */
 struct syscall_frame;
