@@ -188,8 +188,8 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         raise ImageError(f"{where}: not an x86_64 ELF image (hermit runs x86_64 unikernels only)")
     if ident[7] != ELFOSABI_HERMIT:
         raise ImageError(
-            f"{where}: not a hermit image (ELF OSABI {ident[7]:#x}, expected {ELFOSABI_HERMIT:#x}); "
-            "build it with x86_64-hermit-gcc"
+            f"{where}: not a hermit image (ELF OSABI {ident[7]:#x}, "
+            f"expected {ELFOSABI_HERMIT:#x}); build it with x86_64-hermit-gcc"
         )
     if etype != 2:
         raise ImageError(f"{where}: not an executable (ELF type {etype})")
