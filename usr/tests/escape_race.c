@@ -12,32 +12,55 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#define FUTEX_WAIT_PRIVATE 128 /* musl has no <linux/futex.h> */
+#define FUTEX_WAKE_PRIVATE 129
 
 struct flip {
 	const char *link, *a, *b;
 	atomic_int stop;
-	atomic_long flips, attempts;
+	atomic_int flips, attempts;
 };
 
 /* The kernel lock is not fair: a thread that keeps making calls can starve the other
  * for long.  So neither runs more than SLACK steps ahead of the other: it waits
- * (boundedly) until the other's counter reaches `least`. */
+ * (boundedly, at most 50 ms) until the other's counter reaches `least`, on a futex
+ * rather than spinning, which would take the host cpu the other vCPU needs. */
 #define SLACK 8
 
-static void await(atomic_long *counter, long least)
+static void await(atomic_int *counter, int least)
 {
-	for (int spin = 0; spin < 1000000 && atomic_load(counter) < least; spin++)
+	const struct timespec ms = {0, 1000000};
+
+	for (int spin = 0; spin < 200 && atomic_load(counter) < least; spin++)
 		__builtin_ia32_pause();
+	for (int n = 0; n < 50; n++) {
+		int now = atomic_load(counter);
+		if (now >= least)
+			return;
+		syscall(SYS_futex, counter, FUTEX_WAIT_PRIVATE, now, &ms);
+	}
+}
+
+static void bump(atomic_int *counter)
+{
+	atomic_fetch_add(counter, 1);
+	syscall(SYS_futex, counter, FUTEX_WAKE_PRIVATE, 1);
 }
 
 static void *flipper(void *arg)
 {
 	struct flip *f = arg;
+	unsigned x = 2463534242u; /* xorshift: the threads may fall into step, so which
+				   * target a flip sets must not follow from its number */
 
-	for (long i = 1; !atomic_load(&f->stop); i++) {
-		if (symlink(i % 2 ? f->b : f->a, "flip.tmp") == 0 && rename("flip.tmp", f->link) == 0)
-			atomic_fetch_add(&f->flips, 1);
+	for (int i = 1; !atomic_load(&f->stop); i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		if (symlink(x & 1 ? f->b : f->a, "flip.tmp") == 0 && rename("flip.tmp", f->link) == 0)
+			bump(&f->flips);
 		else
 			unlink("flip.tmp");
 		await(&f->attempts, i - SLACK);
@@ -61,7 +84,7 @@ static void race(const char *link, const char *harmless, const char *target, att
 	SETUP(pthread_create(&t, NULL, flipper, &f) ? -1 : 0);
 	for (i = 0; i < iterations && !out; i++) {
 		await(&f.flips, i - SLACK);
-		atomic_fetch_add(&f.attempts, 1);
+		bump(&f.attempts);
 		int r = fn(i);
 		if (r < 0)
 			refusals += must_fail(-1, "");
@@ -77,10 +100,10 @@ static void race(const char *link, const char *harmless, const char *target, att
 	if (atomic_load(&f.flips) < i / 2) {
 		errno = EAGAIN;
 		setup_ok(-1, "a flipper that keeps flipping"); /* the race did not run: no result */
-		note("%ld flips in %d attempts", atomic_load(&f.flips), i);
+		note("%d flips in %d attempts", atomic_load(&f.flips), i);
 		return;
 	}
-	note("%d attempts: %ld harmless, %ld refused, %ld flips", i, hits, refusals,
+	note("%d attempts: %ld harmless, %ld refused, %d flips", i, hits, refusals,
 	     atomic_load(&f.flips));
 }
 
