@@ -119,9 +119,15 @@ static void dirfd_swap(const char *target, int write)
 	int fd = openat(dfd, "canary", write ? O_WRONLY | O_APPEND : O_RDONLY);
 	if (!must_fail(fd, "openat(dirfd of a renamed dir, canary)"))
 		(write ? scribble : leak)(fd, "openat");
+	/* Linux creates it in the renamed directory; anywhere else is an escape. */
 	fd = openat(dfd, "new", O_CREAT | O_WRONLY, 0644);
-	if (!must_fail(fd, "openat(dirfd, new, O_CREAT)") && write)
-		close(fd); /* created in the renamed directory: Linux semantics, no escape */
+	if (fd >= 0) {
+		close(fd);
+		if (inode_of("d2/new"))
+			note("openat(dirfd, new, O_CREAT) created d2/new, as on Linux");
+		else
+			escaped("openat(dirfd, new, O_CREAT) created it elsewhere than in d2");
+	}
 	close(dfd);
 }
 
@@ -180,10 +186,13 @@ static void proc_root_symlink(void)
 	must_not_open("s", O_RDONLY | O_EXCL, "open(s -> /proc/self/root/outside, O_EXCL)");
 }
 
-/* The loader's own descriptors through /proc/self/fd/N (not read: one may be a tty). */
+/* Descriptors the guest does not have, through /proc/self/fd/N: the loader's own
+ * (not read: one may be a tty).  The guest's own fds may well be reachable so. */
 static void proc_fd_symlink(void)
 {
 	for (int n = 0; n < 64; n++) {
+		if (fcntl(n, F_GETFD) != -1)
+			continue;
 		const char *name = fmt_path("s%d", n);
 		SETUP(symlink(fmt_path("/proc/self/fd/%d", n), name));
 		int fd = open(name, O_RDONLY | O_EXCL | O_NONBLOCK | O_NOCTTY);
