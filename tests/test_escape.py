@@ -13,8 +13,9 @@ An attack is refused when the guest's line says so and the host agrees: nothing
 the attack owns outside the writable directory changed (contents, modes, owners,
 mtime and ctime, inode numbers and link counts; not atime, which reads move), its
 outside canary appears nowhere in the output, its scratch directory holds no set-id
-file and its mount root is still the directory it was.  Anything else that changed
-outside the writable directory fails the run.
+file and its mount root is still the directory it was.  The proxy's stdin is a pipe
+whose read end the test keeps: the guest's O_NONBLOCK on fd 0 must not reach it.
+Anything else that changed outside the writable directory fails the run.
 """
 
 import os
@@ -22,7 +23,6 @@ import re
 import secrets
 import stat
 import subprocess
-import time
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -35,7 +35,7 @@ GUEST_TIMEOUT = "60"  # HERMIT_TIMEOUT: a hang ends as status 124, not a hung te
 # Attempts per race attack, within the time the file may take (about a minute for all
 # three loaders on a busy machine, once no race stops at its first escape); a deeper
 # run: ESCAPE_RACE_ITERATIONS=5000.
-ITERATIONS = {"uhyve": 500, "qemu-kvm": 250, "qemu-tcg": 200}
+ITERATIONS = {"uhyve": 1000, "qemu-kvm": 400, "qemu-tcg": 150}
 
 # Attacks that escape on main today (2026-12-03), under all three loaders: strict xfails,
 # so the suite stays green now and fails once one of them is refused.  Delete names
@@ -125,7 +125,6 @@ class Run:
     status: int
     stdout: str
     stderr: str
-    seconds: float
     stdin_nonblocking: bool
     lines: dict[str, tuple[str, str]] = field(default_factory=dict)
     host: dict[str, list[str]] = field(default_factory=dict)  # attack -> what the host saw
@@ -225,18 +224,16 @@ def run_suite(sdk: Path, loader_id: str, top: Path) -> Run:
     iterations = os.environ.get("ESCAPE_RACE_ITERATIONS", str(ITERATIONS[loader_id]))
     stdin_r, stdin_w = os.pipe()  # ours stays open: we see what the guest does to its flags
     try:
-        start = time.monotonic()
         r = subprocess.run([str(sdk / "bin/proxy"), str(sdk / "extra/tests/escape"),
                             "-n", iterations, str(top / "outside"), str(work),
                             str(work / "data")],
                            env=clean_env(**env), cwd=work, stdin=stdin_r, capture_output=True,
                            text=True, timeout=2 * int(GUEST_TIMEOUT))
-        seconds = time.monotonic() - start
         nonblocking = not os.get_blocking(stdin_r)
     finally:
         os.close(stdin_r)
         os.close(stdin_w)
-    run = Run(tree.attacks, r.returncode, r.stdout, r.stderr, seconds, nonblocking)
+    run = Run(tree.attacks, r.returncode, r.stdout, r.stderr, nonblocking)
     run.lines = {m[1]: (m[2], m[3]) for m in map(LINE.match, r.stdout.splitlines()) if m}
     run.host = tree.findings(r.stdout + r.stderr)
     return run

@@ -80,6 +80,9 @@ static void race(const char *link, const char *harmless, const char *target, att
 	long hits = 0, refusals = 0;
 	int i, out = 0;
 
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	SETUP(symlink(harmless, link));
 	SETUP(pthread_create(&t, NULL, flipper, &f) ? -1 : 0);
 	for (i = 0; i < iterations && !out; i++) {
@@ -103,8 +106,10 @@ static void race(const char *link, const char *harmless, const char *target, att
 		note("%d flips in %d attempts", atomic_load(&f.flips), i);
 		return;
 	}
-	note("%d attempts: %ld harmless, %ld refused, %d flips", i, hits, refusals,
-	     atomic_load(&f.flips));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	note("%d attempts: %ld harmless, %ld refused, %d flips, %ld ms", i, hits, refusals,
+	     atomic_load(&f.flips),
+	     (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 }
 
 /* An fd reached through the racing link: harmless, or shown (read or written). */
