@@ -44,11 +44,14 @@ def error_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if not ln.startswith(VCPU_LINE)]
 
 
-@pytest.mark.parametrize("cpus", [1, 2])
-def test_flock_deadlock_ends_at_the_timeout(sdk, loader, tmp_path, cpus):
+@pytest.mark.parametrize("cpus, where", [(1, None), (2, None), (2, 0), (2, 1), (4, 3)])
+def test_flock_deadlock_ends_at_the_timeout(sdk, loader, tmp_path, cpus, where):
+    """`where`: the cpu the waiting thread is pinned to (uhyve: 0 is the loader's main
+    thread, which the timeout's signal reaches; the others' are not)."""
     env = dict(loader, HERMIT_CPUS=str(cpus), HERMIT_TIMEOUT=str(TIMEOUT))
+    pin = [] if where is None else ["lockfile", str(where)]
     t0 = time.monotonic()
-    r = subprocess.run([str(sdk / "bin/proxy"), str(sdk / "extra/tests/flock_deadlock")],
+    r = subprocess.run([str(sdk / "bin/proxy"), str(sdk / "extra/tests/flock_deadlock"), *pin],
                        env=clean_env(**env), cwd=tmp_path, capture_output=True, text=True,
                        timeout=120)
     elapsed = time.monotonic() - t0
@@ -58,8 +61,10 @@ def test_flock_deadlock_ends_at_the_timeout(sdk, loader, tmp_path, cpus):
     lines = error_lines(r.stderr)
     assert len(lines) == 1 and "timeout" in lines[0], r.stderr
     assert "second thread takes the lock" in r.stdout, r.stdout
+    if where is not None:
+        assert f"second thread takes the lock on cpu {where}\n" in r.stdout
     assert "NOT" not in r.stdout
-    if cpus == 2:  # the other cpu went on while one thread waited in the host
+    if cpus > 1:  # the other cpus went on while one thread waited in the host
         assert "main thread runs while the other waits" in r.stdout, r.stdout
 
 

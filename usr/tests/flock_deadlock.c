@@ -1,10 +1,14 @@
 /* Deadlock on flock, as a careless program does: two open file descriptions of one
  * file, LOCK_EX on the first, then on the second from another thread.  Linux
  * waits for good too; the loader's timeout must end it.  With two cpus the main
- * thread goes on meanwhile: a thread waiting in the host stops no other. */
+ * thread goes on meanwhile: a thread waiting in the host stops no other.
+ *     flock_deadlock [FILE [CPU]]   CPU: where the second thread waits */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -12,8 +16,16 @@ static int second_fd;
 
 static void *second(void *arg)
 {
-	(void)arg;
-	printf("second thread takes the lock\n");
+	const char *cpu = arg;
+
+	if (cpu) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(atoi(cpu), &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			perror("sched_setaffinity");
+	}
+	printf("second thread takes the lock on cpu %d\n", sched_getcpu());
 	fflush(stdout);
 	flock(second_fd, LOCK_EX); /* held by the first description: never granted */
 	printf("NOT: the second lock was granted\n");
@@ -34,7 +46,7 @@ int main(int argc, char **argv)
 	}
 	printf("first lock held\n");
 	fflush(stdout);
-	pthread_create(&t, 0, second, 0);
+	pthread_create(&t, 0, second, argc > 2 ? argv[2] : 0);
 	usleep(300000);
 	printf("main thread runs while the other waits\n");
 	fflush(stdout);
