@@ -42,6 +42,7 @@ class ServiceLock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner = 0
+        self.waiting = 0  # calls in the host without the lock (or cut short there)
 
     def acquire(self, timeout: float = -1) -> bool:
         if not self._lock.acquire(timeout=timeout):
@@ -65,6 +66,7 @@ class ServiceLock:
 def outside(lock: ServiceLock, f: OpenFile, op: Callable[[int], T]) -> T:
     """op(host fd of f), run without the service's lock (the caller holds it)."""
     f.busy += 1
+    lock.waiting += 1
     lock.release()
     try:
         result = op(f.fd)
@@ -82,6 +84,7 @@ ORDINARY = (OSError, ValueError, OverflowError)  # failures the guest sees as an
 
 def _back(lock: ServiceLock, f: OpenFile) -> None:
     lock.acquire()
+    lock.waiting -= 1
     f.busy -= 1
     if f.closed and not f.busy:
         try:

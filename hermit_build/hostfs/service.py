@@ -109,11 +109,15 @@ class FileService(IoOps, PathOps, TreeOps):
         return self.fds.get(s32(handle))
 
     def close_all(self) -> None:
-        """At the end of the VM.  A vCPU thread may still wait in a host call (or have
-        left the lock taken when the timeout's exception cut it short): wait a little,
-        then close anyway; a file in use is closed by the call that uses it."""
+        """At the end of the VM.  While a thread of the guest waits in a host call,
+        nothing is closed: closing another file could end that wait (a flock granted
+        when the other description goes) and wake the thread into an interpreter that
+        is shutting down; the process's exit closes them once its threads are gone.
+        The lock is taken with a bound: the timeout's exception may have left it taken."""
         got = self.lock.acquire(timeout=1.0)
         try:
+            if self.lock.waiting:
+                return
             self.fds.close_all()
             self.set_cwd(None)
             self.mounts.close()
