@@ -8,7 +8,6 @@ guest or the exit status when the guest is done.
 import errno
 import os
 import sys
-import threading
 import time
 
 from . import stdfds
@@ -38,7 +37,6 @@ class HostServices:
         self.env_blob = b"".join(os.fsencode(e) + b"\0" for e in env)
         self.argc, self.envc = len(argv), len(env)
         self.fault: dict | None = None
-        self._lock = threading.Lock()
         self._table = {
             HC.WRITE: self._write,
             HC.EXIT: self._exit,
@@ -66,10 +64,8 @@ class HostServices:
         self.files.close_all()  # the guest's open host files end with it
 
     def handle(self, nr: int, gpa: int) -> int | None:
-        with self._lock:  # vCPUs call in from several threads
-            return self._handle(nr, gpa)
-
-    def _handle(self, nr: int, gpa: int) -> int | None:
+        """Called from each vCPU's own thread (uhyve) or a worker per mailbox slot
+        (QEMU), several at once: a call that blocks on the host stops no other."""
         fn = self._table.get(nr)
         if fn is None:
             raise GuestError(f"unknown hypercall {nr}")

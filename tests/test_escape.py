@@ -49,8 +49,6 @@ ITERATIONS = {"uhyve": 1000, "qemu-kvm": 400, "qemu-tcg": 150}
 # Attacks not refused yet: strict xfails, so the suite stays green and fails once one
 # of them is refused (then delete its name).  Empty when the sandbox holds.
 ESCAPING = """
-# the guest's O_NONBLOCK on fd 0 lands on the proxy's stdin
-stdin-nonblock
 """
 # attack -> run -> why it is not refused there on main
 KNOWN: dict[str, dict[str, str]] = {}

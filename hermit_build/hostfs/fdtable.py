@@ -6,10 +6,16 @@ description served here to a handle and forwards calls with the handle in place 
 the fd; dup'ed guest fds share one handle, closed when the last of them goes.
 Handles 0-2 start as duplicates of the loader's stdin/stdout/stderr (the kernel's
 fds 0-2 refer to them); new handles are the lowest free numbers.
+
+Calls that may block run outside the service's lock (blocking.py): such a call
+pins its file (`busy`), and a close meanwhile only takes the handle away; the
+host fd is closed when the last call using it returns, so a blocked call never
+acts on a host fd number reused by a later open.
 """
 
 import errno
 import os
+import stat
 import threading
 from typing import NamedTuple
 
@@ -26,15 +32,30 @@ class Device(NamedTuple):
     node: int
 
 
+class SharedStatus:
+    """The guest's file status flags of a handle whose open file description the
+    loader shares (0-2: the proxy's stdin, stdout, stderr, which the shell and other
+    programs share too).  F_SETFL never reaches the host fd: the guest's O_NONBLOCK
+    is kept here and emulated (blocking.py)."""
+
+    __slots__ = ("flags", "regular")
+
+    def __init__(self, regular: bool):
+        self.flags = 0  # O_NONBLOCK or 0
+        self.regular = regular  # a regular file: never blocks, writes need no cap
+
+
 class OpenFile:
     """One handle: a host fd (-1 for a synthetic object, whose data is served from
     memory), and for what was opened by path: the mount it lies in and its guest path,
     so a directory handle serves as the start of *at calls and fchdir."""
 
-    __slots__ = ("fd", "gpath", "mount", "is_dir", "synth", "pos", "dir_entries", "dir_pos")
+    __slots__ = ("fd", "gpath", "mount", "is_dir", "synth", "pos", "dir_entries", "dir_pos",
+                 "status", "busy", "closed")
 
     def __init__(self, fd: int, gpath: str | None, mount: Mount | None = None,
-                 is_dir: bool = False, synth: Synth | None = None):
+                 is_dir: bool = False, synth: Synth | None = None,
+                 status: SharedStatus | None = None):
         self.fd = fd
         self.gpath = gpath
         self.mount = mount
@@ -43,6 +64,9 @@ class OpenFile:
         self.pos = 0  # the offset in a synthetic file
         self.dir_entries: list[bytes] | None = None  # getdents64 records, read once
         self.dir_pos = 0
+        self.status = status  # emulated status flags (shared with the loader), or None
+        self.busy = 0  # calls using `fd` outside the service's lock
+        self.closed = False  # closed while busy: the last call closes fd
 
     @property
     def readonly(self) -> bool:
@@ -54,6 +78,13 @@ class OpenFile:
             os.close(self.fd)
             self.fd = -1
 
+    def release(self) -> None:
+        """The handle is gone: close the host fd, or leave that to the last call
+        still using it."""
+        self.closed = True
+        if not self.busy:
+            self.close()
+
 
 class FdTable:
     def __init__(self, std: tuple[int, int, int] = (0, 1, 2)):
@@ -63,9 +94,11 @@ class FdTable:
         self.lock = threading.Lock()
         for handle, host_fd in enumerate(std):
             try:
-                self.files[handle] = OpenFile(os.dup(host_fd), None)
+                fd = os.dup(host_fd)
             except OSError:
-                pass  # the loader itself has no such stream: the handle stays closed
+                continue  # the loader itself has no such stream: the handle stays closed
+            shared = SharedStatus(stat.S_ISREG(os.fstat(fd).st_mode))
+            self.files[handle] = OpenFile(fd, None, status=shared)
 
     def get(self, handle: int) -> OpenFile:
         f = self.files.get(handle)
@@ -90,7 +123,7 @@ class FdTable:
             f = self.files.pop(handle, None)
             if f is None:
                 raise GuestError(errno.EBADF, "bad file descriptor")
-            f.close()
+            f.release()
 
     def close_all(self) -> None:
         for handle in list(self.files):

@@ -2,12 +2,15 @@
 
 A synthetic file (fd -1) is read from the loader's memory; everything else the
 host answers for it is what Linux says of a read-only file (EBADF for a write).
+Transfers, syncs and terminal drains may block: they run outside the service's
+lock (blocking.py).
 """
 
 import errno
 import os
 
 from . import linux as L
+from .blocking import outside, transfer
 from .policy import GuestError, erofs
 from .resolve import stat_bytes, synth_listing
 
@@ -41,42 +44,49 @@ class IoOps:
             f.pos += n
         return n
 
+    def _xfer(self, f, views, write, op) -> int:
+        return transfer(self.lock, f, views, write, op)
+
     def sys_read(self, fd, buf, count, *_):
         f = self.file(fd)
         if f.synth is not None:
             return self._synth_read(f, [self.buf(buf, count)], None)
-        return os.readv(f.fd, [self.buf(buf, count)]) if count else 0
+        return self._xfer(f, [self.buf(buf, count)], False, os.readv) if count else 0
 
     def sys_write(self, fd, buf, count, *_):
         f = self.file(fd)
-        return os.write(f.fd, self.buf(buf, count)) if count else 0
+        return self._xfer(f, [self.buf(buf, count)], True, os.writev) if count else 0
 
     def sys_pread64(self, fd, buf, count, offset, *_):
         f = self.file(fd)
         if f.synth is not None:
             return self._synth_read(f, [self.buf(buf, count)], offset)
-        return os.preadv(f.fd, [self.buf(buf, count)], offset)
+        return self._xfer(f, [self.buf(buf, count)], False,
+                          lambda h, v: os.preadv(h, v, offset))
 
     def sys_pwrite64(self, fd, buf, count, offset, *_):
-        return os.pwritev(self.file(fd).fd, [self.buf(buf, count)], offset)
+        return self._xfer(self.file(fd), [self.buf(buf, count)], True,
+                          lambda h, v: os.pwritev(h, v, offset))
 
     def sys_readv(self, fd, iov, count, *_):
         f = self.file(fd)
         if f.synth is not None:
             return self._synth_read(f, self._iov(iov, count), None)
-        return os.readv(f.fd, self._iov(iov, count))
+        return self._xfer(f, self._iov(iov, count), False, os.readv)
 
     def sys_writev(self, fd, iov, count, *_):
-        return os.writev(self.file(fd).fd, self._iov(iov, count))
+        return self._xfer(self.file(fd), self._iov(iov, count), True, os.writev)
 
     def sys_preadv(self, fd, iov, count, offset, *_):
         f = self.file(fd)
         if f.synth is not None:
             return self._synth_read(f, self._iov(iov, count), offset)
-        return os.preadv(f.fd, self._iov(iov, count), offset)
+        return self._xfer(f, self._iov(iov, count), False,
+                          lambda h, v: os.preadv(h, v, offset))
 
     def sys_pwritev(self, fd, iov, count, offset, *_):
-        return os.pwritev(self.file(fd).fd, self._iov(iov, count), offset)
+        return self._xfer(self.file(fd), self._iov(iov, count), True,
+                          lambda h, v: os.pwritev(h, v, offset))
 
     def sys_lseek(self, fd, offset, whence, *_):
         f = self.file(fd)
@@ -95,12 +105,10 @@ class IoOps:
         return os.lseek(f.fd, offset, whence)
 
     def sys_fsync(self, fd, *_):
-        os.fsync(self.file(fd).fd)
-        return 0
+        return outside(self.lock, self.file(fd), lambda h: os.fsync(h) or 0)
 
     def sys_fdatasync(self, fd, *_):
-        os.fdatasync(self.file(fd).fd)
-        return 0
+        return outside(self.lock, self.file(fd), lambda h: os.fdatasync(h) or 0)
 
     def sys_ftruncate(self, fd, length, *_):
         f = self.file(fd)
@@ -137,9 +145,14 @@ class IoOps:
         if request == L.TCGETS:
             self.mem.write(arg, fcntl.ioctl(f.fd, request, bytes(L.KERNEL_TERMIOS)))
             return 0
-        if request in L.TCSETS_ALL:
-            fcntl.ioctl(f.fd, request, self.mem.read(arg, L.KERNEL_TERMIOS))
-            return 0
+        if request in L.TCSETS_ALL:  # TCSETSW and TCSETSF wait for the output to drain
+            termios = self.mem.read(arg, L.KERNEL_TERMIOS)
+
+            def tcsets(h: int) -> int:
+                fcntl.ioctl(h, request, termios)
+                return 0
+
+            return outside(self.lock, f, tcsets)
         if request == L.FIONREAD:
             self.mem.write(arg, fcntl.ioctl(f.fd, request, bytes(4)))
             return 0

@@ -7,6 +7,9 @@ are guest-physical addresses, checked against guest memory before use,
 and data moves between host files and guest memory without intermediate copies
 (os.readv/os.writev on views of guest RAM).  Errors return as -errno.  Paths are
 resolved in the guest's namespace (policy.py, resolve.py).
+
+vCPUs call in from their own threads: one lock guards the service's state, and a
+call that may block on the host waits without it (blocking.py).
 """
 
 import errno
@@ -14,6 +17,7 @@ import os
 
 from ..guestmem import GuestFault, GuestMemory
 from . import linux as L
+from .blocking import ServiceLock, outside
 from .fdtable import Device, FdTable, OpenFile
 from .ops_io import IoOps
 from .ops_path import PathOps
@@ -39,6 +43,7 @@ class FileService(IoOps, PathOps, TreeOps):
         self.mem = mem
         self.mounts = mounts
         self.fds = FdTable(std)
+        self.lock = ServiceLock()
         root = mounts.overlay[mounts.cwd]  # the working directory is a mount's root
         self.cwd: Node = Host(root, root.fd, root.guest, os.fstat(root.fd))
         self.cwd_owned = False  # whether cwd.fd is ours to close (not the mount's)
@@ -51,7 +56,8 @@ class FileService(IoOps, PathOps, TreeOps):
         if fn is None:
             return -errno.ENOSYS, 0
         try:
-            ret = fn(*args)
+            with self.lock:
+                ret = fn(*args)
         except GuestFault:
             return -errno.EFAULT, 0
         except OSError as e:  # GuestError included: the errno the guest sees
@@ -103,9 +109,21 @@ class FileService(IoOps, PathOps, TreeOps):
         return self.fds.get(s32(handle))
 
     def close_all(self) -> None:
-        self.fds.close_all()
-        self.set_cwd(None)
-        self.mounts.close()
+        """At the end of the VM.  While a thread of the guest waits in a host call,
+        nothing is closed: closing another file could end that wait (a flock granted
+        when the other description goes) and wake the thread into an interpreter that
+        is shutting down; the process's exit closes them once its threads are gone.
+        The lock is taken with a bound: the timeout's exception may have left it taken."""
+        got = self.lock.acquire(timeout=1.0)
+        try:
+            if self.lock.waiting:
+                return
+            self.fds.close_all()
+            self.set_cwd(None)
+            self.mounts.close()
+        finally:
+            if got:
+                self.lock.release()
 
     def set_cwd(self, node: Node | None) -> None:
         """Make node (a Host with an fd of its own, or a Synth) the working directory."""
@@ -130,11 +148,18 @@ class FileService(IoOps, PathOps, TreeOps):
         if f.fd < 0 and cmd in (L.F_GETFL, L.F_SETFL):  # synthetic: read-only, no flags
             return 0
         if cmd == L.F_GETFL:
-            return fcntl.fcntl(f.fd, fcntl.F_GETFL) & ~L.O_CLOEXEC
+            flags = fcntl.fcntl(f.fd, fcntl.F_GETFL) & ~L.O_CLOEXEC
+            if f.status is not None:  # shared with the loader: the guest's own flag
+                flags = flags & ~os.O_NONBLOCK | f.status.flags
+            return flags
         if cmd == L.F_SETFL:
+            if f.status is not None:  # never on the loader's own descriptions
+                f.status.flags = s32(arg) & os.O_NONBLOCK
+                return 0
             return fcntl.fcntl(f.fd, fcntl.F_SETFL, s32(arg))
         if cmd in (L.F_GETLK, L.F_SETLK, L.F_SETLKW):
-            lock = fcntl.fcntl(f.fd, cmd, self.mem.read(arg, L.FLOCK.size))
+            req = self.mem.read(arg, L.FLOCK.size)
+            lock = outside(self.lock, f, lambda hfd: fcntl.fcntl(hfd, cmd, req))
             if cmd == L.F_GETLK:
                 self.mem.write(arg, lock)
             return 0
@@ -143,5 +168,4 @@ class FileService(IoOps, PathOps, TreeOps):
     def sys_flock(self, handle, op, *_):
         import fcntl
 
-        fcntl.flock(self.file(handle).fd, s32(op))
-        return 0
+        return outside(self.lock, self.file(handle), lambda hfd: fcntl.flock(hfd, s32(op)) or 0)

@@ -4,7 +4,9 @@ Guest RAM is a memfd that QEMU maps as its memory backend and the runner maps to
 so hypercall arguments are read in place, as under uhyve.  Hypercalls arrive on the
 UART at C.HC_UART_PORT, a chardev on one end of a socketpair: a 10-byte frame
 (u16 number, u64 argument GPA, little-endian) per call, answered with C.HC_ACK
-when the guest may go on.  The kernel must send one frame at a time (one lock).
+when the guest may go on; or, from the kernel, a doorbell byte naming the cpu's
+mailbox slot.  Each slot's calls run on a worker thread of their own (workers.py):
+one blocked in the host never stops the other cpus, the console or the timeout.
 """
 
 import mmap
@@ -35,6 +37,7 @@ from .command import (
     tty_bits,
 )
 from .process import Qemu, find_qemu
+from .workers import Workers
 
 FRAME = struct.Struct("<HQ")
 ACK = bytes([C.HC_ACK])
@@ -102,8 +105,10 @@ class Session:
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.errtext = b""
+        self.workers = Workers()
         self.poll = select.poll()
-        for f in (hc.fileno(), qemu.stderr, qemu.pidfd, con and con.fileno()):
+        for f in (hc.fileno(), qemu.stderr, qemu.pidfd, con and con.fileno(),
+                  self.workers.wake_r):
             if f is not None:
                 self.poll.register(f, select.POLLIN)
         if con is not None:
@@ -122,25 +127,28 @@ class Session:
                 self.pump_console()
             if self.qemu.stderr in ready:
                 self.read_stderr()
+            if self.workers.wake_r in ready:
+                outcome = self.workers.outcome()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                if outcome is not None:
+                    return outcome
             if hc in ready:
                 data = self.hc.recv(4096)
                 if not data:
                     self.poll.unregister(hc)  # QEMU is going away: pidfd says when
                 buf += data
+                self.pump_console()  # kernel messages sent before these calls go out first
                 while buf:
                     if buf[0] >= C.HC_DOORBELL:  # the kernel's: the call is in its slot
                         slot, buf = buf[0] - C.HC_DOORBELL, buf[1:]
-                        status = self.doorbell(slot)
+                        self.doorbell(slot)
                     elif len(buf) >= FRAME.size:  # a bare frame, answered by a byte
                         nr, gpa = FRAME.unpack_from(buf)
                         buf = buf[FRAME.size :]
-                        status = self.hypercall(nr, gpa)
-                        if status is None:
-                            self.hc.sendall(ACK)
+                        self.workers.submit(-1, lambda nr=nr, gpa=gpa: self.frame(nr, gpa))
                     else:
                         break
-                    if status is not None:
-                        return status
             if pidfd in ready:
                 raise QemuError(self.early_exit())
 
@@ -149,8 +157,8 @@ class Session:
             return -1
         return min(MAX_WAIT_MS, max(0, int((self.deadline - time.monotonic()) * 1000) + 1))
 
-    def doorbell(self, slot: int) -> int | None:
-        """The call waiting in mailbox slot `slot`; `done` tells the guest it is served."""
+    def doorbell(self, slot: int) -> None:
+        """Hand the call waiting in mailbox slot `slot` to its worker."""
         if self.mailbox is None:
             info = boot_info(self.services.mem)
             self.mailbox = info["hc_mailbox"] if info else 0
@@ -162,9 +170,21 @@ class Session:
         except GuestFault:
             raise QemuError(f"the guest rang for mailbox slot {slot}, which is not in its "
                             f"memory ({HINT})") from None
-        status = self.hypercall(call["nr"], call["gpa"])
+        done, nr, gpa = base + S.hc_slot.offset["done"], call["nr"], call["gpa"]
+        self.workers.submit(slot, lambda: self.slot_call(nr, gpa, done))
+
+    def slot_call(self, nr: int, gpa: int, done: int) -> int | None:
+        """On the slot's worker: serve it; `done` tells the guest it is served."""
+        status = self.hypercall(nr, gpa)
         if status is None:
-            self.services.mem.write_u64(base + S.hc_slot.offset["done"], 1)
+            self.services.mem.write_u64(done, 1)
+        return status
+
+    def frame(self, nr: int, gpa: int) -> int | None:
+        """On the frames' worker: serve it; a byte tells the guest it is served."""
+        status = self.hypercall(nr, gpa)
+        if status is None:
+            self.hc.sendall(ACK)
         return status
 
     def check_ram(self, low: int, high: int) -> None:
@@ -179,7 +199,6 @@ class Session:
             )
 
     def hypercall(self, nr: int, gpa: int) -> int | None:
-        self.pump_console()  # kernel messages sent before this call go out first
         try:
             return self.services.handle(nr, gpa)
         except GuestError as e:
@@ -271,6 +290,7 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             with services, sigterm_as_interrupt():
                 return session.serve()
         finally:
+            session.workers.close()  # one still blocked in the host is left behind
             qemu.close()
             session.pump_console()
     finally:

@@ -1,8 +1,12 @@
 """Several vCPUs: one host thread each; the first to see the guest end stops the rest.
 
-KVM_RUN releases the GIL, so the vCPUs run in parallel.  Only the main thread
-takes SIGINT, SIGTERM and the watchdog's SIGALRM (the others block them); a
-vCPU is stopped by setting its flag and interrupting its KVM_RUN with SIGUSR1.
+KVM_RUN releases the GIL, so the vCPUs run in parallel, and each serves its own
+hypercalls.  Only the main thread takes SIGINT, SIGTERM and the watchdog's SIGALRM
+(the others block them); a vCPU is stopped by setting its flag and interrupting
+its KVM_RUN with SIGUSR1.  A vCPU thread waiting in a host call that may never
+return (a flock the guest deadlocked itself on, a read of a terminal) is not
+waited for: a signal does not end a blocked call in Python's other threads.  It
+is a daemon thread, and leaves its run loop if that call ever returns.
 """
 
 import signal
@@ -29,7 +33,6 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
             e.set()
 
     def body(vcpu: Vcpu) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)
         try:
             outcome.setdefault("status", vcpu.run(services, uart))
         except VcpuStopped:
@@ -37,24 +40,38 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             outcome.setdefault("error", e)
         stop_all()
-        signal.pthread_kill(main, KICK)
+        if not over:
+            signal.pthread_kill(main, KICK)
 
-    previous = signal.signal(KICK, lambda *_: None)
+    def kicked(*_: object) -> None:
+        # The main thread's own vCPU waits in a host call, which the signal
+        # interrupts but Python would resume: the guest is over, leave it.
+        if vcpus[0].stopped and vcpus[0].in_host and not over:
+            raise VcpuStopped
+
+    over = False
+    previous = signal.signal(KICK, kicked)
     threads = [threading.Thread(target=body, args=(v,), daemon=True) for v in vcpus[1:]]
-    for t in threads:
-        t.start()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)  # from their first instruction
+    try:
+        for t in threads:
+            t.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         try:
             outcome.setdefault("status", vcpus[0].run(services, uart))
         except VcpuStopped:
             pass
     finally:
+        over = True
         stop_all()
-        for t in threads:
-            while t.is_alive():
+        for v, t in zip(vcpus[1:], threads, strict=True):
+            while t.is_alive() and not v.in_host:  # out of KVM_RUN, where a kick reaches it
                 signal.pthread_kill(t.ident, KICK)
                 t.join(0.02)
-        signal.signal(KICK, previous)
+        if not any(t.is_alive() for t in threads):
+            signal.signal(KICK, previous)  # else the harmless handler stays for the stragglers
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["status"]  # type: ignore[return-value]

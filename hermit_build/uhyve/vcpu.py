@@ -1,7 +1,7 @@
 """One virtual CPU: its boot state and the loop that serves its exits.
 
-The loop is written for one thread per vCPU; today only vCPU 0 runs, on the
-main thread, so the interval timer's SIGALRM is what kicks it out of KVM_RUN.
+One thread per vCPU runs the loop and serves that vCPU's hypercalls itself (vCPU
+0 on the main thread, where the interval timer's SIGALRM kicks it out of KVM_RUN).
 """
 
 import mmap
@@ -54,6 +54,7 @@ class Vcpu:
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
         self.mailbox: int | None = None  # GPA of the kernel's mailbox array, read once
         self.stopped = False  # another vCPU ended the guest: leave the run loop
+        self.in_host = False  # serving a hypercall, outside KVM_RUN
 
     def close(self) -> None:
         self.flush_uart()
@@ -147,6 +148,8 @@ class Vcpu:
         unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
         hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
         while True:
+            if self.stopped:  # set while this thread was in a host call
+                raise VcpuStopped
             try:
                 ioctl(fd, run_request, 0)
             except InterruptedError:  # a signal whose handler returned: look around, resume
@@ -171,6 +174,7 @@ class Vcpu:
                     if nr == HC.IDLE or nr == HC.WAKE:
                         self.idle_or_wake(services, nr, gpa)
                         continue
+                    self.in_host = True  # may block for good: see smp.py
                     try:
                         status = services.handle(nr, gpa)
                     except GuestError as e:
@@ -178,6 +182,8 @@ class Vcpu:
                             f"guest broke the hypercall protocol: {e} ({self.where()}); "
                             "is the image built for this hermit version?"
                         ) from None
+                    finally:
+                        self.in_host = False
                     if status is not None:
                         return status
                 elif port == UART_PORT and uart:
