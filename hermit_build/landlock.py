@@ -215,5 +215,17 @@ def confine(mounts: list[tuple[str, bool]], image: str | None,
     if abi == 0:
         print(NOTICE, file=sys.stderr, flush=True)
         return 0
+    _preload_unwinder()
     restrict(mounts, loader_reads(image), abi, writes)
     return abi
+
+
+def _preload_unwinder() -> None:
+    """glibc loads libgcc_s when a thread exits (pthread_exit unwinds): a vCPU thread
+    that leaves after the restriction could not open it and would abort the proxy."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libgcc_s.so.1")
+    except OSError:
+        pass  # a libc that needs none
