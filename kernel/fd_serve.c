@@ -170,6 +170,7 @@ long file_serve(uint64_t nr, const long a[6], struct file *f)
 	case SYS_flock:
 		return 0; /* nobody else can see it */
 	case SYS_fchmod:
+	case SYS_fchown:
 		return -EROFS; /* a synthetic object: nothing of it reaches the host */
 	case SYS_utimensat:
 		return a[1] ? -ENOTDIR : -EROFS; /* a path names a file under the fd; none: futimens */

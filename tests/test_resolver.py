@@ -145,6 +145,25 @@ def test_set_id_bits_never_reach_the_host(tree):
     assert stat.S_IMODE((work / "d").stat().st_mode) == 0o755
 
 
+def test_chown_succeeds_only_when_it_changes_nothing(tree):
+    g, tmp = tree
+    work = tmp / "work"
+    fd = g.open("f", fg.O_CREAT | fg.O_WRONLY, 0o644)
+    st = (work / "f").stat()
+    keep = -1
+    assert g.chown("f", st.st_uid, st.st_gid) == 0
+    assert g.fchown(fd, keep, keep) == 0
+    assert g.lchown("f", keep, st.st_gid) == 0
+    assert g.fchownat(L.AT_FDCWD, "f", st.st_uid, keep, 0) == 0
+    assert g.chown("f", st.st_uid + 1, keep) == err("EPERM")
+    assert g.fchown(fd, keep, st.st_gid + 1) == err("EPERM")
+    assert g.chown("data/existing.txt", keep, keep) == err("EROFS")
+    assert g.chown("/etc/passwd", 0, 0) == err("EROFS")
+    assert g.chown("/nowhere", 0, 0) == err("ENOENT")
+    assert ((work / "f").stat().st_uid, (work / "f").stat().st_gid) == (st.st_uid, st.st_gid)
+    unchanged(tmp)
+
+
 def test_hard_links_and_renames_between_mounts_are_exdev(tree):
     g, tmp = tree
     assert g.link("/ro/existing.txt", "h") == err("EXDEV")

@@ -20,6 +20,7 @@ from . import linux as L
 from .blocking import ServiceLock, outside
 from .fdtable import Device, FdTable, OpenFile
 from .ops_io import IoOps
+from .ops_owner import OwnerOps
 from .ops_path import PathOps
 from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
@@ -38,7 +39,7 @@ def s64(v: int) -> int:
     return v - (1 << 64) if v & (1 << 63) else v
 
 
-class FileService(IoOps, PathOps, TreeOps):
+class FileService(IoOps, PathOps, TreeOps, OwnerOps):
     def __init__(self, mem: GuestMemory, mounts: MountTable, std=(0, 1, 2)):
         self.mem = mem
         self.mounts = mounts
