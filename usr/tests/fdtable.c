@@ -20,18 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-static void check(int ok, const char *what)
-{
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", checks, what);
-}
-
-#define CHECK(cond) check((cond), #cond)
-#define FAILS_WITH(call, err) check((call) == -1 && errno == (err), #call " fails with " #err)
+#include "../common/check.h"
 
 static int all(const unsigned char *p, size_t n, unsigned char v)
 {
@@ -296,6 +285,5 @@ int main(int argc, char **argv)
 	devices();
 	bad_pointers();
 	unlink("a.txt");
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures;
+	return check_summary();
 }

@@ -15,17 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-static void check(int ok, const char *what)
-{
-	checks++;
-	failures += !ok;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", checks, what);
-}
-
-#define CHECK(cond) check((cond), #cond)
-#define FAILS_WITH(call, err) check((call) == -1 && errno == (err), #call " fails with " #err)
+#include "../common/check.h"
 
 static int entries(const char *dir)
 {
@@ -125,6 +115,5 @@ int main(int argc, char **argv)
 	close(fd);
 	CHECK(unlink("setid") == 0 && unlink("s") == 0 && unlink("l") == 0);
 
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures;
+	return check_summary();
 }
