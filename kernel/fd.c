@@ -215,6 +215,10 @@ static long open_common(uint64_t nr, long a[6], int flags)
 
 	if (lowest_free(0) < 0)
 		return -EMFILE;
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+		int m = nr == SYS_open ? 2 : 3;
+		a[m] = umask_mode(a[m]);
+	}
 	long r = fd_forward(nr, a, &node);
 	if (r < 0)
 		return r;

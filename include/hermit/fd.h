@@ -51,6 +51,7 @@ long fd_install(struct file *f, int cloexec); /* lowest free fd, or -EMFILE */
 long host_call(uint64_t nr, const long a[6], uint64_t *node);
 /* A forwarded call: its fds become handles (a device's fd: the kernel serves it). */
 long fd_forward(uint64_t nr, long a[6], uint64_t *node);
+long umask_mode(long mode); /* kernel/umask.c: a creation mode less the guest's umask */
 extern const struct file_ops host_file_ops;
 
 /* kernel/fd_serve.c: a forwarded call on a description the kernel serves */

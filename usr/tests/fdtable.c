@@ -4,6 +4,7 @@
  *                       /dev/(u)random, bad pointers; one line per check, then
  *                       "N checks, M failed"
  *   fdtable redirect F  dup2 a file onto stdout, print, restore stdout
+ *   fdtable umask       umask 077, then create the file secret and the directory private
  * Runs in the current directory (file a.txt, removed at the end). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -274,8 +275,25 @@ static void redirect(const char *path)
 	printf("back on stdout\n");
 }
 
+/* The guest's umask shapes what it creates on the host; the caller checks the modes. */
+static int umask_077(void)
+{
+	struct stat st;
+
+	CHECK(umask(077) == 022); /* Linux's default, as the kernel starts it */
+	int fd = open("secret", O_CREAT | O_WRONLY | O_EXCL, 0666);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0600);
+	CHECK(mkdir("private", 0777) == 0 && stat("private", &st) == 0 &&
+	      (st.st_mode & 07777) == 0700);
+	CHECK(umask(0) == 077);
+	close(fd);
+	return check_summary();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "umask"))
+		return umask_077();
 	if (argc > 2 && !strcmp(argv[1], "redirect")) {
 		redirect(argv[2]);
 		return 0;
