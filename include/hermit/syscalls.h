@@ -21,6 +21,8 @@ long sys_openat(SYSCALL_PARAMS);
 long sys_close(SYSCALL_PARAMS);
 long sys_close_range(SYSCALL_PARAMS);
 long sys_umask(SYSCALL_PARAMS);
+long sys_fadvise64(SYSCALL_PARAMS);
+long sys_readahead(SYSCALL_PARAMS);
 long sys_mkdir(SYSCALL_PARAMS);
 long sys_mkdirat(SYSCALL_PARAMS);
 long sys_dup(SYSCALL_PARAMS);

@@ -286,6 +286,9 @@ static int umask_077(void)
 	CHECK(mkdir("private", 0777) == 0 && stat("private", &st) == 0 &&
 	      (st.st_mode & 07777) == 0700);
 	CHECK(umask(0) == 077);
+	CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) == 0);
+	CHECK(posix_fadvise(fd, 0, 0, 99) == EINVAL);
+	CHECK(posix_fadvise(999, 0, 0, POSIX_FADV_NORMAL) == EBADF);
 	close(fd);
 	return check_summary();
 }
