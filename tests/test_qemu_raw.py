@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests" / "fixtures" / "pvh_guest.S"
 MEM = 64 << 20
 HELLO = "hello from pvh guest\n"
-VARIANTS = ("hello", "SPIN", "CRASH", "BADCALL")
+VARIANTS = ("hello", "SPIN", "CRASH", "BADCALL", "FLOOD", "PARTIAL")
 KVM = pytest.mark.skipif(
     kvm_problem() is not None, reason=f"KVM tests skipped: {kvm_problem()}"
 )
@@ -303,3 +303,24 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_frame_flood_ends_the_guest(guests) -> None:
+    """Frames sent on without waiting for the acks: a one-line end, not a loader
+    whose queue grows until the timeout (or memory runs out)."""
+    t0 = time.monotonic()
+    with pytest.raises(QemuError) as e:
+        boot(guests["FLOOD"], timeout=20)
+    assert time.monotonic() - t0 < 15
+    assert "without waiting for the answers" in str(e.value) and "\n" not in str(e.value)
+    assert e.value.status != 124
+    assert children(os.getpid()) == []
+
+
+def test_partial_frame_then_silence_times_out(guests) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(QemuError) as e:
+        boot(guests["PARTIAL"], timeout=2)
+    assert 2 <= time.monotonic() - t0 < 10
+    assert e.value.status == 124
+    assert children(os.getpid()) == []

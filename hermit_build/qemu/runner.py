@@ -43,6 +43,7 @@ FRAME = struct.Struct("<HQ")
 ACK = bytes([C.HC_ACK])
 STDERR_KEEP = 1 << 16  # bytes of QEMU's stderr kept for the error message
 MAX_WAIT_MS = 3600 * 1000  # poll() takes an int of ms: long timeouts wait in steps
+MAX_BACKLOG = 1024  # calls queued for one worker before the guest counts as flooding
 HINT = "HERMIT_VERBOSE=1 prints the kernel log, HERMIT_DEBUG=1 waits for GDB"
 
 
@@ -146,6 +147,7 @@ class Session:
                     elif len(buf) >= FRAME.size:  # a bare frame, answered by a byte
                         nr, gpa = FRAME.unpack_from(buf)
                         buf = buf[FRAME.size :]
+                        self.check_backlog(-1)
                         self.workers.submit(-1, lambda nr=nr, gpa=gpa: self.frame(nr, gpa))
                     else:
                         break
@@ -171,7 +173,16 @@ class Session:
             raise QemuError(f"the guest rang for mailbox slot {slot}, which is not in its "
                             f"memory ({HINT})") from None
         done, nr, gpa = base + S.hc_slot.offset["done"], call["nr"], call["gpa"]
+        self.check_backlog(slot)
         self.workers.submit(slot, lambda: self.slot_call(nr, gpa, done))
+
+    def check_backlog(self, key: int) -> None:
+        """The kernel waits for each call's answer before the next on its slot (or
+        frame): a guest that rings on regardless would grow the queues without bound."""
+        if self.workers.backlog(key) >= MAX_BACKLOG:
+            what = "bare frames" if key < 0 else f"doorbells for mailbox slot {key}"
+            raise QemuError(f"the guest sent {MAX_BACKLOG} {what} without waiting for the "
+                            f"answers ({HINT})")
 
     def slot_call(self, nr: int, gpa: int, done: int) -> int | None:
         """On the slot's worker: serve it; `done` tells the guest it is served."""

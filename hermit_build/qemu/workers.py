@@ -54,6 +54,11 @@ class Workers:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         q.put(job)
 
+    def backlog(self, key: int) -> int:
+        """Jobs submitted for `key` and not yet taken up by its worker."""
+        q = self.queues.get(key)
+        return q.qsize() if q is not None else 0
+
     def _loop(self, q: queue.SimpleQueue) -> None:
         while True:
             job = q.get()
