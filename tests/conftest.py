@@ -75,3 +75,17 @@ def disassemble(image: Path, symbol: str) -> str:
     """objdump's disassembly of one function of an image (empty if it has no such symbol)."""
     return subprocess.run(["objdump", "-d", f"--disassemble={symbol}", str(image)],
                           capture_output=True, text=True, check=True).stdout
+
+
+def children(pid: int) -> list[int]:
+    """The pids whose parent is pid (QEMU under a runner, a runner under the test)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found

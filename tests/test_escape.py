@@ -46,17 +46,6 @@ GUEST_TIMEOUT = "60"  # HERMIT_TIMEOUT: a hang ends as status 124, not a hung te
 # run: ESCAPE_RACE_ITERATIONS=5000.
 ITERATIONS = {"uhyve": 1000, "qemu-kvm": 400, "qemu-tcg": 150}
 
-# Attacks not refused yet: strict xfails, so the suite stays green and fails once one
-# of them is refused (then delete its name).  Empty when the sandbox holds.
-ESCAPING = """
-"""
-# attack -> run -> why it is not refused there on main
-KNOWN: dict[str, dict[str, str]] = {}
-for _text, _runs, _why in ((ESCAPING, RUNS, "not refused yet"),):
-    for _line in _text.splitlines():
-        for _name in [] if _line.startswith("#") else _line.split():
-            KNOWN.setdefault(_name, {}).update(dict.fromkeys(_runs, _why))
-
 # Errnos that do not depend on how the sandbox refuses: Linux's own answer.
 ERRNO = {"wild-write-buf": "EFAULT", "wild-read-range": "EFAULT", "wild-path": "EFAULT",
          "wild-stat-buf": "EFAULT", "creat-excl-symlink": "EEXIST"}
@@ -232,41 +221,22 @@ def run_suite(sdk: Path, run_id: str, top: Path) -> Run:
     return run
 
 
-_runs: dict[str, Run] = {}
-
-
 @pytest.fixture
 def suite(request, sdk, tmp_path_factory) -> Run:
     run_id = request.param
     if not run_id.startswith("qemu-tcg") and not KVM:
         pytest.skip(NO_KVM)
-    if run_id not in _runs:
-        _runs[run_id] = run_suite(sdk, run_id, tmp_path_factory.mktemp(f"escape-{run_id}"))
-    return _runs[run_id]
+    return run_suite(sdk, run_id, tmp_path_factory.mktemp(f"escape-{run_id}"))
 
 
 @pytest.mark.parametrize("suite", RUNS, indirect=True)
-def test_escape_suite(suite, request):
-    """Every attack but the known escapes is refused, and nothing else on the host changed."""
-    run_id = request.node.callspec.params["suite"]
-    known = {n for n, runs in KNOWN.items() if run_id in runs}
+def test_escape_suite(suite):
+    """Every attack is refused, and nothing else on the host changed."""
     assert "Traceback" not in suite.stderr, suite.stderr
     last = suite.stdout.splitlines()[-1] if suite.stdout else ""
     assert last.startswith(f"SUITE {len(suite.attacks)} attacks,"), (suite.status, suite.stderr)
     assert suite.status == (0 if last.endswith(" 0 escaped") else 1), suite.stderr
-    assert not known - suite.attacks.keys(), "KNOWN names attacks the suite lacks"
     assert suite.lines.keys() == suite.attacks.keys()
     assert suite.host.get("", []) == [], "changed outside every attack's own objects"
-    failed = {n: suite.problems(n) for n in suite.attacks if n not in known}
+    failed = {n: suite.problems(n) for n in suite.attacks}
     assert {n: p for n, p in failed.items() if p} == {}
-
-
-def known_cases():
-    return [pytest.param(run_id, name, id=f"{run_id}-{name}",
-                         marks=pytest.mark.xfail(strict=True, reason=why))
-            for name, runs in KNOWN.items() for run_id, why in runs.items()]
-
-
-@pytest.mark.parametrize("suite,attack", known_cases(), indirect=["suite"])
-def test_known_escape_is_refused(suite, attack):
-    assert suite.problems(attack) == []

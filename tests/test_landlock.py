@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env, run
+from conftest import ROOT, children, clean_env, run
 
 from hermit_build import landlock
 
@@ -131,19 +131,6 @@ def _status(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = Path(f"/proc/{d}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(d))
-    return kids
-
-
 @needs_landlock
 def test_a_running_loader_is_confined_and_qemu_is_sandboxed(sdk, loader, tmp_path):
     """While a guest runs: the loader has no_new_privs and no file-system capabilities;
@@ -162,7 +149,7 @@ def test_a_running_loader_is_confined_and_qemu_is_sandboxed(sdk, loader, tmp_pat
         assert status["NoNewPrivs"] == "1"
         assert int(status["CapEff"], 16) & sum(1 << c for c in FS_CAPS) == 0
         if loader["HERMIT_ISLE"] == "qemu":
-            (qemu,) = _children(p.pid)
+            (qemu,) = children(p.pid)
             status = _status(qemu)
             assert status["Seccomp"] == "2" and status["NoNewPrivs"] == "1"
             assert int(status["CapEff"], 16) & sum(1 << c for c in FS_CAPS) == 0

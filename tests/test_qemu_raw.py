@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import children
 
 from hermit_build import elfload
 from hermit_build.abi import C, gen_c
@@ -75,19 +76,6 @@ def boot(image: Path, **kw) -> tuple[int, float]:
     t0 = time.monotonic()
     status = run(config(image, **kw), elfload.load(str(image)))
     return status, time.monotonic() - t0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def open_fds() -> set[str]:
