@@ -223,11 +223,11 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         end = paddr + memsz
         if end > C.BOOT_MAPPED_BYTES or total > C.BOOT_MAPPED_BYTES:
             raise ImageError(f"{where}: segment {i} ends at {end:#x}, beyond the "
-                             f"{_mib(C.BOOT_MAPPED_BYTES)} the boot page tables map "
+                             f"{mib(C.BOOT_MAPPED_BYTES)} the boot page tables map "
                              "(a corrupt image?)")
         if end > limit or total > limit:
-            raise ImageError(f"{where} needs {_mib(max(end, total))} of guest memory but "
-                             f"HERMIT_MEM is {_mib(limit)}: raise HERMIT_MEM")
+            raise ImageError(f"{where} needs {mib(max(end, total))} of guest memory but "
+                             f"HERMIT_MEM is {mib(limit)}: raise HERMIT_MEM")
         loads.append((off, vaddr, paddr, filesz, memsz))
     if not loads:
         raise ImageError(f"{where}: no loadable segments")
@@ -245,7 +245,8 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
     return Image(path, entry, segments, pvh)
 
 
-def _mib(n: int) -> str:
+def mib(n: int) -> str:
+    """n bytes for a message, in MiB rounded up."""
     return f"{(n + (1 << 20) - 1) >> 20} MiB"
 
 
@@ -258,10 +259,10 @@ def check(image: Image, ram: int, mem: int | None = None, pvh: bool = False) -> 
     if not image.segments:
         raise ImageError(f"{where}: no loadable segments")
     if end > ram:
-        raise ImageError(f"{where} needs {_mib(end)} of guest memory but HERMIT_MEM is "
-                         f"{_mib(mem or ram)}: raise HERMIT_MEM")
+        raise ImageError(f"{where} needs {mib(end)} of guest memory but HERMIT_MEM is "
+                         f"{mib(mem or ram)}: raise HERMIT_MEM")
     if end > C.BOOT_MAPPED_BYTES:
-        raise ImageError(f"{where} ends at {end:#x}, beyond the {_mib(C.BOOT_MAPPED_BYTES)} "
+        raise ImageError(f"{where} ends at {end:#x}, beyond the {mib(C.BOOT_MAPPED_BYTES)} "
                          "the boot page tables map: link the image lower")
 
     def loaded(addr: int) -> bool:

@@ -9,6 +9,12 @@ from ..abi.spec import FORWARDED
 # System call numbers (x86_64) the kernel forwards to the loader: the ABI's list.
 NR = {name: nr for name, (nr, _fds) in FORWARDED.items()}
 
+def s32(v: int) -> int:
+    """An int argument as the guest passed it (the low 32 bits, signed)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & (1 << 31) else v
+
+
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200

@@ -5,7 +5,8 @@ owner a file already has); any real change is EPERM, as for an unprivileged user
 import errno
 
 from . import linux as L
-from .ops_path import _CWD, _writable, s32
+from .linux import s32
+from .ops_path import _CWD, _writable
 from .policy import GuestError, erofs
 from .resolve import stat_bytes
 

@@ -9,6 +9,7 @@ import time
 
 from . import linux as L
 from .fdtable import Device, OpenFile
+from .linux import s32
 from .policy import GuestError, Mount, erofs
 from .resolve import Host, Node, Walk, gjoin, split, stat_bytes
 from .synthetic import Synth
@@ -280,8 +281,3 @@ class PathOps:
             ns = (pick(asec, ansec, current.st_atime_ns), pick(msec, mnsec, current.st_mtime_ns))
             os.utime(target, ns=ns, **kw)
         return 0
-
-
-def s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v & (1 << 31) else v

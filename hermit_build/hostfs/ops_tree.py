@@ -12,7 +12,8 @@ import os
 import stat
 
 from . import linux as L
-from .ops_path import _CWD, _mode, s32
+from .linux import s32
+from .ops_path import _CWD, _mode
 from .policy import GuestError, Mount, erofs
 from .resolve import Host, Node, Walk, gjoin, is_dir
 from .synthetic import Synth

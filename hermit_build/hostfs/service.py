@@ -19,6 +19,7 @@ from ..guestmem import GuestFault, GuestMemory
 from . import linux as L
 from .blocking import ServiceLock, outside
 from .fdtable import Device, FdTable, OpenFile
+from .linux import s32
 from .ops_io import IoOps
 from .ops_owner import OwnerOps
 from .ops_path import PathOps
@@ -28,15 +29,6 @@ from .resolve import Host, Node, Walk
 from .synthetic import Synth
 
 MAX_IO = 1 << 31
-
-
-def s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v & (1 << 31) else v
-
-
-def s64(v: int) -> int:
-    return v - (1 << 64) if v & (1 << 63) else v
 
 
 class FileService(IoOps, PathOps, TreeOps, OwnerOps):

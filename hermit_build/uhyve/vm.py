@@ -13,7 +13,7 @@ from fcntl import ioctl
 from .. import memlayout
 from ..abi import C, S
 from ..config import check_mem
-from ..elfload import Image
+from ..elfload import Image, mib
 from ..guestmem import GuestMemory
 from . import kvm
 from .errors import UhyveError
@@ -26,10 +26,6 @@ _U64 = struct.Struct("<Q")
 GDT_CODE64 = 0x00AF9A000000FFFF  # present, ring 0, execute/read, long mode, 4 KiB granular
 GDT_DATA = 0x00CF92000000FFFF  # present, ring 0, read/write, 32-bit default, 4 KiB granular
 HUGE_PAGE = 2 << 20
-
-
-def _mib(n: int) -> str:
-    return f"{(n + (1 << 20) - 1) >> 20} MiB"
 
 
 def open_kvm(path: str = kvm.DEVICE) -> int:
@@ -113,7 +109,7 @@ class Vm:
             self.ram = mmap.mmap(-1, mem_size, mmap.MAP_SHARED | MAP_NORESERVE)
         except OSError as e:
             raise UhyveError(
-                f"cannot map {_mib(mem_size)} of guest memory ({e.strerror}): lower HERMIT_MEM"
+                f"cannot map {mib(mem_size)} of guest memory ({e.strerror}): lower HERMIT_MEM"
             ) from None
         anchor = ctypes.c_char.from_buffer(self.ram)
         host_addr = ctypes.addressof(anchor)
