@@ -16,6 +16,7 @@ from .errors import AbiMismatch
 from .guestmem import GuestFault, GuestMemory
 from .hostfs.policy import MountTable
 from .hostfs.service import FileService
+from .mailbox import Mailbox
 
 MAX_IO = 1 << 30  # largest single transfer the host performs for the guest
 
@@ -28,6 +29,7 @@ class HostServices:
     def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
                  image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
+        self.mailbox = Mailbox(mem)  # how the kernel's calls arrive (both loaders)
         # a std fd the proxy was started without stays closed in the guest
         self.files = FileService(mem, MountTable.default(mounts or [], image=image),
                                  stdfds.host_fds())

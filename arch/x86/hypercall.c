@@ -20,7 +20,8 @@ static void uart_put(uint16_t port, uint8_t c)
 }
 
 /* The loaders read each call from this cpu's slot: uhyve on the `outl` (one VM
- * exit), QEMU's runner on a doorbell byte; the runner then sets `done`. */
+ * exit), QEMU's runner on a doorbell byte; the runner then sets `done` to the
+ * call's `seq` (hermit_build/abi/spec.py: why a number and not a flag). */
 static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
 static int doorbell_busy;
 
@@ -33,10 +34,11 @@ void arch_hypercall(unsigned nr, void *arg)
 {
 	const uint32_t slot = this_cpu_id();
 	volatile struct hc_slot *s = &mailbox[slot];
+	const uint64_t seq = s->seq + 1; /* only this cpu writes its slot's seq */
 
 	s->gpa = (uint64_t)arg;
 	s->nr = nr;
-	s->done = 0;
+	s->seq = seq; /* last: the loader reads it first, then the call it numbers */
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
 		__asm__ volatile("outl %0, %1"
 				 :
@@ -50,7 +52,7 @@ void arch_hypercall(unsigned nr, void *arg)
 		__asm__ volatile("pause");
 	uart_put(HERMIT_HC_UART_PORT, (uint8_t)(HERMIT_HC_DOORBELL | slot));
 	__atomic_store_n(&doorbell_busy, 0, __ATOMIC_RELEASE);
-	while (!s->done) /* the answer comes through shared memory: no exits while waiting */
+	while (s->done != seq) /* the answer comes through shared memory: no exits while waiting */
 		__asm__ volatile("pause" ::: "memory");
 }
 

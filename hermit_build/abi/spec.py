@@ -9,7 +9,7 @@ builds `struct.Struct` objects from it at import time.  Every struct field is a
 through padding rules.
 """
 
-ABI_VERSION = 2  # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
+ABI_VERSION = 3  # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED; 3: hc_slot.seq
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -62,7 +62,8 @@ CONSTANTS: dict[str, int] = {
     "HC_MAILBOX_PORT_BASE": 0x600,
     "HC_MAILBOX_SLOTS": MAX_CPUS,  # one per cpu
     # QEMU: a doorbell byte DOORBELL | slot on the hypercall UART; the runner answers
-    # by setting the slot's `done` (bytes below DOORBELL start a 10-byte frame).
+    # by setting the slot's `done` to its `seq` (bytes below DOORBELL start a 10-byte
+    # frame).
     "HC_DOORBELL": 0xC0,
     # QEMU: hypercall n is a 10-byte frame (u16 n, u64 GPA) on this UART, answered by one byte.
     "HC_UART_PORT": 0x2F8,
@@ -156,7 +157,11 @@ STRUCTS: dict[str, list[str]] = {
     # node (out): an open/openat that names a kernel device (DEVICES) gets its id
     # here and ret 0; every other call leaves it 0.
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret", "node"],
-    "hc_slot": ["gpa", "nr", "done"],  # one per cpu in the mailbox
+    # One per cpu in the mailbox.  The kernel writes gpa, nr, then seq (one more than
+    # the slot's last); a loader serves a slot whose seq differs from done and then
+    # sets done = seq.  kvm_pvm now and then performs one port write twice: a repeated
+    # doorbell finds the call answered, and a late answer never matches a newer seq.
+    "hc_slot": ["gpa", "nr", "seq", "done"],
     "hc_idle": ["ns"],
     "hc_wake": ["cpu"],
     "hc_discard": ["addr", "len", "ret"],

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .. import memlayout
-from ..abi import C, S
+from ..abi import C
 from ..config import RunConfig, check_mem, kvm_problem
 from ..elfload import Image, check
 from ..errors import raise_terminated, say
@@ -115,7 +115,7 @@ class Session:
         if con is not None:
             con.setblocking(False)
 
-    mailbox: int | None = None  # GPA of the kernel's hypercall slots, read once
+    rung = False  # the first doorbell came (RAM checked then)
 
     def serve(self) -> int:
         """Serve hypercalls until the guest exits (its status) or QEMU ends (QemuError)."""
@@ -161,20 +161,21 @@ class Session:
 
     def doorbell(self, slot: int) -> None:
         """Hand the call waiting in mailbox slot `slot` to its worker."""
-        if self.mailbox is None:
+        if not self.rung:
+            self.rung = True
             info = boot_info(self.services.mem)
-            self.mailbox = info["hc_mailbox"] if info else 0
             if info:
                 self.check_ram(info["mem_size"], info["mem_high"])
-        base = self.mailbox + S.hc_slot.size * slot
         try:
-            call = S.hc_slot.unpack(self.services.mem.view(base, S.hc_slot.size))
-        except GuestFault:
+            call = self.services.mailbox.take(slot)
+        except (GuestFault, ValueError):
             raise QemuError(f"the guest rang for mailbox slot {slot}, which is not in its "
                             f"memory ({HINT})") from None
-        done, nr, gpa = base + S.hc_slot.offset["done"], call["nr"], call["gpa"]
+        if call is None:  # rung again for a call taken already (mailbox.py)
+            return
+        nr, gpa, seq = call
         self.check_backlog(slot)
-        self.workers.submit(slot, lambda: self.slot_call(nr, gpa, done))
+        self.workers.submit(slot, lambda: self.slot_call(slot, nr, gpa, seq))
 
     def check_backlog(self, key: int) -> None:
         """The kernel waits for each call's answer before the next on its slot (or
@@ -184,11 +185,11 @@ class Session:
             raise QemuError(f"the guest sent {MAX_BACKLOG} {what} without waiting for the "
                             f"answers ({HINT})")
 
-    def slot_call(self, nr: int, gpa: int, done: int) -> int | None:
-        """On the slot's worker: serve it; `done` tells the guest it is served."""
+    def slot_call(self, slot: int, nr: int, gpa: int, seq: int) -> int | None:
+        """On the slot's worker: serve it, then tell the guest it is served."""
         status = self.hypercall(nr, gpa)
         if status is None:
-            self.services.mem.write_u64(done, 1)
+            self.services.mailbox.answer(slot, seq)
         return status
 
     def frame(self, nr: int, gpa: int) -> int | None:

@@ -9,7 +9,7 @@ import os
 import struct
 from fcntl import ioctl
 
-from .. import kernlog, memlayout
+from .. import memlayout
 from ..abi import HC, C, S
 from ..errors import say
 from ..guestmem import GuestFault
@@ -52,7 +52,6 @@ class Vcpu:
         )
         self.uart_line = bytearray()
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
-        self.mailbox: int | None = None  # GPA of the kernel's mailbox array, read once
         self.stopped = False  # another vCPU ended the guest: leave the run loop
         self.in_host = False  # serving a hypercall, outside KVM_RUN
 
@@ -217,21 +216,22 @@ class Vcpu:
 
     def mailbox_arg(
         self, services: HostServices, nr: int, size: int, count: int, area: mmap.mmap, off: int
-    ) -> int:
-        """The argument GPA a guest left in its mailbox slot (the `outl` value)."""
+    ) -> int | None:
+        """The argument GPA a guest left in its mailbox slot (the `outl` value), None
+        for a repeated `outl` of a call taken already (mailbox.py)."""
         if size != 4 or count != 1:
             raise UhyveError(f"hypercall {nr}: expected `outl` of a mailbox slot ({self.where()})")
         slot = _U32.unpack_from(area, off)[0]
-        base = self.mailbox
-        if base is None:
-            info = kernlog.boot_info(services.mem)
-            base = self.mailbox = info["hc_mailbox"] if info else 0
-        if not base or slot >= C.HC_MAILBOX_SLOTS:
-            raise UhyveError(f"hypercall {nr}: no mailbox slot {slot} ({self.where()})")
         try:
-            return services.mem.read_u64(base + S.hc_slot.size * slot + S.hc_slot.offset["gpa"])
+            call = services.mailbox.take(slot)
+        except ValueError:
+            raise UhyveError(f"hypercall {nr}: no mailbox slot {slot} ({self.where()})") from None
         except GuestFault:
             raise UhyveError(f"hypercall {nr}: mailbox outside guest memory") from None
+        if call is None:
+            return None
+        services.mailbox.answer(slot, call[2])  # this vCPU waits in the exit until served
+        return call[1]
 
     def hypercall_arg(
         self, nr: int, size: int, count: int, area: mmap.mmap, off: int

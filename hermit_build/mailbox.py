@@ -1,0 +1,52 @@
+"""The kernel's hypercall mailbox (boot_info.hc_mailbox): one hc_slot per cpu.
+
+The kernel writes a slot's gpa and nr, then its seq (one more than the last), and
+rings (uhyve: `outl` of the slot index; QEMU: a doorbell byte).  A loader takes
+the call, serves it and sets done = seq.  kvm_pvm now and then performs one port
+write twice, so a ring is a hint, never a count: a call is taken once, while its
+seq differs from done and no one serves it yet.  One per guest, shared by the
+threads that serve it.
+"""
+
+import threading
+
+from .abi import C, S
+from .guestmem import GuestMemory
+from .kernlog import boot_info
+
+_OFF = S.hc_slot.offset
+
+
+class Mailbox:
+    def __init__(self, mem: GuestMemory):
+        self.mem = mem
+        self.base: int | None = None  # boot_info.hc_mailbox, read at the first ring
+        self.lock = threading.Lock()  # take() against answer() on another thread
+        self.serving: set[int] = set()  # slots taken and not answered yet
+
+    def take(self, slot: int) -> tuple[int, int, int] | None:
+        """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring.
+        ValueError when the kernel set no mailbox up or there is no such slot;
+        GuestFault when the slot lies outside guest memory."""
+        with self.lock:
+            if self.base is None:
+                info = boot_info(self.mem)
+                self.base = info["hc_mailbox"] if info else 0
+            if not self.base or not 0 <= slot < C.HC_MAILBOX_SLOTS:
+                raise ValueError(f"no mailbox slot {slot}")
+            at = self.base + S.hc_slot.size * slot
+            # seq first: the kernel writes it last, so what follows is its call's.
+            seq = self.mem.read_u64(at + _OFF["seq"])
+            if slot in self.serving or seq == self.mem.read_u64(at + _OFF["done"]):
+                return None
+            nr = self.mem.read_u64(at + _OFF["nr"])
+            gpa = self.mem.read_u64(at + _OFF["gpa"])
+            self.serving.add(slot)
+        return nr, gpa, seq
+
+    def answer(self, slot: int, seq: int) -> None:
+        """The call numbered `seq` in `slot` (taken) is served: the guest may go on."""
+        with self.lock:  # one step for take(): answered and free again
+            assert self.base
+            self.mem.write_u64(self.base + S.hc_slot.size * slot + _OFF["done"], seq)
+            self.serving.discard(slot)
