@@ -4,6 +4,7 @@
  * none while an idle core halts with nothing to wait for.
  */
 #include <hermit/task.h>
+#include <asm/event.h>
 #include <asm/x86.h>
 
 #define APIC_BASE 0xfee00000UL
@@ -67,8 +68,12 @@ void apic_init(void)
 		cpuid(1, 0, r);
 		if (boot_info->pvm) {
 			/* kvm_pvm delivers no interrupts to a guest running natively (measured):
-			 * idle cores poll their deadlines instead. */
-			kprintf("hermit: kvm_pvm: no timer interrupts, threads switch when they block\n");
+			 * idle cores poll their deadlines instead, and the loader may deliver
+			 * the timer and kicks to cpus that run the application (event.c). */
+			if (arch_events_init())
+				kprintf("hermit: kvm_pvm: no interrupts, the loader delivers timer and kick events\n");
+			else
+				kprintf("hermit: kvm_pvm: no timer interrupts, threads switch when they block\n");
 			timer_mode = TIMER_NONE;
 		} else if (!(r[3] & (1u << 9))) {
 			kprintf("hermit: no local APIC: threads switch only when they block\n");
@@ -102,13 +107,26 @@ int arch_timer_available(void)
 	return timer_mode == TIMER_TSC_DEADLINE || timer_mode == TIMER_ONE_SHOT;
 }
 
+/* The timer of this cpu fired (it fires once): the next arm counts as new. */
+void apic_timer_fired(void)
+{
+	armed[this_cpu()->id] = 0;
+}
+
 /* Fire at TSC value `at` (0: never); rewrites the MSR only when it changes. */
 void arch_timer_arm(uint64_t at)
 {
 	uint64_t *mine = &armed[this_cpu()->id];
 
-	if (!arch_timer_available() || at == *mine)
+	if (at == *mine)
 		return;
+	if (!arch_timer_available()) {
+		if (arch_events_enabled()) {
+			*mine = at;
+			arch_event_due(at);
+		}
+		return;
+	}
 	*mine = at;
 	if (timer_mode == TIMER_TSC_DEADLINE) {
 		wrmsr(MSR_TSC_DEADLINE, at);
@@ -123,8 +141,11 @@ void arch_timer_arm(uint64_t at)
  * and none is preempted: there is nothing to do). */
 void arch_kick_cpu(uint32_t id)
 {
-	if (!arch_timer_available())
+	if (!arch_timer_available()) {
+		if (arch_events_enabled())
+			arch_event_kick(id);
 		return;
+	}
 	apic_write(APIC_ICR_HIGH, (uint32_t)apic_id[id] << 24);
 	apic_write(APIC_ICR_LOW, ICR_ASSERT | KICK_VECTOR);
 }
@@ -144,7 +165,7 @@ void irq_handler(struct trap_frame *f);
 void irq_handler(struct trap_frame *f)
 {
 	if (f->vector == TIMER_VECTOR)
-		armed[this_cpu()->id] = 0; /* a TSC-deadline timer fires once */
+		apic_timer_fired();
 	apic_eoi();
 	if (!(f->cs & 3)) {
 		/* The idle loop's sti; hlt: it looks at its queue and deadlines itself.

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include <hermit/task.h>
+#include <asm/event.h>
 #include <asm/percpu.h>
 #include <asm/x86.h>
 
@@ -36,6 +37,7 @@ struct percpu {
 	struct percpu *self;
 	uint64_t kstack_top;
 	uint64_t user_rsp;
+	volatile uint64_t in_user; /* PERCPU_IN_USER */
 	uint64_t cpu_id; /* PERCPU_CPU_ID: the vDSO's getcpu */
 	struct cpu cpu; /* the generic kernel's */
 	uint64_t gdt[10];
@@ -43,6 +45,7 @@ struct percpu {
 	uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16)));
 } __attribute__((aligned(64)));
 
+_Static_assert(offsetof(struct percpu, in_user) == PERCPU_IN_USER, "asm/percpu.h");
 _Static_assert(offsetof(struct percpu, cpu_id) == PERCPU_CPU_ID, "asm/percpu.h");
 _Static_assert(offsetof(struct percpu, cpu.rq.len) == PERCPU_RQ_LEN, "asm/percpu.h");
 _Static_assert(offsetof(struct percpu, cpu.need_resched) == PERCPU_NEED_RESCHED, "asm/percpu.h");
@@ -78,6 +81,12 @@ struct cpu *cpu_get(uint32_t id)
 }
 
 static int gs_ready; /* %gs points at a struct percpu (early hypercalls come before) */
+
+/* Where cpu `id` says whether it runs the application (PERCPU_IN_USER). */
+volatile uint64_t *arch_in_user_flag(uint32_t id)
+{
+	return &cpus[id].in_user;
+}
 
 uint32_t this_cpu_id(void)
 {

@@ -1,6 +1,9 @@
 /* Exception entry stubs: every vector runs on an IST stack (the red zone of
- * the interrupted code stays intact) and lands in trap_handler(). */
-	.text
+ * the interrupted code stays intact) and lands in trap_handler().  In section
+ * hermit_entry, with PERCPU_IN_USER kept as syscall.S says. */
+#include <asm/percpu.h>
+
+	.section hermit_entry, "ax", @progbits
 	/* struct trap_frame, from r15 (lowest) up to rax */
 	.macro SAVE_REGS
 	push %rax
@@ -84,12 +87,16 @@ isr\n:
 
 isr_common:
 	SAVE_REGS
+	movq $0, %gs:PERCPU_IN_USER
 	cld
 	mov %rsp, %rdi
 	call trap_handler
 	RESTORE_REGS
 	add $16, %rsp
-	iretq
+	testb $3, 8(%rsp)		/* back to ring 3? */
+	jz 1f
+	movq $1, %gs:PERCPU_IN_USER
+1:	iretq
 
 /*
  * Interrupts: no IST (the thread may be switched away inside the handler), so
@@ -116,6 +123,7 @@ irq_spurious:
 
 irq_common:
 	SAVE_REGS
+	movq $0, %gs:PERCPU_IN_USER
 	cld
 	mov %rsp, %rdi
 	call irq_handler
@@ -133,6 +141,7 @@ arch_iret_frame:
 	cmpq $USER_CS, 8(%rsp)
 	jne 1f
 	movq $USER_CS_IRET, 8(%rsp)
+	movq $1, %gs:PERCPU_IN_USER
 1:	iretq
 
 	.section .rodata

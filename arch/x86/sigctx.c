@@ -5,9 +5,9 @@
  * handler that returns to such a context comes back by iretq, not sysretq.
  */
 #include <hermit/task.h>
+#include <asm/event.h>
 #include <asm/x86.h>
 
-noreturn void arch_iret_frame(struct trap_frame *f);
 
 void arch_signal_irq(struct trap_frame *t)
 {

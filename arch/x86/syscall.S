@@ -4,13 +4,20 @@
  * stack before pushing anything, and return with `sysretq`.
  * %gs points at this CPU's struct percpu (the application never uses %gs).
  */
+#include <asm/event.h>
+#include <asm/percpu.h>
+
 #define PERCPU_KSTACK 8
 #define PERCPU_USER_RSP 16
 
-	.text
+	/* Every way into and out of the kernel lies in section hermit_entry (this
+	 * file and isr.S): inside it the cpu is in either mode, outside it
+	 * PERCPU_IN_USER says which (what a loader delivering events must know). */
+	.section hermit_entry, "ax", @progbits
 	.globl syscall_entry
 	.hidden syscall_entry
 syscall_entry:
+	movq $0, %gs:PERCPU_IN_USER
 	mov %rsp, %gs:PERCPU_USER_RSP
 	mov %gs:PERCPU_KSTACK, %rsp
 	pushq %gs:PERCPU_USER_RSP
@@ -30,7 +37,11 @@ syscall_entry:
 	push %r14
 	push %r15
 	mov %rsp, %rdi
+	cmp $SYS_EVENT, %rax
+	je 1f
 	call syscall_dispatch
+	jmp syscall_return
+1:	call arch_event			/* back here only if it was no event */
 	.globl syscall_return
 	.hidden syscall_return
 syscall_return:			/* also where a new thread starts (arch_task_prepare) */
@@ -50,7 +61,17 @@ syscall_return:			/* also where a new thread starts (arch_task_prepare) */
 	pop %rcx
 	pop %r11
 	pop %rsp			/* interrupts stay masked until sysret restores rflags */
+	movq $1, %gs:PERCPU_IN_USER
 	sysretq
+
+	/* Where the loader sends a cpu that runs the application when an event is
+	 * due (arch/x86/event.c): it saved rax, rcx, r11, rip and rflags first. */
+	.globl event_entry
+	.hidden event_entry
+event_entry:
+	mov $SYS_EVENT, %eax
+	syscall
+	ud2
 
 	/* A new thread's first return to the application: drop the kernel lock its
 	 * creator held across the switch, then leave like any system call. */
@@ -101,5 +122,6 @@ arch_enter_app:
 	xor %r13d, %r13d
 	xor %r14d, %r14d
 	xor %r15d, %r15d
+	movq $1, %gs:PERCPU_IN_USER
 	sysretq
 	.section .note.GNU-stack, "", @progbits

@@ -9,7 +9,9 @@ builds `struct.Struct` objects from it at import time.  Every struct field is a
 through padding rules.
 """
 
-ABI_VERSION = 3  # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED; 3: hc_slot.seq
+# 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
+# 3: hc_slot.seq; events delivered by the loader (hc_event)
+ABI_VERSION = 3
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -143,6 +145,16 @@ STRUCTS: dict[str, list[str]] = {
         "pvm",  # 1: the host's KVM is kvm_pvm; the kernel asks it for native execution
         "hc_mailbox",  # kernel: GPA of u64[HC_MAILBOX_SLOTS], hypercall arguments by cpu
         "mem_high",  # bytes of guest RAM starting at HIGH_MEM_BASE (0: none)
+        # uhyve on kvm_pvm, which delivers no interrupts: 1 when the loader offers to
+        # deliver timer and kick events itself (struct hc_event).
+        "loader_events",
+        "hc_events",  # kernel: GPA of struct hc_event[MAX_CPUS] (0: none wanted)
+        "event_entry",  # kernel: where the loader sends a cpu in user mode (ring 3 code)
+        # kernel: [entry_start, entry_end) holds every way into and out of the kernel;
+        # outside it a cpu runs the application exactly when its hc_event.in_user
+        # word says 1 (the loader cannot tell the modes apart itself on kvm_pvm).
+        "entry_start",
+        "entry_end",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
@@ -162,6 +174,13 @@ STRUCTS: dict[str, list[str]] = {
     # sets done = seq.  kvm_pvm now and then performs one port write twice: a repeated
     # doorbell finds the call answered, and a late answer never matches a newer seq.
     "hc_slot": ["gpa", "nr", "seq", "done"],
+    # Per cpu, for loader_events.  The kernel sets `due` (a guest TSC value, 0: none)
+    # for its own timer and others set `kick` for it (a signal, a task to run).
+    # When one is due while the cpu runs the application, the loader saves rip,
+    # rflags, rax, rcx and r11 here, sets `taken` and moves rip to event_entry,
+    # which enters the kernel (SYS_EVENT) like an interrupt would.
+    # in_user (kernel): the GPA of the cpu's word that says it runs the application.
+    "hc_event": ["due", "kick", "taken", "rip", "rflags", "rax", "rcx", "r11", "in_user"],
     "hc_idle": ["ns"],
     "hc_wake": ["cpu"],
     "hc_discard": ["addr", "len", "ret"],

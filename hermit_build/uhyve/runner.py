@@ -1,8 +1,11 @@
 """Boot one image: build the VM, its vCPU and boot structures, serve the guest."""
 
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..abi import C
 from ..config import RunConfig, kvm_is_pvm
@@ -10,7 +13,8 @@ from ..elfload import Image
 from ..errors import say
 from ..hostcalls import HostServices
 from .errors import UhyveError
-from .smp import run_all
+from .events import Events
+from .smp import KICK, run_all
 from .vcpu import UART_PORT, Vcpu
 from .vm import Vm
 from .watchdog import TIMEOUT_STATUS, Watchdog
@@ -39,18 +43,20 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         for vcpu in vcpus:
             vcpu.set_cpuid()
             vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE, vcpu.index)
+        pvm = kvm_is_pvm()
         vm.write_boot_info(
             cpus=len(vcpus),
             tsc_khz=vcpus[0].tsc_khz(),
             tty=_tty_bits(),
             uart_port=UART_PORT if cfg.uart else 0,
-            pvm=kvm_is_pvm(),
+            pvm=pvm,
+            loader_events=pvm,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
         vm.ready()
         if cfg.landlock:
             services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet
-        with services, Watchdog(cfg.timeout):
+        with services, Watchdog(cfg.timeout), _events(vm, vcpus, pvm):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             try:
                 status = run_all(vcpus, services, cfg.uart)
@@ -66,6 +72,29 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         if cfg.verbose:
             _report(vm, timings)
         vm.close()
+
+
+@contextmanager
+def _events(vm: Vm, vcpus: list[Vcpu], pvm: bool) -> Iterator[None]:
+    """kvm_pvm delivers no interrupts: the loader delivers timer and kick events
+    (events.py) while the guest runs."""
+    if not pvm:
+        yield
+        return
+    events = Events(vm.mem, vcpus, vcpus[0].tsc_khz(), KICK)
+    for v in vcpus:
+        v.events = events
+    previous = signal.signal(KICK, _ignore)  # smp.run_all puts its own for several vCPUs
+    events.start()
+    try:
+        yield
+    finally:
+        events.stop()
+        signal.signal(KICK, previous)
+
+
+def _ignore(*_: object) -> None:
+    """A kick only has to end KVM_RUN with EINTR."""
 
 
 def _where_stuck(vcpus: list[Vcpu], image: str) -> None:

@@ -7,6 +7,7 @@ One thread per vCPU runs the loop and serves that vCPU's hypercalls itself (vCPU
 import mmap
 import os
 import struct
+import threading
 from fcntl import ioctl
 
 from .. import memlayout
@@ -16,6 +17,7 @@ from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
 from . import kvm
 from .errors import UhyveError
+from .events import Events
 from .vm import Vm, _check
 
 UART_PORT = C.COM1_PORT
@@ -54,6 +56,9 @@ class Vcpu:
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
         self.stopped = False  # another vCPU ended the guest: leave the run loop
         self.in_host = False  # serving a hypercall, outside KVM_RUN
+        self.in_run = False  # inside KVM_RUN (where a signal interrupts it)
+        self.thread = 0  # the ident of the thread that runs it
+        self.events: Events | None = None  # kvm_pvm: the loader delivers timer and kicks
 
     def close(self) -> None:
         self.flush_uart()
@@ -143,6 +148,15 @@ class Vcpu:
 
     def run(self, services: HostServices, uart: bool) -> int:
         """Run until the guest exits (its status) or fails (UhyveError)."""
+        self.thread = threading.get_ident()
+        try:
+            return self._run(services, uart)
+        finally:
+            self.in_run = False
+            if self.events:
+                self.events.stop()  # no kick may reach this thread once it is gone
+
+    def _run(self, services: HostServices, uart: bool) -> int:
         area, fd, run_request = self.area, self.fd, kvm.RUN
         unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
         hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
@@ -150,12 +164,17 @@ class Vcpu:
             if self.stopped:  # set while this thread was in a host call
                 raise VcpuStopped
             try:
+                self.in_run = True
                 ioctl(fd, run_request, 0)
             except InterruptedError:  # a signal whose handler returned: look around, resume
+                self.in_run = False
                 if self.stopped:
                     raise VcpuStopped from None
+                if self.events:
+                    self.events.deliver(self)
                 self.check_alive()
                 continue
+            self.in_run = False
             reason = unpack_u32(area, kvm.RUN_EXIT_REASON)[0]
             if reason != kvm.EXIT_IO:
                 self.fail(reason, services)

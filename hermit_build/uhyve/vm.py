@@ -194,7 +194,7 @@ class Vm:
         )
 
     def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int,
-                        pvm: bool = False) -> None:
+                        pvm: bool = False, loader_events: bool = False) -> None:
         """The loader's half of the boot-info block; kernel-owned fields stay 0."""
         info = S.boot_info.pack(
             magic=C.BOOT_INFO_MAGIC,
@@ -207,6 +207,7 @@ class Vm:
             tty=tty,
             uart_port=uart_port,
             pvm=int(pvm),
+            loader_events=int(loader_events),
         )
         self.mem.write(C.BOOT_INFO_ADDR, info)
 

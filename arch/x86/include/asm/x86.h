@@ -107,6 +107,7 @@ int arch_has_xsave(void);
 /* arch/x86/apic.c */
 void apic_init(void);
 void apic_eoi(void);
+void apic_timer_fired(void);
 /* arch/x86/syscall.S */
 void arch_switch_stack(uint64_t *prev_ksp, uint64_t next_ksp);
 void syscall_return(void);

@@ -1,0 +1,116 @@
+"""Timer and kick events for a guest the host delivers no interrupts to (kvm_pvm).
+
+The kernel says per cpu when it wants its timer (struct hc_event `due`, a guest
+TSC value) and when another cpu wants it to look at once (`kick`), with plain
+stores: no exits.  A ticker thread looks every TICK_S; when an event is due on a
+vCPU that is inside KVM_RUN it interrupts that thread's KVM_RUN with a signal.
+The vCPU's own thread then delivers it (deliver()), only if the vCPU runs the
+application: it saves the registers `syscall` clobbers in the event slot and sends
+the vCPU to the kernel's event_entry (arch/x86/event.c), which does what the timer
+interrupt does elsewhere and returns with every register as it was.  Which mode
+the vCPU is in, kvm_pvm's registers do not say: the kernel keeps a word per cpu,
+exact outside the code that switches modes, whose range it publishes.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from fcntl import ioctl
+
+from ..abi import S
+from ..guestmem import GuestMemory
+from ..kernlog import boot_info
+from . import kvm
+
+TICK_S = 0.001  # how often the ticker looks: events land within about this late
+RETRY_NS = 2_000_000  # a kick that found the kernel running is repeated after this
+_OFF = S.hc_event.offset
+TYPE_CHECKING = False  # typing costs start-up time; type checkers see True
+if TYPE_CHECKING:
+    from .vcpu import Vcpu
+
+
+def guest_tsc(fd: int) -> int:
+    """The guest TSC of a vCPU that is not running (KVM_GET_MSRS)."""
+    buf = bytearray(kvm.MSRS.size + kvm.MSR_ENTRY.size)
+    kvm.MSRS.pack_into(buf, 0, 1, 0)
+    kvm.MSR_ENTRY.pack_into(buf, kvm.MSRS.size, kvm.MSR_TSC, 0, 0)
+    ioctl(fd, kvm.GET_MSRS, buf)
+    return kvm.MSR_ENTRY.unpack_from(buf, kvm.MSRS.size)[2]
+
+
+class Events:
+    def __init__(self, mem: GuestMemory, vcpus: list[Vcpu], tsc_khz: int, signum: int):
+        self.mem, self.vcpus, self.signum = mem, vcpus, signum
+        # guest TSC = tsc0 + (host monotonic ns - ns0) * khz / 1e6 (KVM keeps it in step)
+        self.ns0, self.tsc0 = time.monotonic_ns(), guest_tsc(vcpus[0].fd)
+        self.khz = tsc_khz
+        self.base = 0  # boot_info.hc_events once the kernel set it
+        self.entry = self.entry_start = self.entry_end = 0
+        self.kicked_at = [0] * len(vcpus)  # host ns of each vCPU's last kick
+        self.over = threading.Event()
+        self.lock = threading.Lock()  # a kick against stop(): never signal a thread gone
+        self.thread = threading.Thread(target=self._loop, name="events", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """No kick after this returns (each vCPU thread calls it on its way out)."""
+        with self.lock:
+            self.over.set()
+
+    def now_tsc(self) -> int:
+        return self.tsc0 + (time.monotonic_ns() - self.ns0) * self.khz // 1_000_000
+
+    def slot(self, index: int) -> int:
+        return self.base + S.hc_event.size * index
+
+    def wanted(self, index: int) -> bool:
+        """An event is due on vCPU `index` and none is on its way."""
+        at = self.slot(index)
+        read = self.mem.read_u64
+        if read(at + _OFF["taken"]):
+            return False
+        due = read(at + _OFF["due"])
+        return bool(read(at + _OFF["kick"])) or 0 < due <= self.now_tsc()
+
+    def _loop(self) -> None:
+        while not self.over.wait(TICK_S):
+            if not self.base:
+                info = boot_info(self.mem)
+                if not info or not info["hc_events"]:
+                    continue
+                self.entry, self.entry_start = info["event_entry"], info["entry_start"]
+                self.entry_end = info["entry_end"]
+                self.base = info["hc_events"]  # last: deliver() starts looking then
+            now = time.monotonic_ns()
+            for i, v in enumerate(self.vcpus):
+                if v.in_run and now - self.kicked_at[i] >= RETRY_NS and self.wanted(i):
+                    self.kicked_at[i] = now
+                    with self.lock:
+                        if not self.over.is_set():
+                            signal.pthread_kill(v.thread, self.signum)
+
+    def deliver(self, v: Vcpu) -> None:
+        """On v's thread, out of KVM_RUN: send it to event_entry if an event is due
+        and it runs the application (ring 3); else leave it as it is."""
+        if not self.base or not self.wanted(v.index):
+            return
+        # Which mode: kvm_pvm's CS does not say (measured: 0x33 in the kernel's idle
+        # loop), so the kernel's own word does, outside its entry and exit code.
+        at = self.slot(v.index)
+        if self.mem.read_u64(self.mem.read_u64(at + _OFF["in_user"])) != 1:
+            return  # the kernel: it looks at its queue and signals itself on the way out
+        regs = bytearray(kvm.REGS.size)
+        ioctl(v.fd, kvm.GET_REGS, regs)
+        r = list(kvm.REGS.unpack(regs))
+        if self.entry_start <= r[kvm.REG["rip"]] < self.entry_end:
+            return  # on its way in or out: the next tick finds it on one side
+        for name in ("rip", "rflags", "rax", "rcx", "r11"):
+            self.mem.write_u64(at + _OFF[name], r[kvm.REG[name]])
+        self.mem.write_u64(at + _OFF["taken"], 1)
+        r[kvm.REG["rip"]] = self.entry
+        ioctl(v.fd, kvm.SET_REGS, kvm.REGS.pack(*r))
