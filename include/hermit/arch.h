@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <hermit/kernel.h>
+#include <asm/machine.h> /* ARCH_MACHINE */
 
 /* Early setup: descriptor tables, FPU, system call entry. */
 void arch_init(void);
