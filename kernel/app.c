@@ -63,7 +63,7 @@ noreturn void app_start(void)
 	char *strings = fetch_args(top, &sz);
 
 	uint8_t *random = (uint8_t *)strings - 16;
-	static const char platform[] = "x86_64";
+	static const char platform[] = ARCH_MACHINE;
 	random_fill(random, 16);
 	uint64_t auxv[][2] = {
 		{ AT_PHDR, (uint64_t)&__ehdr_start + __ehdr_start.e_phoff },

@@ -10,6 +10,7 @@
 
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
+#include <asm/sigctx.h>
 
 #define NSIG_ 65
 #define BIT(s) (1ULL << ((s) - 1))
@@ -169,7 +170,7 @@ long sys_tgkill(SYSCALL_PARAMS)
 static void push_frame(struct syscall_frame *f, int sig, const struct k_sigaction *act,
 		       int tkill)
 {
-	uint64_t sp = f->rsp, fpu_size = arch_fpu_size();
+	uint64_t sp = SYSCALL_SP(f), fpu_size = arch_fpu_size();
 
 	if ((act->flags & SA_ONSTACK) && current->altstack_sp &&
 	    !(sp > current->altstack_sp && sp <= current->altstack_sp + current->altstack_size))
@@ -183,15 +184,9 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 
 	memset(fr, 0, sizeof(*fr));
 	fr->pretcode = act->restorer;
-	greg_t *g = fr->uc.uc_mcontext.gregs;
-	g[REG_R8] = f->r8, g[REG_R9] = f->r9, g[REG_R10] = f->r10, g[REG_R11] = f->rflags;
-	g[REG_R12] = f->r12, g[REG_R13] = f->r13, g[REG_R14] = f->r14, g[REG_R15] = f->r15;
-	g[REG_RDI] = f->rdi, g[REG_RSI] = f->rsi, g[REG_RBP] = f->rbp, g[REG_RBX] = f->rbx;
-	g[REG_RDX] = f->rdx, g[REG_RAX] = f->rax, g[REG_RCX] = f->rip, g[REG_RSP] = f->rsp;
-	g[REG_RIP] = f->rip, g[REG_EFL] = f->rflags;
+	arch_sigctx_save(&fr->uc.uc_mcontext, f, current->full_ctx);
 	if (current->full_ctx) {
-		/* interrupted anywhere: rcx and r11 are live, sigreturn must restore them */
-		g[REG_RCX] = current->ctx_rcx, g[REG_R11] = current->ctx_r11;
+		/* interrupted anywhere: sigreturn must restore every register */
 		fr->uc.uc_flags |= UC_HERMIT_FULL;
 		current->full_ctx = 0;
 	}
@@ -204,12 +199,8 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 
 	current->sigmask |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;
-	f->rip = act->handler;
-	f->rsp = sp;
-	f->rdi = (uint64_t)sig;
-	f->rsi = (uint64_t)&fr->info;
-	f->rdx = (uint64_t)&fr->uc;
-	f->rax = 0;
+	syscall_frame_call(f, act->handler, sp, (uint64_t)sig, (uint64_t)&fr->info,
+			   (uint64_t)&fr->uc);
 }
 
 /* On the way back to the application: act on every deliverable signal. */
@@ -243,21 +234,15 @@ void signal_deliver(struct syscall_frame *f)
 /* Back from a handler through musl's __restore_rt: the saved context again. */
 long sys_rt_sigreturn_frame(struct syscall_frame *f)
 {
-	ucontext_t *uc = (ucontext_t *)f->rsp; /* the handler's ret popped pretcode */
-	const greg_t *g = uc->uc_mcontext.gregs;
+	ucontext_t *uc = (ucontext_t *)SYSCALL_SP(f); /* the handler's ret popped pretcode */
+	int full = (uc->uc_flags & UC_HERMIT_FULL) != 0; /* back by iretq, every register */
+	long ret = arch_sigctx_restore(f, &uc->uc_mcontext, full);
 
-	f->r8 = g[REG_R8], f->r9 = g[REG_R9], f->r10 = g[REG_R10];
-	f->r12 = g[REG_R12], f->r13 = g[REG_R13], f->r14 = g[REG_R14], f->r15 = g[REG_R15];
-	f->rdi = g[REG_RDI], f->rsi = g[REG_RSI], f->rbp = g[REG_RBP], f->rbx = g[REG_RBX];
-	f->rdx = g[REG_RDX], f->rsp = g[REG_RSP], f->rip = g[REG_RIP];
-	f->rflags = (g[REG_EFL] & 0xcd5) | 0x202; /* arithmetic flags and DF; IF stays on */
 	memcpy(&current->sigmask, &uc->uc_sigmask, sizeof(current->sigmask));
 	current->sigmask &= ~UNBLOCKABLE;
 	if (uc->uc_mcontext.fpregs)
 		arch_fpu_restore(uc->uc_mcontext.fpregs);
-	if (uc->uc_flags & UC_HERMIT_FULL) { /* back by iretq, rcx and r11 included */
+	if (full)
 		current->full_ctx = 1;
-		current->ctx_rcx = g[REG_RCX], current->ctx_r11 = g[REG_R11];
-	}
-	return g[REG_RAX];
+	return ret;
 }

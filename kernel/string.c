@@ -1,10 +1,10 @@
 /* The kernel's own string functions (hidden: applications bring their own). */
 #include <hermit/kernel.h>
+#include <asm/string.h>
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	void *d = dst;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	arch_memcpy(dst, src, n);
 	return dst;
 }
 
@@ -22,8 +22,7 @@ void *memmove(void *dst, const void *src, size_t n)
 
 void *memset(void *dst, int c, size_t n)
 {
-	void *d = dst;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	arch_memset(dst, c, n);
 	return dst;
 }
 

@@ -49,7 +49,7 @@ long sys_uname(SYSCALL_PARAMS)
 	copy_field(u->nodename, "hermit");
 	copy_field(u->release, "0.1.0");
 	copy_field(u->version, "#1 hermit unikernel");
-	copy_field(u->machine, "x86_64");
+	copy_field(u->machine, ARCH_MACHINE);
 	copy_field(u->domainname, "(none)");
 	return 0;
 }

@@ -10,7 +10,9 @@
 
 long sys_clone_frame(const struct syscall_frame *f)
 {
-	uint64_t flags = f->rdi, stack = f->rsi;
+	/* clone(flags, stack, parent_tid, child_tid, tls) */
+	const uint64_t a[6] = { SYSCALL_ARGS(f) };
+	uint64_t flags = a[0], stack = a[1], parent_tid = a[2], child_tid = a[3], tls = a[4];
 
 	if ((flags & THREAD_FLAGS) != THREAD_FLAGS)
 		return -ENOSYS; /* fork and vfork: one process only */
@@ -19,7 +21,7 @@ long sys_clone_frame(const struct syscall_frame *f)
 	struct task *t = task_create();
 	if (!t)
 		return -EAGAIN;
-	t->fs_base = (flags & CLONE_SETTLS) ? f->r8 : current->fs_base;
+	t->fs_base = (flags & CLONE_SETTLS) ? tls : current->fs_base;
 	t->sigmask = current->sigmask;
 	/* as on Linux, a thread starts with its creator's cpus and priority */
 	t->affinity = current->affinity;
@@ -28,11 +30,11 @@ long sys_clone_frame(const struct syscall_frame *f)
 	t->nice = current->nice;
 	t->cpu = current->cpu;
 	if (flags & CLONE_CHILD_CLEARTID)
-		t->clear_child_tid = f->r10;
+		t->clear_child_tid = child_tid;
 	if (flags & CLONE_PARENT_SETTID)
-		*(volatile int *)f->rdx = (int)t->tid;
+		*(volatile int *)parent_tid = (int)t->tid;
 	if (flags & CLONE_CHILD_SETTID)
-		*(volatile int *)f->r10 = (int)t->tid;
+		*(volatile int *)child_tid = (int)t->tid;
 	arch_task_prepare(t, f, stack);
 	sched_add(t);
 	return (long)t->tid;

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include <hermit/kernel.h>
+#include <asm/frame.h>   /* struct syscall_frame, SYSCALL_NR/ARGS/RET/SP */
+#include <asm/machine.h> /* ARCH_MACHINE */
 
 /* Early setup: descriptor tables, FPU, system call entry. */
 void arch_init(void);
@@ -49,14 +51,5 @@ int arch_hw_random(uint64_t *out);
 noreturn void arch_enter_app(uint64_t entry, uint64_t stack);
 /* The vDSO's ELF header (arch/x86/vdso): the application's AT_SYSINFO_EHDR. */
 extern const char vdso_image[];
-
-/* Application registers saved by the system call entry. */
-struct syscall_frame {
-	uint64_t r15, r14, r13, r12, rbp, rbx, r9, r8, r10, rdx, rsi, rdi, rax;
-	uint64_t rip, rflags, rsp;
-};
-#define SYSCALL_NR(f) ((f)->rax)
-#define SYSCALL_ARGS(f) (f)->rdi, (f)->rsi, (f)->rdx, (f)->r10, (f)->r8, (f)->r9
-#define SYSCALL_RET(f, v) ((f)->rax = (uint64_t)(v))
 
 #endif

@@ -36,9 +36,10 @@ struct task {
 	uint64_t cpu_ns;         /* run time before run_start */
 	uint64_t run_start;      /* monotonic ns when it last got its cpu */
 	uint64_t none_addr, none_pages; /* PROT_NONE not applied yet (kernel/prot_none.c) */
-	/* signals: the user context is complete with rcx and r11 (from an interrupt) */
+	/* signals: the user context is complete (from an interrupt), with what a
+	 * system call would have clobbered */
 	int full_ctx;
-	uint64_t ctx_rcx, ctx_r11;
+	struct frame_clobbered clobbered;
 };
 
 struct runq {
