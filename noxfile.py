@@ -67,7 +67,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/boot.py"), "--sdk", str(sdk),
                 *session.posargs)
     session.run("python", str(ROOT / "usr/benchmarks/fileio.py"), "--sdk", str(sdk))
-    # many cores (issue 3): basic, stream, hg, thread_create against Linux
+    # many cores (issues 3, 10): basic, stream, hg, thread_create, preempt against Linux
     session.run("python", str(ROOT / "usr/benchmarks/threads.py"), "--sdk", str(sdk))
 
 

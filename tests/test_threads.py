@@ -129,9 +129,29 @@ def test_on_hermit(sdk, loader, tmp_path, request, name, cpus):
     check_output(r, app, threads)
     if "cpus" in app.keys:
         assert values(r.stdout)["cpus"] == str(cpus), "the guest does not see its cpus"
-    if name == "sig_compute" and loader.get("HERMIT_KVM") == "0":
-        # TCG has the APIC timer and IPIs (kvm_pvm delivers no interrupts to the guest)
+    if name == "sig_compute" and not no_interrupts(loader):
+        # the APIC timer and IPIs (TCG, real KVM), or events uhyve delivers (kvm_pvm)
         assert values(r.stdout)["delivered_while_computing"] == "yes", r.stdout
+
+
+def no_interrupts(loader: dict[str, str]) -> bool:
+    """QEMU with KVM on kvm_pvm: nothing interrupts a computing thread (README)."""
+    from hermit_build.config import kvm_is_pvm
+
+    return loader.get("HERMIT_ISLE") == "qemu" and loader.get("HERMIT_KVM") != "0" and kvm_is_pvm()
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_computing_threads_share_a_cpu(sdk, loader, tmp_path, cpus):
+    """Two threads that never make a system call share cpu 0 with a sleeper, which
+    wakes on time: the timer preempts them (on kvm_pvm under uhyve: its events)."""
+    if no_interrupts(loader):
+        pytest.skip("QEMU on kvm_pvm: no interrupts reach the guest and QEMU cannot "
+                    "deliver uhyve's events (README: kvm_pvm)")
+    r = run(sdk, "extra/tests/spin_share", env=dict(loader, HERMIT_CPUS=str(cpus),
+                                                    HERMIT_TIMEOUT="30"), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.endswith("spin_share: 4 checks, 0 failed\n"), r.stdout
 
 
 
@@ -175,9 +195,7 @@ def test_native_jacobi_is_independent_of_threads(native_dir, tmp_path):
 def test_idle_cpus_cost_the_host_nothing(sdk, loader):
     """Idle cpus halt, or under uhyve on kvm_pvm (no interrupts) block in the loader:
     a guest whose 2 cpus sleep for a second uses a fraction of a cpu-second."""
-    from hermit_build.config import kvm_is_pvm
-
-    if loader.get("HERMIT_ISLE") == "qemu" and loader.get("HERMIT_KVM") != "0" and kvm_is_pvm():
+    if no_interrupts(loader):
         pytest.skip("QEMU on kvm_pvm: no interrupts reach the guest, its idle cpus poll")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()

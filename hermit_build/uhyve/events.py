@@ -24,7 +24,8 @@ from ..guestmem import GuestMemory
 from ..kernlog import boot_info
 from . import kvm
 
-TICK_S = 0.001  # how often the ticker looks: events land within about this late
+TICK_S = 0.001  # how often the ticker looks while an event is armed on a running vCPU
+IDLE_TICK_S = 0.005  # and otherwise (a kick or a new deadline waits at most this long)
 RETRY_NS = 2_000_000  # a kick that found the kernel running is repeated after this
 _OFF = S.hc_event.offset
 TYPE_CHECKING = False  # typing costs start-up time; type checkers see True
@@ -77,8 +78,14 @@ class Events:
         due = read(at + _OFF["due"])
         return bool(read(at + _OFF["kick"])) or 0 < due <= self.now_tsc()
 
+    def armed(self, index: int) -> bool:
+        at = self.slot(index)
+        return bool(self.mem.read_u64(at + _OFF["due"]) or self.mem.read_u64(at + _OFF["kick"]))
+
     def _loop(self) -> None:
-        while not self.over.wait(TICK_S):
+        tick = IDLE_TICK_S
+        while not self.over.wait(tick):
+            tick = IDLE_TICK_S
             if not self.base:
                 info = boot_info(self.mem)
                 if not info or not info["hc_events"]:
@@ -88,6 +95,8 @@ class Events:
                 self.base = info["hc_events"]  # last: deliver() starts looking then
             now = time.monotonic_ns()
             for i, v in enumerate(self.vcpus):
+                if v.in_run and self.armed(i):
+                    tick = TICK_S
                 if v.in_run and now - self.kicked_at[i] >= RETRY_NS and self.wanted(i):
                     self.kicked_at[i] = now
                     with self.lock:
