@@ -20,9 +20,10 @@ import time
 from fcntl import ioctl
 
 from ..abi import S
-from ..guestmem import GuestMemory
+from ..guestmem import GuestFault, GuestMemory
 from ..kernlog import boot_info
 from . import kvm
+from .errors import UhyveError
 
 TICK_S = 0.001  # how often the ticker looks while an event is armed on a running vCPU
 IDLE_TICK_S = 0.005  # and otherwise (a kick or a new deadline waits at most this long)
@@ -43,11 +44,14 @@ def guest_tsc(fd: int) -> int:
 
 
 class Events:
-    def __init__(self, mem: GuestMemory, vcpus: list[Vcpu], tsc_khz: int, signum: int):
+    def __init__(self, mem: GuestMemory, vcpus: list[Vcpu], tsc_khz: int, signum: int,
+                 tsc0: int | None = None):
         self.mem, self.vcpus, self.signum = mem, vcpus, signum
         # guest TSC = tsc0 + (host monotonic ns - ns0) * khz / 1e6 (KVM keeps it in step)
-        self.ns0, self.tsc0 = time.monotonic_ns(), guest_tsc(vcpus[0].fd)
+        self.ns0 = time.monotonic_ns()
+        self.tsc0 = guest_tsc(vcpus[0].fd) if tsc0 is None else tsc0
         self.khz = tsc_khz
+        self.fault = ""  # the ticker found the guest's event data outside its memory
         self.base = 0  # boot_info.hc_events once the kernel set it
         self.entry = self.entry_start = self.entry_end = 0
         self.kicked_at = [0] * len(vcpus)  # host ns of each vCPU's last kick
@@ -83,6 +87,15 @@ class Events:
         return bool(self.mem.read_u64(at + _OFF["due"]) or self.mem.read_u64(at + _OFF["kick"]))
 
     def _loop(self) -> None:
+        try:
+            self._tick()
+        except GuestFault as e:  # a vCPU thread ends the guest with it (deliver())
+            self.fault = str(e)
+            with self.lock:
+                if not self.over.is_set() and self.vcpus[0].in_run:
+                    signal.pthread_kill(self.vcpus[0].thread, self.signum)
+
+    def _tick(self) -> None:
         tick = IDLE_TICK_S
         while not self.over.wait(tick):
             tick = IDLE_TICK_S
@@ -105,7 +118,17 @@ class Events:
 
     def deliver(self, v: Vcpu) -> None:
         """On v's thread, out of KVM_RUN: send it to event_entry if an event is due
-        and it runs the application (ring 3); else leave it as it is."""
+        and it runs the application (ring 3); else leave it as it is.  UhyveError
+        when the guest's event data lies outside its memory."""
+        try:
+            if self.fault:
+                raise GuestFault(self.fault)
+            self._deliver(v)
+        except GuestFault as e:
+            raise UhyveError(f"the guest broke the event protocol: {e}; is the image built "
+                             "for this hermit version?") from None
+
+    def _deliver(self, v: Vcpu) -> None:
         if not self.base or not self.wanted(v.index):
             return
         # Which mode: kvm_pvm's CS does not say (measured: 0x33 in the kernel's idle
