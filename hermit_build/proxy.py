@@ -4,8 +4,8 @@ Keep this module's imports light: it is on the path from process start to the
 first guest instruction.
 """
 
+import _signal as signal  # the C module: `signal` adds enums, ~5 ms at start-up
 import os
-import signal
 import sys
 
 from . import stdfds

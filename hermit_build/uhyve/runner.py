@@ -1,11 +1,9 @@
 """Boot one image: build the VM, its vCPU and boot structures, serve the guest."""
 
+import _signal as signal  # the C module: `signal` adds enums, ~5 ms at start-up
 import os
-import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ..abi import C
 from ..config import RunConfig, kvm_is_pvm
@@ -56,7 +54,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.ready()
         if cfg.landlock:
             services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet
-        with services, Watchdog(cfg.timeout), _events(vm, vcpus, pvm):
+        with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             try:
                 status = run_all(vcpus, services, cfg.uart)
@@ -74,23 +72,25 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.close()
 
 
-@contextmanager
-def _events(vm: Vm, vcpus: list[Vcpu], pvm: bool) -> Iterator[None]:
-    """kvm_pvm delivers no interrupts: the loader delivers timer and kick events
-    (events.py) while the guest runs."""
-    if not pvm:
-        yield
-        return
-    events = Events(vm.mem, vcpus, vcpus[0].tsc_khz(), KICK)
-    for v in vcpus:
-        v.events = events
-    previous = signal.signal(KICK, _ignore)  # smp.run_all puts its own for several vCPUs
-    events.start()
-    try:
-        yield
-    finally:
-        events.stop()
-        signal.signal(KICK, previous)
+class _Events:
+    """kvm_pvm delivers no interrupts: while the guest runs, the loader delivers timer
+    and kick events (events.py).  A class, not contextlib: the boot path stays light."""
+
+    def __init__(self, vm: Vm, vcpus: list[Vcpu], pvm: bool):
+        self.events = Events(vm.mem, vcpus, vcpus[0].tsc_khz(), KICK) if pvm else None
+        self.previous: object = None
+        for v in vcpus if self.events else ():
+            v.events = self.events
+
+    def __enter__(self) -> None:
+        if self.events:
+            self.previous = signal.signal(KICK, _ignore)  # smp.run_all puts its own for >1
+            self.events.start()
+
+    def __exit__(self, *_: object) -> None:
+        if self.events:
+            self.events.stop()
+            signal.signal(KICK, self.previous)
 
 
 def _ignore(*_: object) -> None:
