@@ -2,8 +2,9 @@
 
 The kernel says per cpu when it wants its timer (struct hc_event `due`, a guest
 TSC value) and when another cpu wants it to look at once (`kick`), with plain
-stores: no exits.  A ticker thread looks every TICK_S; when an event is due on a
-vCPU that is inside KVM_RUN it interrupts that thread's KVM_RUN with a signal.
+stores: no exits.  A ticker thread looks every TICK_S while an event is armed on a
+running vCPU (else every IDLE_TICK_S); when one is due on a vCPU that is inside
+KVM_RUN it interrupts that thread's KVM_RUN with a signal.
 The vCPU's own thread then delivers it (deliver()), only if the vCPU runs the
 application: it saves the registers `syscall` clobbers in the event slot and sends
 the vCPU to the kernel's event_entry (arch/x86/event.c), which does what the timer
