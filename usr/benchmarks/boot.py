@@ -31,6 +31,7 @@ from bootreport import (
     render,
     to_json,
 )
+from chart import Row, write_svg
 
 HERE = Path(__file__).resolve().parent
 SOURCES = [HERE.parent / "tests", HERE]  # where the Linux build finds <image>.c
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=20, help="timed runs per configuration")
     p.add_argument("--image", help=f"hermit image to boot (default: <sdk>/{HELLO})")
     p.add_argument("--json", type=Path, help="also write the results to this file")
+    p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     args = p.parse_args(argv)
     if args.runs < 1:
@@ -195,6 +197,12 @@ def bench(args: argparse.Namespace) -> int:
                  else str(image), targets))
     if args.json:
         args.json.write_text(json.dumps(to_json(facts, results, base, sizes, targets), indent=2))
+    if args.svg and base is not None:
+        # each configuration's median wall time; uhyve's target: faster than the baseline
+        rows = [Row(r.config.label, {"median wall time": r.median_ms / base.median_ms
+                                     if r.ok else None}, 1.0 if r.config.key == "uhyve" else None)
+                for r in results]
+        write_svg(args.svg, f"Boot: {image.name}, whole process", rows, base.config.label)
     failed = [r for r in results if r.error]
     for r in failed:
         print(f"bench: {r.config.label} failed: {r.error}", file=sys.stderr)

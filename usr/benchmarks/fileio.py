@@ -34,6 +34,7 @@ from pathlib import Path
 from boot import QEMU, BenchError, build_native, kvm_problem_from, run_cli
 from bootmeasure import Config, clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
+from chart import Row, write_svg
 
 HERE = Path(__file__).resolve().parent
 IMAGE = "extra/benchmarks/fileio"
@@ -85,6 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chunks", default="1M,64K",
                    help="bytes per read()/write() call, comma-separated (default 1M,64K)")
     p.add_argument("--json", type=Path, help="also write the results to this file")
+    p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     args = p.parse_args(argv)
     if args.runs < 1 or not 1 <= args.mib <= 1 << 20:
@@ -268,6 +270,23 @@ def to_json(facts: dict[str, str], cells: list[Cell], mib: int, verdict: tuple[s
     }
 
 
+def chart_rows(cells: list[Cell]) -> list[Row]:
+    """Write and read throughput per chunk size, × native per loader; the target
+    (uhyve at TARGET of native) on the TARGET_CHUNK rows."""
+    rows = []
+    for chunk in dict.fromkeys(c.chunk for c in cells):
+        same = [c for c in cells if c.chunk == chunk]
+        native = next((c for c in same if c.config.key == "native" and c.ok), None)
+        for key, what in (("write_mib_s", "write"), ("read_mib_s", "read")):
+            if native is None or not native.median(key):
+                continue
+            ratios = {c.config.label: c.median(key) / native.median(key) if c.ok else None
+                      for c in same if c.config.key != "native"}
+            rows.append(Row(f"{what}, {size_text(chunk)} chunks", ratios,
+                            TARGET if chunk == TARGET_CHUNK else None))
+    return rows
+
+
 def bench(args: argparse.Namespace) -> int:
     sdk = args.sdk.resolve()
     if not sdk.is_dir():
@@ -293,6 +312,8 @@ def bench(args: argparse.Namespace) -> int:
     print(render(facts, cells, args.mib, verdict))
     if args.json:
         args.json.write_text(json.dumps(to_json(facts, cells, args.mib, verdict), indent=2))
+    if args.svg:
+        write_svg(args.svg, f"File I/O throughput, {args.mib} MiB", chart_rows(cells))
     failed = [c for c in cells if c.error]
     for c in failed:
         print(f"bench: {c.config.label}, {size_text(c.chunk)} chunks failed: {c.error}",

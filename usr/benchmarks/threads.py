@@ -29,6 +29,7 @@ from pathlib import Path
 from boot import PYTHON, QEMU, BenchError, kvm_problem_from, run_cli
 from bootmeasure import clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
+from chart import Row, write_svg
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 300  # seconds for one run: TCG is slow
@@ -138,6 +139,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hg-ms", type=int, default=500, help="hourglass duration per run")
     p.add_argument("--no-tcg", action="store_true", help="leave out QEMU without KVM")
     p.add_argument("--json", type=Path, help="also write the results to this file")
+    p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     a = p.parse_args(argv)
     if a.runs < 1 or a.threads < 1 or a.samples < 3 or a.hg_ms < 1:
@@ -323,6 +325,25 @@ def render(a: argparse.Namespace, facts: dict[str, str], table: str, checked: li
     return "\n".join(out)
 
 
+def chart_rows(cfgs: list[Config], results: dict[str, dict[str, Outcome]]) -> list[Row]:
+    """Each figure with a native baseline or a target: × native per loader."""
+    rows = []
+    for b in BENCHES:
+        native = results["native"][b.name]
+        for m in b.metrics:
+            target = next((t for t in TARGETS if t[1] == b.name and t[2] == m.key), None)
+            base = None if native.error else native.values.get(m.key)
+            if not base or not (m.ratio or target):
+                continue
+            bound = None if target is None else (
+                target[4] if target[3].startswith("ratio") else target[4] / base)
+            ratios = {c.label: (results[c.key][b.name].values.get(m.key, 0.0) / base
+                                if not results[c.key][b.name].error else None)
+                      for c in cfgs if c.key != "native"}
+            rows.append(Row(f"{b.name}: {m.label}", ratios, bound))
+    return rows
+
+
 def bench(a: argparse.Namespace) -> int:
     sdk = a.sdk.resolve()
     if not (sdk / "bin/proxy").is_file():
@@ -335,6 +356,9 @@ def bench(a: argparse.Namespace) -> int:
     facts = machine_facts(kvm_problem, python, QEMU)
     checked = targets(cfgs, results)
     print(render(a, facts, markdown_table(cfgs, results), checked, cfgs, results))
+    if a.svg:
+        write_svg(a.svg, f"Threads and system calls, {a.threads} cpus",
+                  chart_rows(cfgs, results))
     if a.json:
         a.json.write_text(json.dumps({
             "facts": facts, "threads": a.threads, "runs": a.runs, "targets": checked,
