@@ -5,9 +5,6 @@ HERMIT_CPUS=1, 2 and 4; each checks its own result and exits non-zero on a wrong
 Apps given no thread count take it from sched_getaffinity, so `threads=N` in their
 output also checks that the guest sees its N cpus.  The same sources built as static
 musl binaries must pass on Linux: that is what proves the apps themselves right.
-
-What hermit cannot do yet is marked xfail (not strict) by `known_failure`: remove its
-cases as the features land.
 """
 
 import os
@@ -108,17 +105,10 @@ def check_output(r: subprocess.CompletedProcess, app: App, threads: int | None) 
             f"{threads}: the guest does not see its cpus"
 
 
-def known_failure(name: str, loader: dict[str, str], cpus: int) -> str | None:
-    """Why this case fails on hermit today, or None: remove cases as features land."""
-    return None
-
-
 @pytest.mark.parametrize("cpus", CPUS, ids=lambda c: f"{c}cpu")
 @pytest.mark.parametrize("name", list(APPS))
-def test_on_hermit(sdk, loader, tmp_path, request, name, cpus):
+def test_on_hermit(sdk, loader, tmp_path, name, cpus):
     app = APPS[name]
-    if why := known_failure(name, loader, cpus):
-        request.applymarker(pytest.mark.xfail(reason=why, strict=False))
     threads = app.fixed_threads or (cpus if app.default_threads else None)
     argv = app.argv(app.fixed_threads)  # no count: the app must find the cpus itself
     if name == "sleep_accuracy" and loader.get("HERMIT_KVM") != "0":
