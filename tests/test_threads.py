@@ -100,14 +100,17 @@ def values(stdout: str) -> dict[str, str]:
 # to the host).  "seen" is what this project's machines (2 cpus, kvm_pvm, shared with
 # other builds, load 2-3) printed with 1, 2 and 4 cpus, before the bound was chosen.
 
-# cycles (median of batches per call): (kvm, tcg, native) upper bounds; every figure > 0
-CYCLE_BOUNDS = {
+# cycles (median of batches per call): (kvm, tcg, native) upper bounds, None for none;
+# every figure > 0
+CYCLE_BOUNDS: dict[str, dict[str, tuple[int | None, ...]]] = {
     "basic": {
         # hermit: the SDK's shortcuts, no system call (seen 4.5-6.1 kvm, 34-65 tcg); a
         # trap or an exit to the host costs >= 7,000.  Linux: a real system call (seen
         # 334-392 and 1,195-1,586); room for hosts with costlier mitigations
         "getpid_cycles": (1_000, 1_000, 20_000),
-        "sched_yield_cycles": (1_000, 2_000, 50_000),  # seen 28-35, 57-114
+        # Linux's gives the cpu to whatever else the host runs, for its slices (seen
+        # 1,195-1,586 on its own, 5.8M with two busy loops beside it): no bound there
+        "sched_yield_cycles": (1_000, 2_000, None),  # seen 28-35, 57-114
         # a TSC read and a scaling, no exit (seen 63-83, 120-225, 65-76); Linux gets
         # room for a clocksource without vDSO
         "clock_gettime_cycles": (2_000, 5_000, 5_000),
@@ -120,20 +123,26 @@ CYCLE_BOUNDS = {
         "page_touch_cycles": (200_000, 200_000, 100_000),
     },
     # create+join of one thread (seen 108k-434k, 523k-862k, 95k-118k) and per thread of
-    # a batch (seen 120k-643k, 623k-2.9M, 95k-272k).  With more vCPUs than host cpus a
-    # wake-up across vCPUs may wait for the host scheduler (ms), hence ~4 ms and ~19 ms
+    # a batch (seen 120k-643k, 623k-2.9M, 95k-272k), on one vCPU: ~4 ms and ~19 ms, the
+    # guest's scheduler alone.  Threads the host schedules (Linux's, or hermit's on
+    # more than one vCPU) wait for a host cpu on a busy host (seen 10.4M on Linux with
+    # two busy loops beside it): HOST_SCHEDULED_MAX there
     "thread_create": {
-        "create_join_cycles": (10_000_000, 50_000_000, 10_000_000),
-        "batch_per_thread_cycles": (10_000_000, 50_000_000, 10_000_000),
+        "create_join_cycles": (10_000_000, 50_000_000, None),
+        "batch_per_thread_cycles": (10_000_000, 50_000_000, None),
     },
 }
 PLACES = ("kvm", "tcg", "native")
+HOST_SCHEDULED_MAX = 100_000_000  # ~40 ms: ten of the host scheduler's slices
 
-# hg: the share of its window a spinner lost.  When the spinners fit the host's cpus
-# they keep at least a tenth of it (seen 50k-287k ppm with 1 thread, 456k-740k with 2:
-# the other builds take their share); more spinners than host cpus may lose it all
-# (seen 650k-969k at 4 on 2).  Lost time is counted inside the window, so <= 1,000,000.
-HG_FITTING_MAX_LOST_PPM = 900_000
+# hg: the share of its window a spinner lost depends on what else the host runs (seen
+# 50k-740k ppm with 1-2 threads, up to 969k at 4 on 2), so it is held only to <= 100%.
+# How often a spinner is interrupted grows little with the host's load (its scheduler
+# switches every few hundred microseconds at most): under KVM and on Linux a spinner is
+# stopped at most HG_MAX_GAPS_PER_MS times per ms of its window (seen 0.8-8, also with
+# four busy loops beside it), which an interrupt or event storm exceeds.  Under TCG,
+# QEMU's own exits chop the loop (seen up to 196).
+HG_MAX_GAPS_PER_MS = 50
 
 
 def sleep_bound_us(where: str, cpus: int) -> str:
@@ -159,16 +168,19 @@ def sleep_bound_us(where: str, cpus: int) -> str:
 
 
 def check_bounds(name: str, found: dict[str, str], where: str, cpus: int) -> None:
-    bounds = CYCLE_BOUNDS.get(name, {})
-    for key, limits in bounds.items():
+    for key, limits in CYCLE_BOUNDS.get(name, {}).items():
         value, limit = float(found[key]), limits[PLACES.index(where)]
-        assert 0 < value < limit, f"{name}: {key}={found[key]}, bound {limit} ({where})"
+        if name == "thread_create" and (where == "native" or cpus > 1):
+            limit = HOST_SCHEDULED_MAX
+        assert value > 0, f"{name}: {key}={found[key]}"
+        assert limit is None or value < limit, f"{name}: {key}={found[key]}, bound {limit} " \
+            f"({where})"
     if name == "hg":
-        check_hg(found, fits=int(found["threads"]) <= len(os.sched_getaffinity(0)))
+        check_hg(found, where)
 
 
-def check_hg(found: dict[str, str], fits: bool) -> None:
-    """hg's figures agree with each other, and spinners that fit keep some time."""
+def check_hg(found: dict[str, str], where: str) -> None:
+    """hg's figures agree with each other, and a spinner is not interrupted in a storm."""
     threads, threshold = int(found["threads"]), int(found["threshold_cycles"])
     gaps, max_gap = int(found["gaps"]), int(found["max_gap_cycles"])
     lost_ppm = float(found["lost_ppm"])
@@ -183,8 +195,10 @@ def check_hg(found: dict[str, str], fits: bool) -> None:
     longest = RUN_TIMEOUT * float(found["tsc_mhz"]) * 1e6
     assert max_gap < longest, f"a gap of {max_gap} cycles is longer than the run"
     assert 0 <= lost_ppm <= 1_000_000 and (gaps or lost_ppm == 0), found
-    if fits:
-        assert lost_ppm < HG_FITTING_MAX_LOST_PPM, f"hg: lost_ppm={lost_ppm}"
+    window_ms = int(found["duration_cycles"]) / (float(found["tsc_mhz"]) * 1e3)
+    rate = max(int(found[f"thread{t}_gaps"]) for t in range(threads)) / window_ms
+    if where != "tcg":
+        assert rate < HG_MAX_GAPS_PER_MS, f"hg: a spinner stopped {rate:.1f} times per ms"
 
 
 def check_output(r: subprocess.CompletedProcess, app: App, threads: int | None) -> None:
