@@ -4,7 +4,8 @@
  * Whenever two consecutive readings are further apart than argv[3] cycles (default
  * 1000), the CPU was taken away (interrupt, exit to the hypervisor, preemption): the
  * gap is recorded.  Output: key=value lines: the largest gaps in cycles, their number,
- * the fraction of the time lost (ppm), per thread and overall. */
+ * the fraction of the measuring window lost (ppm, at most 1,000,000), per thread and
+ * overall. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -83,7 +84,9 @@ static void *spin(void *arg)
 			min = d;
 		if (d > threshold) {
 			gaps++;
-			lost += d;
+			/* only the part inside the window is lost from it: a gap that
+			 * ends past `end` would otherwise make lost_ppm exceed 100% */
+			lost += (t < end ? t : end) - prev;
 			keep(s->top, d);
 		}
 		prev = t;
