@@ -84,6 +84,9 @@ APPS = {
     "hg": App("extra/benchmarks/hg", ["{threads}", "100"], [], ["max_gap_cycles", "lost_ppm"]),
     "thread_create": App("extra/benchmarks/thread_create", ["{threads}", "21"], [],
                          ["create_join_cycles", "batch_per_thread_cycles"]),
+    "malloc": App("extra/benchmarks/malloc", ["300", "21"], [],
+                  ["test_malloc_cycles", "malloc_1m_cycles", "malloc_1m_touch_cycles"],
+                  default_threads=False),
 }
 
 

@@ -1,5 +1,5 @@
-"""Many-cores benchmark (issues 3, 10): basic, stream, hg, thread_create and preempt,
-hermit against Linux.
+"""Many-cores benchmark (issues 3, 10, 11): basic, stream, hg, thread_create, preempt and
+malloc, hermit against Linux.
 
     python usr/benchmarks/threads.py --sdk build/stage/opt/hermit [--runs N] [--threads N]
 
@@ -56,6 +56,7 @@ class Bench:
             "hg": [str(a.threads), str(a.hg_ms)],
             "thread_create": [str(a.threads), str(a.samples)],
             "preempt": [str(a.samples)],
+            "malloc": [str(a.allocations), str(a.samples)],
         }[self.name]
 
 
@@ -88,6 +89,15 @@ BENCHES = [
                ratio=False),
         Metric("kill_latency_us", "pthread_kill to a computing thread", "µs"),
     )),
+    # issue 11: musl serves these with mmap and munmap; two bare system calls beside them
+    Bench("malloc", (
+        Metric("test_malloc_cycles", "test-malloc: random size ≤ 8 MiB, 2 bytes touched",
+               "cycles"),
+        Metric("malloc_1m_cycles", "malloc+free 1 MiB", "cycles"),
+        Metric("malloc_1m_touch_cycles", "malloc+free 1 MiB, every page touched", "cycles"),
+        Metric("syscall_pair_cycles", "two syscall(SYS_getppid), the floor of the above",
+               "cycles"),
+    )),
 ]
 
 # name, benchmark, metric key, kind, bound: "max" and "min" are absolute bounds,
@@ -109,6 +119,10 @@ TARGETS = [
      40.0),
     ("pthread_kill reaches a computing thread within 10 ms", "preempt", "kill_latency_us",
      "max", 10_000.0),
+    ("test-malloc pattern at most 2× Linux's", "malloc", "test_malloc_cycles", "ratio_max", 2.0),
+    ("malloc+free 1 MiB at most 2× Linux's", "malloc", "malloc_1m_cycles", "ratio_max", 2.0),
+    ("malloc+touch+free 1 MiB at most 2× Linux's", "malloc", "malloc_1m_touch_cycles",
+     "ratio_max", 2.0),
 ]
 
 
@@ -136,14 +150,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="threads (and HERMIT_CPUS) for stream, hg, thread_create")
     p.add_argument("--samples", type=int, default=201, help="samples for basic, thread_create")
     p.add_argument("--stream-elements", type=int, default=4_000_000, help="STREAM array size")
+    p.add_argument("--allocations", type=int, default=20_000,
+                   help="allocations of the test-malloc pattern (malloc)")
     p.add_argument("--hg-ms", type=int, default=500, help="hourglass duration per run")
     p.add_argument("--no-tcg", action="store_true", help="leave out QEMU without KVM")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     a = p.parse_args(argv)
-    if a.runs < 1 or a.threads < 1 or a.samples < 3 or a.hg_ms < 1:
-        p.error("--runs, --threads, --hg-ms must be positive and --samples at least 3")
+    if a.runs < 1 or a.threads < 1 or a.samples < 3 or a.hg_ms < 1 or a.allocations < 1:
+        p.error("--runs, --threads, --hg-ms, --allocations must be positive and --samples "
+                "at least 3")
     if a.stream_elements < a.threads:
         p.error("--stream-elements must be at least --threads")
     return a
