@@ -6,8 +6,11 @@
  * (only those may be unmapped by it), and dirty pages (used since they were last
  * zero).  Only dirty pages need clearing when handed out: guest RAM starts zeroed
  * under uhyve; under QEMU, where firmware ran, the kernel has the loader discard
- * the free RAM below 4 GiB at boot; and large runs are discarded when freed, which also
- * gives their memory back to the host.
+ * the free RAM below 4 GiB at boot; and freed runs are discarded in batches, which
+ * also gives their memory back to the host.  A page is marked dirty when handed out,
+ * touched or not: clearing it then makes the host fault in a page the application
+ * may never use (~15,000 cycles on kvm_pvm), so freed runs are not cleared for
+ * reuse but discarded (except the one kept for the next allocation of its size).
  */
 #include <hermit/arch.h>
 
@@ -16,11 +19,30 @@
 _Static_assert(3 * ((HERMIT_MAX_MEM + HERMIT_HIGH_MEM_BASE) / PAGE_SIZE / 8) <= (7UL << 20),
 	       "page bitmaps outgrow the PVH boot map");
 
-#define DISCARD_MIN 512 /* pages: a hypercall (a VM exit) costs about as much as
-			 * clearing 2 MiB */
-
 static uint64_t *used, *user, *dirty;
 static uint64_t nframes, hint, nfree;
+
+/* Freed runs wait here for one batch of discards: when DEFERRED_MAX are waiting,
+ * when they hold more than 1/DEFERRED_SHARE of RAM (the host keeps what the
+ * application touched in them until then), or when memory runs out. */
+#define DEFERRED_MAX 32
+#define DEFERRED_SHARE 4
+struct run {
+	uint64_t i, n;
+};
+static struct run deferred[DEFERRED_MAX];
+static unsigned ndeferred;
+static uint64_t deferred_pages;
+static void flush_deferred(void);
+static void defer(uint64_t i, uint64_t n);
+
+/* The last run of fewer than REUSE_MAX pages freed stays as it is for an allocation of
+ * the same size (a loop that maps and unmaps one buffer): clearing what it touched
+ * costs less than the host faulting in fresh pages for it.  Other sizes would clear
+ * pages the application may never have touched, each a host fault: those runs are
+ * discarded in the next batch instead. */
+#define REUSE_MAX 512
+static struct run reuse;
 
 static int test(const uint64_t *map, uint64_t i)
 {
@@ -148,16 +170,38 @@ static void take(uint64_t i, uint64_t n, int zero)
 /* n contiguous pages, or 0 when memory is exhausted. */
 uint64_t page_alloc(uint64_t n, int zero)
 {
+	if (n && n == reuse.n) {
+		uint64_t i = reuse.i;
+		reuse.n = 0;
+		make_clean(i, n, zero);
+		return i * PAGE_SIZE;
+	}
+	if (n > nfree && (ndeferred || reuse.n))
+		flush_deferred();
 	if (!n || n > nfree)
 		return 0;
 	uint64_t i = find_run(hint, n);
 	if (!i)
 		i = find_run(0, n);
+	if (!i && (ndeferred || reuse.n)) {
+		flush_deferred();
+		i = find_run(hint, n);
+		if (!i)
+			i = find_run(0, n);
+	}
 	if (!i)
 		return 0;
 	take(i, n, zero);
 	hint = i + n;
 	return i * PAGE_SIZE;
+}
+
+static int all_free(uint64_t i, uint64_t n)
+{
+	for (; n; i++, n--)
+		if (test(used, i))
+			return 0;
+	return 1;
 }
 
 int page_is_free(uint64_t addr, uint64_t n)
@@ -166,10 +210,12 @@ int page_is_free(uint64_t addr, uint64_t n)
 
 	if (addr % PAGE_SIZE || i + n > nframes || i + n < i)
 		return 0;
-	for (; n; i++, n--)
-		if (test(used, i))
-			return 0;
-	return 1;
+	if (all_free(i, n))
+		return 1;
+	if (!ndeferred && !reuse.n)
+		return 0;
+	flush_deferred(); /* unmapped pages are free to the application (MREMAP_FIXED) */
+	return all_free(i, n);
 }
 
 /* Take the free pages [addr, addr + n pages) for the application; 0 if any is not free. */
@@ -184,22 +230,84 @@ int page_claim(uint64_t addr, uint64_t n)
 	return 1;
 }
 
-void page_free(uint64_t addr, uint64_t n)
+/* Frames [i, i+n) become free. */
+static void release(uint64_t i, uint64_t n)
 {
-	uint64_t i = addr / PAGE_SIZE;
-
-	if (n >= DISCARD_MIN)
-		discard(i, n); /* the host gets the memory back; it is clean again */
 	set_range(used, i, n, 0);
-	set_range(user, i, n, 0);
 	nfree += n;
 	if (i < hint)
 		hint = i;
 }
 
+/* Give the deferred runs (and the one kept for reuse) back to the host, then make
+ * them free (clean, if the host took them). */
+static void flush_deferred(void)
+{
+	if (reuse.n) {
+		struct run r = reuse;
+		reuse.n = 0;
+		defer(r.i, r.n);
+	}
+	for (unsigned k = 0; k < ndeferred; k++) {
+		discard(deferred[k].i, deferred[k].n);
+		release(deferred[k].i, deferred[k].n);
+	}
+	ndeferred = 0;
+	deferred_pages = 0;
+}
+
+/* Hold [i, i+n) for the next batch of discards, merged with a waiting run where only
+ * free pages (MERGE_GAP at most) lie between them: one hypercall serves both. */
+#define MERGE_GAP 4096
+static void defer(uint64_t i, uint64_t n)
+{
+	deferred_pages += n;
+	for (unsigned k = 0; k < ndeferred; k++) {
+		struct run r = deferred[k];
+		uint64_t lo = r.i < i ? r.i : i, hi = r.i < i ? i + n : r.i + r.n;
+		uint64_t from = r.i < i ? r.i + r.n : i + n, gap = hi - lo - r.n - n;
+		if (gap > MERGE_GAP || !all_free(from, gap))
+			continue;
+		set_range(used, from, gap, 1); /* held with the runs until the batch */
+		nfree -= gap;
+		deferred_pages += gap;
+		deferred[k] = deferred[--ndeferred]; /* the merged run may meet another */
+		i = lo;
+		n = hi - lo;
+		k = (unsigned)-1;
+	}
+	if (ndeferred == DEFERRED_MAX) {
+		deferred_pages -= n;
+		flush_deferred();
+		deferred_pages += n;
+	}
+	deferred[ndeferred++] = (struct run){ i, n };
+}
+
+void page_free(uint64_t addr, uint64_t n)
+{
+	uint64_t i = addr / PAGE_SIZE;
+
+	set_range(user, i, n, 0);
+	if (n < REUSE_MAX) {
+		struct run old = reuse;
+		reuse = (struct run){ i, n };
+		if (!old.n)
+			return;
+		i = old.i;
+		n = old.n;
+	}
+	/* Freed runs go back to the host in batches: a DISCARD is a VM exit and a loader
+	 * round trip.  Until then they stay in use, so fresh (clean) pages are handed
+	 * out meanwhile and nothing needs clearing. */
+	defer(i, n);
+	if (deferred_pages > nframes / DEFERRED_SHARE)
+		flush_deferred();
+}
+
 uint64_t page_free_count(void)
 {
-	return nfree;
+	return nfree + deferred_pages + reuse.n;
 }
 
 void page_set_user(uint64_t addr, uint64_t n, int on)
