@@ -326,3 +326,26 @@ int page_is_user(uint64_t addr, uint64_t n)
 			return 0;
 	return 1;
 }
+
+/* How many of the pages from addr on (npages at most) are, or with on == 0 are
+ * not, the application's: a word of the bitmap at a time. */
+uint64_t page_user_prefix(uint64_t addr, uint64_t npages, int on)
+{
+	uint64_t i = addr / PAGE_SIZE, k = 0;
+
+	while (k < npages && i + k < nframes) {
+		uint64_t at = i + k, bits = user[at / 64] >> (at % 64);
+		if (!on)
+			bits = ~bits;
+		uint64_t valid = 64 - at % 64; /* bits of this word from `at` on */
+		uint64_t same = ~bits ? (uint64_t)__builtin_ctzll(~bits) : 64;
+		if (same > valid)
+			same = valid;
+		k += same;
+		if (same < valid)
+			break;
+	}
+	if (k < npages && i + k >= nframes && !on)
+		k = npages; /* beyond RAM: nothing is the application's */
+	return k < npages ? k : npages;
+}

@@ -70,15 +70,13 @@ long vma_munmap(uint64_t addr, uint64_t len)
 		return -EINVAL;
 	uint64_t n = ALIGN_UP(len, PAGE_SIZE) / PAGE_SIZE;
 	for (uint64_t i = 0; i < n;) {
-		uint64_t run = 0, a = addr + i * PAGE_SIZE;
-		while (i + run < n && page_is_user(a + run * PAGE_SIZE, 1))
-			run++;
+		uint64_t a = addr + i * PAGE_SIZE, run = page_user_prefix(a, n - i, 1);
 		if (run) { /* the application's pages: present again (PROT_NONE ends), then free */
 			arch_release_pages(a, run);
 			page_free(a, run);
 			i += run;
 		} else {
-			i++;
+			i += page_user_prefix(a, n - i, 0);
 		}
 	}
 	return 0;

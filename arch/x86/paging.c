@@ -147,7 +147,11 @@ static int set_pages(uint64_t addr, uint64_t npages, enum how how)
 	int present = how == OPEN || how == RELEASE;
 
 	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t a = addr + i * PAGE_SIZE;
+		uint64_t a = addr + i * PAGE_SIZE, *large = present ? walk(a, 1, 0) : 0;
+		if (large && (*large & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS)) {
+			i += (SIZE_2M - (a & (SIZE_2M - 1))) / PAGE_SIZE - 1;
+			continue; /* present as a whole: nothing to walk page by page */
+		}
 		if (present && arch_is_mapped(a))
 			continue; /* keeps large pages whole, and an entry its accessed bit */
 		uint64_t *pte = pte_4k(a);

@@ -74,6 +74,7 @@ int page_claim(uint64_t addr, uint64_t npages);
 void page_free(uint64_t addr, uint64_t npages);
 void page_set_user(uint64_t addr, uint64_t npages, int on);
 int page_is_user(uint64_t addr, uint64_t npages);
+uint64_t page_user_prefix(uint64_t addr, uint64_t npages, int on);
 int page_is_free(uint64_t addr, uint64_t npages);
 uint64_t page_free_count(void);
 
