@@ -16,10 +16,15 @@
 
 /* The PVH entry maps 8 MiB beyond the image: the bitmaps of the largest guest and its
  * first page tables must fit there. */
-_Static_assert(3 * ((HERMIT_MAX_MEM + HERMIT_HIGH_MEM_BASE) / PAGE_SIZE / 8) <= (7UL << 20),
+_Static_assert(3 * ((HERMIT_MAX_MEM + HERMIT_HIGH_MEM_BASE) / PAGE_SIZE / 8) +
+			       (HERMIT_MAX_MEM + HERMIT_HIGH_MEM_BASE) / PAGE_SIZE / 64 / 8 + 8 <=
+		       (7UL << 20),
 	       "page bitmaps outgrow the PVH boot map");
 
 static uint64_t *used, *user, *dirty;
+/* A bit per word of `used`, set when all its 64 pages are used: a search skips
+ * 4096 used pages at a time, so its cost grows with RAM / 4096, not with the heap. */
+static uint64_t *full;
 static uint64_t nframes, hint, nfree;
 
 /* Freed runs wait here for one batch of discards: when DEFERRED_MAX are waiting,
@@ -59,10 +64,19 @@ static void set_range(uint64_t *map, uint64_t i, uint64_t n, int on)
 		map[i / 64] = on ? map[i / 64] | (1ULL << (i % 64)) : map[i / 64] & ~(1ULL << (i % 64));
 }
 
+/* set_range for `used`, keeping `full` in step. */
+static void set_used(uint64_t i, uint64_t n, int on)
+{
+	set_range(used, i, n, on);
+	for (uint64_t w = i / 64; n && w <= (i + n - 1) / 64; w++)
+		full[w / 64] = used[w] == ~0ULL ? full[w / 64] | (1ULL << (w % 64)) :
+						    full[w / 64] & ~(1ULL << (w % 64));
+}
+
 /* Mark frames [from, to) used; returns how many. */
 static uint64_t reserve(uint64_t from, uint64_t to)
 {
-	set_range(used, from, to - from, 1);
+	set_used(from, to - from, 1);
 	return to - from;
 }
 
@@ -88,10 +102,12 @@ void page_init(uint64_t first_free)
 	used = (uint64_t *)first_free;
 	user = used + words;
 	dirty = user + words;
-	uint64_t end = ALIGN_UP((uint64_t)(dirty + words), PAGE_SIZE) / PAGE_SIZE;
+	full = dirty + words;
+	uint64_t fwords = ALIGN_UP(words, 64) / 64;
+	uint64_t end = ALIGN_UP((uint64_t)(full + fwords), PAGE_SIZE) / PAGE_SIZE;
 	int uhyve = boot_info->loader == HERMIT_LOADER_UHYVE;
 	if (!uhyve)
-		memset(used, 0, 3 * words * 8); /* uhyve: untouched since the VM began, zero */
+		memset(used, 0, (3 * words + fwords) * 8); /* uhyve: untouched since the VM began, zero */
 	reserve(nframes, words * 64); /* the last word's bits past the end of RAM */
 	nfree = 0;
 	for (unsigned r = 0; r < nranges; r++) {
@@ -121,6 +137,11 @@ static uint64_t find_run(uint64_t from, uint64_t n)
 	uint64_t run = 0;
 
 	for (uint64_t i = from; i < nframes; i++) {
+		if (!(i % 4096) && full[i / 4096] == ~0ULL) {
+			run = 0;
+			i += 4095; /* 4096 used frames */
+			continue;
+		}
 		if (!(i % 64) && used[i / 64] == ~0ULL) {
 			run = 0;
 			i += 63;
@@ -162,7 +183,7 @@ static void make_clean(uint64_t i, uint64_t n, int zero)
 /* Frames [i, i+n) become used (and zero, if asked). */
 static void take(uint64_t i, uint64_t n, int zero)
 {
-	set_range(used, i, n, 1);
+	set_used(i, n, 1);
 	nfree -= n;
 	make_clean(i, n, zero);
 }
@@ -233,7 +254,7 @@ int page_claim(uint64_t addr, uint64_t n)
 /* Frames [i, i+n) become free. */
 static void release(uint64_t i, uint64_t n)
 {
-	set_range(used, i, n, 0);
+	set_used(i, n, 0);
 	nfree += n;
 	if (i < hint)
 		hint = i;
@@ -268,7 +289,7 @@ static void defer(uint64_t i, uint64_t n)
 		uint64_t from = r.i < i ? r.i + r.n : i + n, gap = hi - lo - r.n - n;
 		if (gap > MERGE_GAP || !all_free(from, gap))
 			continue;
-		set_range(used, from, gap, 1); /* held with the runs until the batch */
+		set_used(from, gap, 1); /* held with the runs until the batch */
 		nfree -= gap;
 		deferred_pages += gap;
 		deferred[k] = deferred[--ndeferred]; /* the merged run may meet another */
