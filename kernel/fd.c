@@ -16,7 +16,10 @@
 #define FILES_MAX (FD_MAX + 2 * HERMIT_HC_MAILBOX_SLOTS)
 
 static struct file pool[FILES_MAX];
-static struct file *free_files;
+static struct file *free_files; /* descriptions given back */
+static unsigned never_used;     /* pool[never_used..] were never handed out: a free
+				 * list built at boot would touch all of the pool's
+				 * pages, each a host fault (~110 us of boot on kvm_pvm) */
 static struct file *fds[FD_MAX];
 static uint8_t cloexec[FD_MAX];
 
@@ -24,9 +27,12 @@ struct file *file_alloc(enum file_kind kind, const struct file_ops *ops, int fla
 {
 	struct file *f = free_files;
 
-	if (!f)
+	if (f)
+		free_files = f->next_free;
+	else if (never_used < FILES_MAX)
+		f = &pool[never_used++];
+	else
 		return 0;
-	free_files = f->next_free;
 	*f = (struct file){ .refs = 1, .kind = kind, .flags = flags, .ops = ops };
 	return f;
 }
@@ -81,10 +87,6 @@ long fd_install(struct file *f, int exec)
 /* Guest fds 0-2 are the loader's handles 0-2 (its stdin, stdout, stderr). */
 void fd_init(void)
 {
-	for (int i = FILES_MAX - 1; i >= 0; i--) {
-		pool[i].next_free = free_files;
-		free_files = &pool[i];
-	}
 	static const int modes[3] = { O_RDONLY, O_WRONLY, O_WRONLY };
 	for (int fd = 0; fd < 3; fd++) {
 		struct file *f = file_alloc(FILE_HOST, &host_file_ops, modes[fd]);
