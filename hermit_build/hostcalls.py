@@ -138,6 +138,17 @@ class HostServices:
             buf=a["buf"], len=a["len"], argc=self.argc, argv_bytes=len(self.args_blob),
             envc=self.envc, env_bytes=len(self.env_blob)))
 
+    def place_args(self, top: int) -> int:
+        """Put struct hc_args and the strings in the pages just below `top` (uhyve,
+        before boot: boot_info.args); their GPA, page-aligned."""
+        blob = self.args_blob + self.env_blob
+        at = (top - S.hc_args.size - len(blob)) & ~0xFFF
+        self.mem.write(at, S.hc_args.pack(
+            buf=at + S.hc_args.size, len=len(blob), argc=self.argc,
+            argv_bytes=len(self.args_blob), envc=self.envc, env_bytes=len(self.env_blob)))
+        self.mem.write(at + S.hc_args.size, blob)
+        return at
+
     def _time(self, gpa: int) -> None:
         self._set(S.hc_time, gpa, "ns", time.time_ns())
 

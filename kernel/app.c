@@ -20,10 +20,37 @@ static void fill_vector(uint64_t *vec, char *strings, uint64_t count)
 	vec[count] = 0;
 }
 
+/* Pages of the arguments the loader placed in guest memory (boot_info.args), or 0
+ * when it did not, or not as the ABI says (then they are asked for by hypercall). */
+uint64_t app_args_pages(void)
+{
+	const struct hc_args *a = (const struct hc_args *)boot_info->args;
+	uint64_t at = boot_info->args;
+
+	if (!at)
+		return 0;
+	if (at % PAGE_SIZE || !ram_contains(at, sizeof(*a)) || a->buf != at + sizeof(*a) ||
+	    a->len > HERMIT_ARGS_MAX || a->argv_bytes + a->env_bytes != a->len ||
+	    at + sizeof(*a) + a->len > HERMIT_BOOT_MAPPED_BYTES || !ram_contains(a->buf, a->len)) {
+		boot_info->args = 0;
+		return 0;
+	}
+	return ALIGN_UP(sizeof(*a) + a->len, PAGE_SIZE) / PAGE_SIZE;
+}
+
 /* Fetch argv and envp into the top of the stack; returns where the strings start. */
 static char *fetch_args(uint64_t top, struct hc_args *a)
 {
-	uint64_t room = ARGS_FIRST_TRY;
+	uint64_t room = ARGS_FIRST_TRY, pages = app_args_pages();
+
+	if (pages) { /* placed before boot: no hypercall (~200 us of boot on kvm_pvm) */
+		*a = *(const struct hc_args *)boot_info->args;
+		char *strings = (char *)ALIGN_DOWN(top - a->len, 16);
+		memcpy(strings, (const void *)a->buf, a->len);
+		page_free(boot_info->args, pages);
+		boot_info->args = 0;
+		return strings;
+	}
 
 	for (;;) {
 		*a = (struct hc_args){ .buf = top - room, .len = room };

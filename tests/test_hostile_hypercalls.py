@@ -131,3 +131,16 @@ def test_kernel_log_garbage(hs, log_addr, head):
     put(hs, S.boot_info, gpa=C.BOOT_INFO_ADDR, magic=C.BOOT_INFO_MAGIC, log_addr=log_addr,
         log_head=head)
     assert isinstance(kernlog.kernel_log(hs.mem), str)
+
+
+def test_arguments_placed_before_boot(hs):
+    """uhyve's boot_info.args: struct hc_args, then the strings, page-aligned under
+    the top it is given; the same answer HC_ARGS would give."""
+    top = RAM - 3 * 4096 + 100
+    at = hs.place_args(top)
+    a = S.hc_args.unpack(hs.mem.view(at, S.hc_args.size))
+    assert at % 4096 == 0 and at + S.hc_args.size + a["len"] <= top
+    assert a["buf"] == at + S.hc_args.size
+    assert (a["argc"], a["envc"]) == (1, 1)
+    assert hs.mem.read(a["buf"], a["len"]) == b"prog\0A=1\0"
+    assert (a["argv_bytes"], a["env_bytes"]) == (5, 4)

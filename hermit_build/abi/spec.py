@@ -155,6 +155,10 @@ STRUCTS: dict[str, list[str]] = {
         # word says 1 (the loader cannot tell the modes apart itself on kvm_pvm).
         "entry_start",
         "entry_end",
+        # uhyve: GPA of a struct hc_args it filled before boot, its strings at `buf`
+        # right after it, all in the first BOOT_MAPPED_BYTES: the kernel keeps those
+        # pages until it copied them (0: the kernel asks with HC_ARGS, as under QEMU).
+        "args",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

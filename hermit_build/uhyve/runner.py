@@ -5,7 +5,7 @@ import os
 import threading
 import time
 
-from ..abi import C
+from ..abi import C, S
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
 from ..errors import say
@@ -16,6 +16,8 @@ from .smp import KICK, run_all
 from .vcpu import UART_PORT, Vcpu
 from .vm import Vm
 from .watchdog import TIMEOUT_STATUS, Watchdog
+
+ARGS_CLEARANCE = 8 << 20  # above the image: the kernel's page bitmaps (PVH maps 8 MiB)
 
 
 def _tty_bits() -> int:
@@ -51,6 +53,14 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             loader_events=pvm,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        # The arguments lie in guest memory before boot (no HC_ARGS round trip): at the
+        # top of what the boot page tables map, far above the image and the kernel's
+        # bitmaps (it reserves 8 MiB for them), else the kernel asks by hypercall.
+        top = min(vm.mem_low, C.BOOT_MAPPED_BYTES)
+        blob = len(services.args_blob) + len(services.env_blob) + S.hc_args.size
+        if top - blob >= image.end + ARGS_CLEARANCE:
+            vm.mem.write_u64(C.BOOT_INFO_ADDR + S.boot_info.offset["args"],
+                             services.place_args(top))
         vm.ready()
         if cfg.landlock:
             services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet

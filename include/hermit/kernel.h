@@ -45,6 +45,7 @@ void sched_interrupt(void);
 
 /* kernel/app.c */
 noreturn void app_start(void);
+uint64_t app_args_pages(void); /* kernel/app.c: boot_info.args's pages, 0: none */
 
 /* kernel/exit.c */
 noreturn void kernel_exit(int code);
