@@ -74,27 +74,31 @@ class Events:
     def slot(self, index: int) -> int:
         return self.base + S.hc_event.size * index
 
+    def state(self, index: int) -> tuple[bool, bool]:
+        """(armed, wanted) for vCPU `index`: its timer or a kick is set; and one of them
+        is due with no event on its way.  The slot is read once."""
+        at, read = self.slot(index), self.mem.read_u64
+        due, kick = read(at + _OFF["due"]), read(at + _OFF["kick"])
+        armed = bool(due or kick)
+        return armed, armed and not read(at + _OFF["taken"]) and (
+            bool(kick) or due <= self.now_tsc())
+
     def wanted(self, index: int) -> bool:
         """An event is due on vCPU `index` and none is on its way."""
-        at = self.slot(index)
-        read = self.mem.read_u64
-        if read(at + _OFF["taken"]):
-            return False
-        due = read(at + _OFF["due"])
-        return bool(read(at + _OFF["kick"])) or 0 < due <= self.now_tsc()
+        return self.state(index)[1]
 
-    def armed(self, index: int) -> bool:
-        at = self.slot(index)
-        return bool(self.mem.read_u64(at + _OFF["due"]) or self.mem.read_u64(at + _OFF["kick"]))
+    def _kick(self, thread: int) -> None:
+        with self.lock:  # never after stop(): the thread may be gone
+            if not self.over.is_set():
+                signal.pthread_kill(thread, self.signum)
 
     def _loop(self) -> None:
         try:
             self._tick()
         except GuestFault as e:  # a vCPU thread ends the guest with it (deliver())
             self.fault = str(e)
-            with self.lock:
-                if not self.over.is_set() and self.vcpus[0].in_run:
-                    signal.pthread_kill(self.vcpus[0].thread, self.signum)
+            if self.vcpus[0].in_run:
+                self._kick(self.vcpus[0].thread)
 
     def _tick(self) -> None:
         tick = IDLE_TICK_S
@@ -109,13 +113,14 @@ class Events:
                 self.base = info["hc_events"]  # last: deliver() starts looking then
             now = time.monotonic_ns()
             for i, v in enumerate(self.vcpus):
-                if v.in_run and self.armed(i):
+                if not v.in_run:
+                    continue
+                armed, wanted = self.state(i)
+                if armed:
                     tick = TICK_S
-                if v.in_run and now - self.kicked_at[i] >= RETRY_NS and self.wanted(i):
+                if wanted and now - self.kicked_at[i] >= RETRY_NS:
                     self.kicked_at[i] = now
-                    with self.lock:
-                        if not self.over.is_set():
-                            signal.pthread_kill(v.thread, self.signum)
+                    self._kick(v.thread)
 
     def deliver(self, v: Vcpu) -> None:
         """On v's thread, out of KVM_RUN: send it to event_entry if an event is due
