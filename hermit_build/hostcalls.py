@@ -127,6 +127,12 @@ class HostServices:
             raise AbiMismatch(code & 0xFFFFFFFF, C.ABI_VERSION, self.image)
         return signed(code) & 0xFF
 
+    def _args_struct(self, buf: int, length: int) -> bytes:
+        """struct hc_args for a buffer at `buf` of `length` bytes: counts and sizes."""
+        return S.hc_args.pack(buf=buf, len=length, argc=self.argc,
+                              argv_bytes=len(self.args_blob), envc=self.envc,
+                              env_bytes=len(self.env_blob))
+
     def _args(self, gpa: int) -> None:
         a = self._struct(S.hc_args, gpa)
         blob = self.args_blob + self.env_blob
@@ -134,18 +140,17 @@ class HostServices:
             if not self.mem.valid(a["buf"], len(blob)):
                 raise GuestError("ARGS buffer outside guest memory")
             self.mem.write(a["buf"], blob)
-        self.mem.write(gpa, S.hc_args.pack(
-            buf=a["buf"], len=a["len"], argc=self.argc, argv_bytes=len(self.args_blob),
-            envc=self.envc, env_bytes=len(self.env_blob)))
+        self.mem.write(gpa, self._args_struct(a["buf"], a["len"]))
 
-    def place_args(self, top: int) -> int:
-        """Put struct hc_args and the strings in the pages just below `top` (uhyve,
-        before boot: boot_info.args); their GPA, page-aligned."""
+    def place_args(self, top: int, floor: int) -> int | None:
+        """Put struct hc_args and the strings in the pages just below `top`, if they
+        fit above `floor` (uhyve, before boot: boot_info.args); their GPA,
+        page-aligned, or None."""
         blob = self.args_blob + self.env_blob
         at = (top - S.hc_args.size - len(blob)) & ~0xFFF
-        self.mem.write(at, S.hc_args.pack(
-            buf=at + S.hc_args.size, len=len(blob), argc=self.argc,
-            argv_bytes=len(self.args_blob), envc=self.envc, env_bytes=len(self.env_blob)))
+        if at < floor:
+            return None
+        self.mem.write(at, self._args_struct(at + S.hc_args.size, len(blob)))
         self.mem.write(at + S.hc_args.size, blob)
         return at
 

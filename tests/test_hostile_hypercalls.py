@@ -137,7 +137,8 @@ def test_arguments_placed_before_boot(hs):
     """uhyve's boot_info.args: struct hc_args, then the strings, page-aligned under
     the top it is given; the same answer HC_ARGS would give."""
     top = RAM - 3 * 4096 + 100
-    at = hs.place_args(top)
+    assert hs.place_args(top, top - 8) is None  # no room above the floor
+    at = hs.place_args(top, 0)
     a = S.hc_args.unpack(hs.mem.view(at, S.hc_args.size))
     assert at % 4096 == 0 and at + S.hc_args.size + a["len"] <= top
     assert a["buf"] == at + S.hc_args.size

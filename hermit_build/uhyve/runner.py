@@ -43,10 +43,10 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         for vcpu in vcpus:
             vcpu.set_cpuid()
             vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE, vcpu.index)
-        pvm = kvm_is_pvm()
+        pvm, tsc_khz = kvm_is_pvm(), vcpus[0].tsc_khz()
         vm.write_boot_info(
             cpus=len(vcpus),
-            tsc_khz=vcpus[0].tsc_khz(),
+            tsc_khz=tsc_khz,
             tty=_tty_bits(),
             uart_port=UART_PORT if cfg.uart else 0,
             pvm=pvm,
@@ -56,15 +56,14 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         # The arguments lie in guest memory before boot (no HC_ARGS round trip): at the
         # top of what the boot page tables map, far above the image and the kernel's
         # bitmaps (it reserves 8 MiB for them), else the kernel asks by hypercall.
-        top = min(vm.mem_low, C.BOOT_MAPPED_BYTES)
-        blob = len(services.args_blob) + len(services.env_blob) + S.hc_args.size
-        if top - blob >= image.end + ARGS_CLEARANCE:
-            vm.mem.write_u64(C.BOOT_INFO_ADDR + S.boot_info.offset["args"],
-                             services.place_args(top))
+        args = services.place_args(min(vm.mem_low, C.BOOT_MAPPED_BYTES),
+                                   image.end + ARGS_CLEARANCE)
+        if args is not None:
+            vm.mem.write_u64(C.BOOT_INFO_ADDR + S.boot_info.offset["args"], args)
         vm.ready()
         if cfg.landlock:
             services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet
-        with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm):
+        with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm, tsc_khz):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             try:
                 status = run_all(vcpus, services, cfg.uart)
@@ -86,8 +85,8 @@ class _Events:
     """kvm_pvm delivers no interrupts: while the guest runs, the loader delivers timer
     and kick events (events.py).  A class, not contextlib: the boot path stays light."""
 
-    def __init__(self, vm: Vm, vcpus: list[Vcpu], pvm: bool):
-        self.events = Events(vm.mem, vcpus, vcpus[0].tsc_khz(), KICK) if pvm else None
+    def __init__(self, vm: Vm, vcpus: list[Vcpu], pvm: bool, tsc_khz: int):
+        self.events = Events(vm.mem, vcpus, tsc_khz, KICK) if pvm else None
         self.previous: object = None
         for v in vcpus if self.events else ():
             v.events = self.events
