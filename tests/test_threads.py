@@ -259,7 +259,6 @@ def test_computing_threads_share_a_cpu(sdk, loader, tmp_path, cpus):
     assert r.stdout.endswith("spin_share: 4 checks, 0 failed\n"), r.stdout
 
 
-
 @pytest.fixture(scope="session")
 def native_dir(tmp_path_factory) -> Path:
     if not shutil.which("musl-gcc"):

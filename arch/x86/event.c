@@ -63,12 +63,9 @@ void arch_event(struct syscall_frame *f)
 		SYSCALL_RET(f, -ENOSYS);
 		return;
 	}
-	struct trap_frame t = {
-		.r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12, .r11 = e->r11,
-		.r10 = f->r10, .r9 = f->r9, .r8 = f->r8, .rbp = f->rbp, .rdi = f->rdi,
-		.rsi = f->rsi, .rdx = f->rdx, .rcx = e->rcx, .rbx = f->rbx, .rax = e->rax,
-		.rip = e->rip, .cs = USER_CS, .rflags = e->rflags, .rsp = f->rsp, .ss = USER_DS,
-	};
+	/* the trampoline's `syscall` changed rax, rcx, r11, rip and rflags: the saved ones */
+	struct trap_frame t = arch_trap_frame(f, (struct frame_clobbered){ e->rcx, e->r11 });
+	t.rax = e->rax, t.rip = e->rip, t.rflags = e->rflags;
 	e->kick = 0; /* under the kernel lock, as who sets it: a later kick stays */
 	e->due = 0;
 	e->taken = 0;

@@ -37,6 +37,18 @@ long arch_sigctx_restore(struct syscall_frame *f, const mcontext_t *mc, int full
 	return g[REG_RAX];
 }
 
+/* The application's whole context as an interrupt frame: its system call frame and
+ * what the system call clobbered. */
+struct trap_frame arch_trap_frame(const struct syscall_frame *f, struct frame_clobbered c)
+{
+	return (struct trap_frame){
+		.r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12,
+		.r11 = c.r11, .r10 = f->r10, .r9 = f->r9, .r8 = f->r8,
+		.rbp = f->rbp, .rdi = f->rdi, .rsi = f->rsi, .rdx = f->rdx,
+		.rcx = c.rcx, .rbx = f->rbx, .rax = f->rax,
+		.rip = f->rip, .cs = USER_CS, .rflags = f->rflags, .rsp = f->rsp, .ss = USER_DS,
+	};
+}
 
 void arch_signal_irq(struct trap_frame *t)
 {
@@ -61,13 +73,7 @@ void arch_signal_irq(struct trap_frame *t)
 
 noreturn void arch_return_full(const struct syscall_frame *f)
 {
-	struct trap_frame t = {
-		.r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12,
-		.r11 = current->clobbered.r11, .r10 = f->r10, .r9 = f->r9, .r8 = f->r8,
-		.rbp = f->rbp, .rdi = f->rdi, .rsi = f->rsi, .rdx = f->rdx,
-		.rcx = current->clobbered.rcx, .rbx = f->rbx, .rax = f->rax,
-		.rip = f->rip, .cs = USER_CS, .rflags = f->rflags, .rsp = f->rsp, .ss = USER_DS,
-	};
+	struct trap_frame t = arch_trap_frame(f, current->clobbered);
 
 	current->full_ctx = 0;
 	kernel_unlock();

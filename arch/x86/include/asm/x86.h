@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <asm/frame.h> /* struct syscall_frame, struct frame_clobbered */
+
 #define MSR_EFER 0xC0000080
 #define MSR_STAR 0xC0000081
 #define MSR_LSTAR 0xC0000082
@@ -116,5 +118,6 @@ void ret_from_clone(void);
 void trap_handler(struct trap_frame *f);
 /* arch/x86/sigctx.c: deliver signals on the way back from an interrupt */
 void arch_signal_irq(struct trap_frame *f);
+struct trap_frame arch_trap_frame(const struct syscall_frame *f, struct frame_clobbered c);
 
 #endif
