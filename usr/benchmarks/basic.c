@@ -25,18 +25,6 @@ static uint64_t *cycles;
 static void *volatile sink;
 static int write_fd = -1;
 
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static uint64_t median(int count)
-{
-	qsort(cycles, (size_t)count, sizeof(uint64_t), cmp);
-	return cycles[count / 2];
-}
-
 static void op_getpid(void)
 {
 	(void)getpid();
@@ -86,7 +74,7 @@ static double measure(void (*op)(void), int batch, int count)
 			op();
 		cycles[s] = tsc_end() - t;
 	}
-	return (double)median(count) / batch;
+	return (double)median_of(cycles, (size_t)count) / batch;
 }
 
 static double page_touch(double overhead)
@@ -105,7 +93,7 @@ static double page_touch(double overhead)
 		cycles[s] = tsc_end() - t;
 	}
 	munmap((void *)mem, pages * PAGE);
-	double m = ((double)median(samples) - overhead) / TOUCH_BATCH;
+	double m = ((double)median_of(cycles, (size_t)samples) - overhead) / TOUCH_BATCH;
 	return m < 0 ? 0 : m;
 }
 

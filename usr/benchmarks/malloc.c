@@ -22,18 +22,6 @@
 static uint64_t *cycles;
 static int samples;
 
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static uint64_t median(void)
-{
-	qsort(cycles, (size_t)samples, sizeof(uint64_t), cmp);
-	return cycles[samples / 2];
-}
-
 /* xorshift64: the same sizes everywhere, whatever the libc's rand() does */
 static uint64_t next(uint64_t *s)
 {
@@ -83,7 +71,7 @@ static double measure_1m(int touch)
 		one_mib(touch);
 	for (int s = 0; s < samples; s++)
 		cycles[s] = one_mib(touch);
-	return (double)median();
+	return (double)median_of(cycles, (size_t)samples);
 }
 
 static double syscall_pair(void)
@@ -94,7 +82,7 @@ static double syscall_pair(void)
 		syscall(SYS_getppid);
 		cycles[s] = tsc_end() - t;
 	}
-	return (double)median();
+	return (double)median_of(cycles, (size_t)samples);
 }
 
 int main(int argc, char **argv)

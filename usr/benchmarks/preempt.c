@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/app.h"
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -32,27 +34,15 @@ static int pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
-
 static uint64_t getpid_cycles(int samples)
 {
 	uint64_t *v = malloc(sizeof(*v) * (size_t)samples);
 	for (int i = 0; i < samples; i++) {
-		uint64_t t = __builtin_ia32_rdtsc();
+		uint64_t t = tsc_begin();
 		syscall(SYS_getpid);
-		v[i] = __builtin_ia32_rdtsc() - t;
+		v[i] = tsc_end() - t;
 	}
-	uint64_t m = median(v, samples);
+	uint64_t m = median_of(v, (size_t)samples);
 	free(v);
 	return m;
 }
@@ -141,7 +131,7 @@ static uint64_t kill_latency_us(void)
 		stop = 1;
 		pthread_join(t, 0);
 	}
-	return median(v, 10);
+	return median_of(v, 10);
 }
 
 int main(int argc, char **argv)

@@ -19,12 +19,6 @@
 
 static pthread_barrier_t barrier;
 
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
 static void *nothing(void *arg)
 {
 	return arg;
@@ -60,8 +54,7 @@ int main(int argc, char **argv)
 		if (s >= 0)
 			cycles[s] = t1 - t0;
 	}
-	qsort(cycles, (size_t)samples, sizeof(uint64_t), cmp);
-	uint64_t med = cycles[samples / 2];
+	uint64_t med = median_of(cycles, (size_t)samples);
 	printf("samples=%d\ntsc_mhz=%.0f\ncreate_join_cycles=%llu\ncreate_join_us=%.2f\n",
 	       samples, mhz, (unsigned long long)med, (double)med / mhz);
 
@@ -82,8 +75,7 @@ int main(int argc, char **argv)
 		}
 		cycles[r] = tsc_end() - t0;
 	}
-	qsort(cycles, ROUNDS, sizeof(uint64_t), cmp);
 	printf("threads=%d\nbatch_per_thread_cycles=%llu\n", n,
-	       (unsigned long long)(cycles[ROUNDS / 2] / (uint64_t)n));
+	       (unsigned long long)(median_of(cycles, ROUNDS) / (uint64_t)n));
 	return 0;
 }

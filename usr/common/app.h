@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* The cpus in our affinity mask, at least 1: the default thread count. */
@@ -36,6 +37,20 @@ static inline int run_threads(const char *app, void *(*fn)(void *), int n)
 	for (int t = 1; t < n; t++)
 		pthread_join(th[t], NULL);
 	return 0;
+}
+
+/* The median of n samples, sorted in place: a sample the host's scheduler
+ * stretched does not move it. */
+static inline int median_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static inline uint64_t median_of(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), median_cmp);
+	return v[n / 2];
 }
 
 /* TSC reads that the measured code cannot move across. */
