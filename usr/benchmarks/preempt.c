@@ -26,14 +26,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int pin(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 static uint64_t getpid_cycles(int samples)
 {
 	uint64_t *v = malloc(sizeof(*v) * (size_t)samples);
@@ -61,7 +53,7 @@ static void *spin(void *arg)
 {
 	struct spinner *s = arg;
 	if (s->cpu >= 0)
-		pin(s->cpu);
+		pin_to_cpu(s->cpu);
 	uint64_t x = 1, n = 0;
 	while (!stop) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -89,7 +81,7 @@ static double min_share(void)
 	struct spinner s[2] = { { .cpu = 0 }, { .cpu = 0 } };
 	pthread_t t[2];
 	stop = 0;
-	pin(ncpus > 1); /* the timing thread stays off cpu 0 */
+	pin_to_cpu(ncpus > 1); /* the timing thread stays off cpu 0 */
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], 0, spin, &s[i]);
 	struct timespec two = { 2, 0 };
@@ -114,7 +106,7 @@ static uint64_t kill_latency_us(void)
 	uint64_t v[10];
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	sigaction(SIGUSR1, &sa, 0);
-	pin(0);
+	pin_to_cpu(0);
 	for (int i = 0; i < 10; i++) {
 		struct spinner s = { .cpu = 1 };
 		pthread_t t;

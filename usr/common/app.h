@@ -22,6 +22,16 @@ static inline int affinity_cpus(void)
 	return 1;
 }
 
+/* The calling thread runs on `cpu` only: 0, or -1 with errno. */
+static inline int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
 /* fn(id) on n threads: id 0 on the calling one, 1..n-1 on new ones, all joined.
  * 0, or 1 (with a message naming app) when a thread cannot be created. */
 static inline int run_threads(const char *app, void *(*fn)(void *), int n)

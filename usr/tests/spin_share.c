@@ -9,24 +9,17 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../common/app.h"
 #include "../common/check.h"
 
 static volatile int stop;
 static volatile uint64_t steps[2];
 
-static void pin0(void)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void *spin(void *arg)
 {
 	volatile uint64_t *n = arg;
 	uint64_t x = 1;
-	pin0();
+	pin_to_cpu(0);
 	while (!stop) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		*n += 1 + (x == 0);
@@ -45,7 +38,7 @@ int main(void)
 {
 	pthread_t t[2];
 
-	pin0();
+	pin_to_cpu(0);
 	for (int i = 0; i < 2; i++)
 		check(pthread_create(&t[i], 0, spin, (void *)&steps[i]) == 0, "pthread_create");
 	double start = now_s();
