@@ -63,7 +63,8 @@ def report(fault: dict[str, int], image: str | None, mem=None, out=None) -> int:
     """Print the fault report to stderr; return the exit status for the proxy."""
     sym = symbolizer(image)
     values = [(r, fault["r_" + r]) for r in _REGS]
-    lines = [f"hermit: guest crashed: {describe(fault)}",
+    whose = "in the application" if fault["in_app"] else "in the kernel"
+    lines = [f"hermit: guest crashed {whose}: {describe(fault)}",
              *_details(sym, fault["r_rip"], values, frames(fault, sym, mem))]
     say("\n".join(lines), out)  # a full disk loses the report, not the status
     return exit_status(fault["vector"])

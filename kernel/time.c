@@ -7,7 +7,9 @@ void time_init(void)
 {
 	if (!boot_info->tsc_khz)
 		boot_info->tsc_khz = 1000000; /* unknown: assume 1 GHz rather than divide by 0 */
-	memset((void *)VVAR, 0, PAGE_SIZE); /* whatever firmware left there */
+	/* whatever firmware left there; the page's last word is the system call slot
+	 * (arch_init filled it) */
+	memset((void *)VVAR, 0, sizeof(*VVAR));
 	VVAR->ns_mult = (1000000ULL << 32) / boot_info->tsc_khz;
 	VVAR->tsc_base = boot_info->tsc_entry;
 	VVAR->next_wake_tsc = ~0ULL; /* no thread sleeps yet */

@@ -88,7 +88,7 @@ def test_hello(results, sdk, loader):
 def test_crash(results, loader, app, status, report, frame):
     got, _out, err = results[f"{loader}/{app}"]
     assert got == status, err
-    assert "hermit: guest crashed: " in err and report in err
+    assert "hermit: guest crashed in the application: " in err and report in err
     bt = err.split("backtrace:")[1]
     assert frame in bt.splitlines()[1]
     assert "Traceback" not in err

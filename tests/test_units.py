@@ -371,13 +371,14 @@ def test_exit_status_is_a_signal(vector, status):
     assert crash.exit_status(vector) == status
 
 
-def test_report_without_symbols():
+@pytest.mark.parametrize("in_app, whose", [(1, "in the application"), (0, "in the kernel")])
+def test_report_without_symbols(in_app, whose):
     f = S.hc_fault.unpack(S.hc_fault.pack(vector=0, r_rip=0x201234, r_rsp=0x7FF000, nframes=2,
-                                          frame0=0x201300, frame1=0x200400))
+                                          frame0=0x201300, frame1=0x200400, in_app=in_app))
     out = io.StringIO()
     assert crash.report(f, None, out=out) == 128 + 8
     lines = out.getvalue().splitlines()
-    assert lines[0] == "hermit: guest crashed: divide error (#DE)"
+    assert lines[0] == f"hermit: guest crashed {whose}: divide error (#DE)"
     assert lines[1] == "  at 0x0000000000201234"
     assert "rsp 0x00000000007ff000" in out.getvalue()
     assert lines[-3:] == ["backtrace:", "  #0  0x0000000000201300", "  #1  0x0000000000200400"]

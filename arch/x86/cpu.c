@@ -231,6 +231,7 @@ void arch_init(void)
 	}
 	trap_init();
 	arch_init_cpu(0, (uint64_t)boot_stack_top);
+	arch_syscall_mode_init();
 }
 
 uint32_t arch_max_cpus(void)

@@ -16,7 +16,7 @@
 #include <asm/event.h>
 #include <asm/x86.h>
 
-extern const char event_entry[], __start_hermit_entry[], __stop_hermit_entry[];
+extern const char event_entry[], event_entry_call[], __start_hermit_entry[], __stop_hermit_entry[];
 
 static volatile struct hc_event events[HERMIT_MAX_CPUS];
 static int enabled;
@@ -28,7 +28,7 @@ int arch_events_init(void)
 	enabled = 1;
 	for (uint32_t id = 0; id < HERMIT_MAX_CPUS; id++)
 		events[id].in_user = (uint64_t)arch_in_user_flag(id);
-	boot_info->event_entry = (uint64_t)event_entry;
+	boot_info->event_entry = (uint64_t)(arch_app_supervisor ? event_entry_call : event_entry);
 	boot_info->entry_start = (uint64_t)__start_hermit_entry;
 	boot_info->entry_end = (uint64_t)__stop_hermit_entry;
 	boot_info->hc_events = (uint64_t)events; /* last: the loader looks for this one */
@@ -66,6 +66,8 @@ void arch_event(struct syscall_frame *f)
 	/* the trampoline's `syscall` changed rax, rcx, r11, rip and rflags: the saved ones */
 	struct trap_frame t = arch_trap_frame(f, (struct frame_clobbered){ e->rcx, e->r11 });
 	t.rax = e->rax, t.rip = e->rip, t.rflags = e->rflags;
+	if (arch_app_supervisor)
+		t.rsp += EVENT_CALL_BIAS;
 	e->kick = 0; /* under the kernel lock, as who sets it: a later kick stays */
 	e->due = 0;
 	e->taken = 0;

@@ -87,6 +87,7 @@ isr\n:
 
 isr_common:
 	SAVE_REGS
+	mov %gs:PERCPU_IN_USER, %rsi	/* whose fault: the report says */
 	movq $0, %gs:PERCPU_IN_USER
 	cld
 	mov %rsp, %rdi
@@ -137,11 +138,15 @@ arch_iret_frame:
 2:	RESTORE_REGS
 	add $16, %rsp
 	/* Back to the application through the alias of its code segment: kvm_pvm
-	 * switches to user mode on an iretq it sees, and it only sees this one. */
+	 * switches to user mode on an iretq it sees, and it only sees this one.  An
+	 * application at the kernel's privilege (callsys.c) takes the plain one,
+	 * which kvm_pvm leaves to the hardware: the mode stays. */
 	cmpq $USER_CS, 8(%rsp)
 	jne 1f
-	movq $USER_CS_IRET, 8(%rsp)
 	movq $1, %gs:PERCPU_IN_USER
+	cmpb $0, arch_app_supervisor(%rip)
+	jne 1f
+	movq $USER_CS_IRET, 8(%rsp)
 1:	iretq
 
 	.section .rodata

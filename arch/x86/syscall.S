@@ -1,7 +1,8 @@
 /*
- * The `syscall` entry.  The application runs in ring 3 of the one address
- * space; `syscall` does not switch stacks, so switch to the thread's kernel
- * stack before pushing anything, and return with `sysretq`.
+ * The system call entry.  The application runs in ring 3 of the one address
+ * space and enters by `syscall`, or at the kernel's privilege and enters by a
+ * call (arch/x86/callsys.c).  Neither switches stacks, so switch to the thread's
+ * kernel stack before pushing anything; return by `sysretq`, or by a jump.
  * %gs points at this CPU's struct percpu (the application never uses %gs).
  */
 #include <asm/event.h>
@@ -14,9 +15,24 @@
 	 * file and isr.S): inside it the cpu is in either mode, outside it
 	 * PERCPU_IN_USER says which (what a loader delivering events must know). */
 	.section hermit_entry, "ax", @progbits
+	/* `call *HERMIT_SYSCALL_SLOT` at the kernel's privilege: make it look like a
+	 * `syscall` there (rip in rcx, rflags in r11, rsp as before the call).  The
+	 * caller (the SDK's musl) keeps nothing below its stack pointer. */
+	.globl syscall_call
+	.hidden syscall_call
+syscall_call:
+	pop %rcx
+	pushfq
+	pop %r11
 	.globl syscall_entry
 	.hidden syscall_entry
 syscall_entry:
+	/* From syscall_trap: return to its caller directly, as from syscall_call
+	 * (a clone's child must not run the stub's `ret` on its new stack). */
+	cmpq $syscall_trap_end, %rcx
+	jne 1f
+	pop %rcx
+1:
 	movq $0, %gs:PERCPU_IN_USER
 	mov %rsp, %gs:PERCPU_USER_RSP
 	mov %gs:PERCPU_KSTACK, %rsp
@@ -60,9 +76,19 @@ syscall_return:			/* also where a new thread starts (arch_task_prepare) */
 	pop %rax
 	pop %rcx
 	pop %r11
+	cmpb $0, arch_app_supervisor(%rip)
+	jne 1f
 	pop %rsp			/* interrupts stay masked until sysret restores rflags */
 	movq $1, %gs:PERCPU_IN_USER
 	sysretq
+	/* At the kernel's privilege: rflags from the kernel stack (a raw `syscall`
+	 * may have left data in the red zone below the application's rsp), then
+	 * nothing that changes them. */
+1:	push %r11
+	popfq
+	pop %rsp
+	movq $1, %gs:PERCPU_IN_USER
+	jmp *%rcx
 
 	/* Where the loader sends a cpu that runs the application when an event is
 	 * due (arch/x86/event.c): it saved rax, rcx, r11, rip and rflags first. */
@@ -72,6 +98,16 @@ event_entry:
 	mov $SYS_EVENT, %eax
 	syscall
 	ud2
+	/* The same at the kernel's privilege: step over the red zone of the code
+	 * interrupted (EVENT_CALL_BIAS, which arch_event gives back). */
+	.globl event_entry_call
+	.hidden event_entry_call
+event_entry_call:
+	lea -EVENT_CALL_BIAS(%rsp), %rsp
+	pushfq
+	pop %r11
+	mov $SYS_EVENT, %eax
+	jmp syscall_entry
 
 	/* A new thread's first return to the application: drop the kernel lock its
 	 * creator held across the switch, then leave like any system call. */
@@ -123,5 +159,20 @@ arch_enter_app:
 	xor %r14d, %r14d
 	xor %r15d, %r15d
 	movq $1, %gs:PERCPU_IN_USER
+	cmpb $0, arch_app_supervisor(%rip)
+	jne 1f
 	sysretq
+1:	push %r11
+	popfq
+	jmp *%rcx
+
+	/* The slot's entry where the application runs in ring 3: outside hermit_entry,
+	 * since here the cpu runs the application. */
+	.text
+	.globl syscall_trap
+	.hidden syscall_trap
+syscall_trap:
+	syscall
+syscall_trap_end:			/* never reached: the entry returns to the caller */
+	ud2
 	.section .note.GNU-stack, "", @progbits

@@ -37,7 +37,7 @@ static uint64_t backtrace(struct hc_fault *r, uint64_t rbp)
 	return n;
 }
 
-void trap_handler(struct trap_frame *f)
+void trap_handler(struct trap_frame *f, uint64_t in_app)
 {
 	static struct hc_fault r;
 
@@ -46,7 +46,7 @@ void trap_handler(struct trap_frame *f)
 		kernel_exit(255);
 	}
 	r = (struct hc_fault){
-		.vector = f->vector, .error = f->error, .cr2 = read_cr2(),
+		.vector = f->vector, .error = f->error, .cr2 = read_cr2(), .in_app = in_app,
 		.r_rip = f->rip, .r_rsp = f->rsp, .r_rbp = f->rbp, .r_rflags = f->rflags,
 		.r_rax = f->rax, .r_rbx = f->rbx, .r_rcx = f->rcx, .r_rdx = f->rdx,
 		.r_rsi = f->rsi, .r_rdi = f->rdi, .r_r8 = f->r8, .r_r9 = f->r9,

@@ -11,7 +11,8 @@ through padding rules.
 
 # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
-ABI_VERSION = 3
+# 4: SYSCALL_SLOT; hc_fault.in_app
+ABI_VERSION = 4
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -43,6 +44,10 @@ CONSTANTS: dict[str, int] = {
     # The kernel's clock parameters (struct vvar, one page), read by the vDSO in the
     # application's ring 3; the kernel fills it, everyone else only reads it.
     "VVAR_ADDR": 0x6000,
+    # The SDK's musl makes each system call as `call *SYSCALL_SLOT` (tools/build-musl);
+    # the kernel writes the entry there before the application starts.  The last word
+    # of the vvar page.
+    "SYSCALL_SLOT": 0x6FF8,
     # The process's one pid: sys_getpid and the SDK's function-call getpid() return it.
     "APP_PID": 1,
     "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
@@ -164,7 +169,8 @@ STRUCTS: dict[str, list[str]] = {
     "hc_exit": ["code"],
     "hc_args": ["buf", "len", "argc", "argv_bytes", "envc", "env_bytes"],
     # regs in the order of FAULT_REGS; frames are return addresses, outermost last.
-    "hc_fault": ["vector", "error", "cr2", "nframes"]
+    # in_app: 1 when the cpu ran the application (its privilege may be the kernel's).
+    "hc_fault": ["vector", "error", "cr2", "nframes", "in_app"]
     + ["r_" + r for r in ("rip", "rsp", "rbp", "rflags", "rax", "rbx", "rcx", "rdx",
                           "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
                           "r15", "cs", "ss", "fs_base", "cr3")]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..abi import C
 from . import binfmt
-from .layout import PACKAGES, PREFIX, SOURCE, Package, owner, skipped
+from .layout import CROSS_NAME, PACKAGES, PREFIX, SOURCE, Package, owner, skipped
 from .meta import DebError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "deb"
@@ -132,6 +132,9 @@ def _relations(pkg: Package, info: BuildInfo) -> list[tuple[str, str]]:
     out = [(f, ", ".join(r.format(version=info.version) for r in rel)) for f, rel in fields if rel]
     if pkg.static_built_using and info.built_using:
         out.append(("Static-Built-Using", ", ".join(info.built_using)))
+    musl = [b for b in info.built_using if b.startswith("musl ")]
+    if pkg.built_using_musl and musl:
+        out.append(("Built-Using", ", ".join(musl)))
     return out
 
 
@@ -171,6 +174,9 @@ def lay_out(pkg: Package, files: list[str], sdk: Path, tree: Path, info: BuildIn
         (tree / link.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (tree / link.lstrip("/")).symlink_to(target)
     doc = tree / "usr/share/doc" / pkg.name
+    musl = f"{CROSS_NAME}/lib/libc.COPYRIGHT"
+    ctx["musl_copyright"] = ((sdk / musl).read_text().rstrip().splitlines()
+                             if musl in files else [])
     _write(doc / "copyright", env.get_template("copyright.j2").render(ctx))
     _write(doc / "changelog.gz", _gzip(env.get_template("changelog.j2").render(ctx)))
     overrides = env.get_template("lintian-overrides.j2").render(ctx)

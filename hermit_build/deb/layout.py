@@ -43,6 +43,7 @@ class Package:
     generated: tuple[Generated, ...] = ()
     scripts: tuple[str, ...] = ()  # maintainer scripts, templates/deb/<name>.<script>.j2
     static_built_using: bool = False  # its images embed musl's libc.a and libgcc
+    built_using_musl: bool = False  # it ships a libc.a built from musl's source
 
 
 SAME = "(= {version})"
@@ -56,10 +57,13 @@ PACKAGES: tuple[Package, ...] = (
         description=(
             INTRO +
             "This package contains the kernel as a static library (libhermit.a), the "
-            "header of the loader interface and a pkg-config file (hermit.pc). "
+            "SDK's C library (musl built from Debian's source with its system calls "
+            "made as calls into the kernel), the header of the loader interface and a "
+            "pkg-config file (hermit.pc). "
             f"Everything lives under {PREFIX}."),
         claims=(f"{CROSS_NAME}/*",),
         depends=("musl-dev",),
+        built_using_musl=True,
         recommends=(f"hermit-toolchain {SAME}",),
         links=(("/usr/share/pkgconfig/hermit.pc", f"{PREFIX}/lib/pkgconfig/hermit.pc"),),
         generated=(Generated(f"{PREFIX}/lib/pkgconfig/hermit.pc", "hermit.pc.j2"),),

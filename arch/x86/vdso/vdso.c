@@ -30,7 +30,11 @@ static inline long kernel_call(long nr, long a0, long a1)
 {
 	long r;
 
-	__asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a0), "S"(a1) : "rcx", "r11", "memory");
+	/* as the SDK's musl does (arch/x86/callsys.c); built without the red zone */
+	__asm__ volatile("call *%c[slot]"
+			 : "=a"(r)
+			 : "a"(nr), "D"(a0), "S"(a1), [slot] "i"(HERMIT_SYSCALL_SLOT)
+			 : "rcx", "r11", "memory");
 	return r;
 }
 

@@ -4,6 +4,8 @@
 
 /* The system call of event_entry: outside Linux's numbers, never forwarded. */
 #define SYS_EVENT 0x4845
+/* What event_entry_call steps below the interrupted stack pointer: the red zone. */
+#define EVENT_CALL_BIAS 128
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -34,6 +34,11 @@
 #define USER_CS_IRET (0x38 | 3) /* the same segment again: kvm_pvm sees an iretq to it */
 #define TSS_SEL 0x40
 
+/* How the application enters the kernel (arch/x86/callsys.c): 1 when it runs at
+ * the kernel's privilege and calls, 0 when it traps from ring 3. */
+extern uint8_t arch_app_supervisor;
+void arch_syscall_mode_init(void);
+
 #define TIMER_VECTOR 32
 #define KICK_VECTOR 33
 #define SPURIOUS_VECTOR 0xff
@@ -115,7 +120,7 @@ void arch_switch_stack(uint64_t *prev_ksp, uint64_t next_ksp);
 void syscall_return(void);
 void ret_from_clone(void);
 /* arch/x86/trap.c */
-void trap_handler(struct trap_frame *f);
+void trap_handler(struct trap_frame *f, uint64_t in_app);
 /* arch/x86/sigctx.c: deliver signals on the way back from an interrupt */
 void arch_signal_irq(struct trap_frame *f);
 struct trap_frame arch_trap_frame(const struct syscall_frame *f, struct frame_clobbered c);
