@@ -126,6 +126,27 @@ def build_native(src: Path, out: Path) -> str | None:
     return None
 
 
+# The "before" of issue 10: images linked with musl-dev's libc.a, whose system calls
+# trap from ring 3 (the SDK's own libc.a calls the kernel through its slot).
+MUSL_DEV_LIBC = next((p for p in (Path("/usr/lib/x86_64-linux-musl/libc.a"),
+                                  Path("/usr/lib/musl/lib/libc.a")) if p.is_file()), None)
+TRAP_LABEL = "uhyve, musl-dev's libc (syscall traps)"
+
+
+def build_trapping(sdk: Path, src: Path, out: Path) -> str | None:
+    """Build src with the SDK and musl-dev's libc.a at out; None, or why not."""
+    if MUSL_DEV_LIBC is None:
+        return "musl-dev's libc.a not found (apt install musl-dev)"
+    if not (sdk / "x86_64-hermit/lib/libc.a").is_file():
+        return "the SDK links musl-dev's libc.a itself (configured -Dsdk_libc=disabled)"
+    p = subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-O2", "-pthread", "-o", str(out),
+                        str(src), str(MUSL_DEV_LIBC)], capture_output=True, text=True)
+    if p.returncode != 0:
+        lines = p.stderr.strip().splitlines()
+        return f"x86_64-hermit-gcc failed on {src.name}: {lines[-1] if lines else p.returncode}"
+    return None
+
+
 def baseline_configs(image: Path, tmp: Path) -> list[Config]:
     src = native_source(image)
     native = Config("native", "Linux native (static musl)", env=clean_environment())

@@ -31,7 +31,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot import QEMU, BenchError, build_native, kvm_problem_from, run_cli
+from boot import (
+    QEMU,
+    TRAP_LABEL,
+    BenchError,
+    build_native,
+    build_trapping,
+    kvm_problem_from,
+    run_cli,
+)
 from bootmeasure import Config, clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
 from chart import Row, write_svg
@@ -116,6 +124,11 @@ def configs(sdk: Path, tmp: Path, kvm_problem: str | None) -> list[Config]:
         skip = (kvm_problem if kvm else None) or (no_qemu if isle == "qemu" else None)
         out.append(Config(key, label, [str(proxy), str(image)], env, hermit=True, kvm=kvm,
                           skip=skip))
+        if key == "uhyve":  # the figures before issue 10, in the same run
+            trap = tmp / "fileio-trap"
+            out.append(Config("uhyve-trap", TRAP_LABEL, [str(proxy), str(trap)], env,
+                              hermit=True, kvm=True,
+                              skip=kvm_problem or build_trapping(sdk, HERE / "fileio.c", trap)))
     return out
 
 

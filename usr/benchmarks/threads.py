@@ -1,11 +1,13 @@
-"""Many-cores benchmark (issues 3, 10, 11): basic, stream, hg, thread_create, preempt and
-malloc, hermit against Linux.
+"""Many-cores benchmark (issues 3, 10, 11): basic, stream, hg, thread_create, preempt,
+malloc and idle (the host cpu time of 4 idle cpus), hermit against Linux.
 
     python usr/benchmarks/threads.py --sdk build/stage/opt/hermit [--runs N] [--threads N]
 
 Builds each benchmark from its source as a static musl binary and runs it natively, then
 runs the hermit image under every loader this host can run (uhyve, QEMU microvm with
-KVM, QEMU microvm with TCG) with HERMIT_CPUS set to the thread count.  Every figure is
+KVM, QEMU microvm with TCG) with HERMIT_CPUS set to the thread count, and under uhyve
+once more linked with musl-dev's libc.a (system calls that trap: the figures from
+before issue 10).  Every figure is
 the median over --runs runs and is shown with its ratio to the native figure of the same
 session (× = hermit / native).  A benchmark that fails under a loader is reported as
 `fails: <reason>` and the run goes on.  Prints a Markdown table and PASS/FAIL/N/A for the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,7 +29,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot import PYTHON, QEMU, BenchError, kvm_problem_from, run_cli
+from boot import PYTHON, QEMU, TRAP_LABEL, BenchError, build_trapping, kvm_problem_from, run_cli
 from bootmeasure import clean_environment, progress
 from bootreport import fmt_ratio, machine_facts
 from chart import Row, write_svg
@@ -48,6 +51,12 @@ class Metric:
 class Bench:
     name: str
     metrics: tuple[Metric, ...]
+    where: str = "benchmarks"  # usr/<where>/<name>.c, extra/<where>/<name>
+    cpus: int | None = None  # HERMIT_CPUS, when not --threads
+    host_cpu: bool = False  # the harness measures the host cpu time the run used
+
+    def source(self) -> Path:
+        return HERE.parent / self.where / f"{self.name}.c"
 
     def args(self, a: argparse.Namespace) -> list[str]:
         return {
@@ -57,6 +66,7 @@ class Bench:
             "thread_create": [str(a.threads), str(a.samples)],
             "preempt": [str(a.samples)],
             "malloc": [str(a.allocations), str(a.samples)],
+            "idle": ["1000"],
         }[self.name]
 
 
@@ -98,6 +108,10 @@ BENCHES = [
         Metric("syscall_pair_cycles", "two syscall(SYS_getppid), the floor of the above",
                "cycles"),
     )),
+    # issue 10: idle cpus halt, or block in the loader (uhyve on kvm_pvm)
+    Bench("idle", (
+        Metric("host_cpu_s", "4 cpus idle for 1 s: host cpu time", "cpu-s", ratio=False),
+    ), where="tests", cpus=4, host_cpu=True),
 ]
 
 # name, benchmark, metric key, kind, bound: "max" and "min" are absolute bounds,
@@ -123,6 +137,7 @@ TARGETS = [
     ("malloc+free 1 MiB at most 2× Linux's", "malloc", "malloc_1m_cycles", "ratio_max", 2.0),
     ("malloc+touch+free 1 MiB at most 2× Linux's", "malloc", "malloc_1m_touch_cycles",
      "ratio_max", 2.0),
+    ("4 idle cpus for 1 s cost the host at most 0.05 cpu-s", "idle", "host_cpu_s", "max", 0.05),
 ]
 
 
@@ -132,6 +147,7 @@ class Config:
     label: str
     env: dict[str, str] | None = None  # None: native
     skip: str | None = None
+    trapping: bool = False  # images linked with musl-dev's libc: the figures before issue 10
 
 
 @dataclass
@@ -173,6 +189,8 @@ def configs(a: argparse.Namespace, kvm_problem: str | None) -> list[Config]:
     out = [
         Config("native", "Linux native (static musl)", skip=no_musl),
         Config("uhyve", "uhyve", dict(base, HERMIT_ISLE="uhyve"), kvm_problem),
+        Config("uhyve-trap", TRAP_LABEL, dict(base, HERMIT_ISLE="uhyve"), kvm_problem,
+               trapping=True),
         Config("microvm-kvm", "QEMU microvm + KVM",
                dict(base, HERMIT_ISLE="qemu", HERMIT_KVM="1", HERMIT_MACHINE="microvm"),
                kvm_problem or no_qemu),
@@ -188,7 +206,7 @@ def build_native(bench: Bench, out: Path) -> str | None:
     """Build the benchmark with musl-gcc; None, or why it could not be built."""
     exe = out / bench.name
     p = subprocess.run(["musl-gcc", "-static", "-O2", "-pthread", "-o", str(exe),
-                        str(HERE / f"{bench.name}.c")], capture_output=True, text=True)
+                        str(bench.source())], capture_output=True, text=True)
     if p.returncode:
         lines = p.stderr.strip().splitlines()
         return f"musl-gcc failed: {lines[-1] if lines else p.returncode}"
@@ -211,7 +229,10 @@ def run_bench(argv: list[str], env: dict[str, str] | None, bench: Bench, runs: i
               cwd: Path) -> Outcome:
     samples: dict[str, list[float]] = {}
     notes: dict[str, str] = {}
+    if env is not None and bench.cpus:
+        env = dict(env, HERMIT_CPUS=str(bench.cpus))
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             p = subprocess.run(argv, env=env or clean_environment(), capture_output=True,
                                text=True, timeout=TIMEOUT + 30, cwd=cwd)
@@ -219,6 +240,10 @@ def run_bench(argv: list[str], env: dict[str, str] | None, bench: Bench, runs: i
             return Outcome(error=f"no answer in {TIMEOUT + 30} s")
         if p.returncode:
             return Outcome(error=reason(p))
+        if bench.host_cpu:  # the loader and everything it started, whole run
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            samples.setdefault("host_cpu_s", []).append(used)
         for line in p.stdout.splitlines():
             key, eq, value = line.partition("=")
             if not eq:
@@ -250,8 +275,14 @@ def measure(a: argparse.Namespace, cfgs: list[Config], sdk: Path, tmp: Path
                 why = build_native(bench, tmp)
                 outcome = Outcome(error=why) if why else run_bench(
                     [str(tmp / bench.name), *bench.args(a)], None, bench, a.runs, tmp)
+            elif cfg.trapping:
+                image = tmp / f"{bench.name}-trap"
+                why = build_trapping(sdk, bench.source(), image)
+                outcome = Outcome(error=f"n/a: {why}") if why else run_bench(
+                    [str(sdk / "bin/proxy"), str(image), *bench.args(a)], cfg.env, bench,
+                    a.runs, tmp)
             else:
-                image = sdk / "extra/benchmarks" / bench.name
+                image = sdk / "extra" / bench.where / bench.name
                 outcome = run_bench([str(sdk / "bin/proxy"), str(image), *bench.args(a)],
                                     cfg.env, bench, a.runs, tmp) if image.is_file() else \
                     Outcome(error=f"n/a: no image {image} (build and install first)")
@@ -316,7 +347,7 @@ def check_target(target: tuple, hermit: dict[str, Outcome], native: dict[str, Ou
 def targets(cfgs: list[Config], results: dict[str, dict[str, Outcome]]) -> list[dict]:
     out = []
     for cfg in cfgs:
-        if cfg.key == "native":
+        if cfg.key == "native" or cfg.trapping:  # the before figures: no targets
             continue
         for t in TARGETS:
             verdict, detail = check_target(t, results[cfg.key], results["native"])
