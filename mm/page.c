@@ -129,9 +129,11 @@ void page_init(uint64_t first_free)
 	uint64_t image = ALIGN_DOWN((uint64_t)__ehdr_start, PAGE_SIZE) / PAGE_SIZE;
 	nfree -= reserve(image, end);
 	uint64_t args = app_args_pages(); /* the loader's arguments, until app_start copies them */
-	if (args && boot_info->args / PAGE_SIZE >= end && boot_info->args / PAGE_SIZE + args <= nframes)
+	if (args && boot_info->args / PAGE_SIZE >= end && boot_info->args / PAGE_SIZE + args <= nframes) {
 		nfree -= reserve(boot_info->args / PAGE_SIZE, boot_info->args / PAGE_SIZE + args);
-	else
+		/* written by the loader: cleared when handed out again after app_start */
+		set_range(dirty, boot_info->args / PAGE_SIZE, args, 1);
+	} else
 		boot_info->args = 0; /* not where the kernel may keep it: by hypercall */
 	hint = end;
 }

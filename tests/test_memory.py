@@ -50,6 +50,15 @@ def test_mremap_and_bigmem_with_two_cpus(sdk, loader):
     ok(run(sdk, "extra/tests/bigmem", env=env), "bigmem: ok")
 
 
+@pytest.mark.parametrize("env_bytes", [0, 1000, 5000, 9000])
+def test_fresh_memory_reads_zero_whatever_the_arguments(sdk, loader, env_bytes):
+    """uhyve places argv and envp in guest memory before boot; once the kernel has
+    copied them, their pages are handed out again, cleared like any used page."""
+    env = dict(loader, PADDING="x" * env_bytes) if env_bytes else loader
+    r = run(sdk, "extra/tests/zeroed", env=env)
+    assert r.returncode == 0 and r.stdout == "zeroed ok\n", r.stdout + r.stderr
+
+
 def test_kernel_reports_the_memory(sdk, loader):
     env = dict(loader, HERMIT_MEM="12G", HERMIT_VERBOSE="1")
     r = run(sdk, "extra/tests/hello", env=env)
