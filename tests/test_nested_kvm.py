@@ -33,7 +33,9 @@ APPS = {"hello": ("hello", ["a", "b"], 1), "crash_null": ("crash_null", [], 1),
         "stress_sync-4": ("stress_sync", ["128"], 4),  # 512 threads: over a minute here
         "sig_compute-1": ("sig_compute", [], 1), "sig_compute-2": ("sig_compute", [], 2),
         # the vDSO's clocks against the system calls, monotonic across two vCPUs' TSCs
-        "clocks-2": ("clocks", [], 2)}
+        "clocks-2": ("clocks", [], 2),
+        # the SDK's libc through its slot: `syscall` from ring 3 on ordinary KVM
+        "callsys-2": ("callsys", [], 2)}
 
 # Runs inside the VM: every app under every loader, results as one JSON line.
 INNER = """
@@ -104,3 +106,9 @@ def test_threads_timer_smp(results, loader, case):
     assert "not ok" not in out
     if case.startswith("sig_compute"):  # real KVM interrupts a computing thread
         assert "delivered_while_computing=yes" in out, out
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_the_sdks_libc_traps_from_ring_3(results, loader):
+    status, out, err = results[f"{loader}/callsys-2"]
+    assert status == 0 and out.endswith("callsys ok\n"), out + err
