@@ -73,6 +73,12 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_dup2] = sys_dup2,
 	[SYS_dup3] = sys_dup3,
 	[SYS_fcntl] = sys_fcntl,
+	[SYS_fork] = sys_fork,
+	[SYS_vfork] = sys_vfork,
+	[SYS_execve] = sys_execve,
+	[SYS_execveat] = sys_execveat,
+	[SYS_wait4] = sys_wait4,
+	[SYS_waitid] = sys_waitid,
 };
 
 static uint64_t reported[NR_SYSCALLS / 64];
@@ -111,12 +117,19 @@ static void call(struct syscall_frame *f, uint64_t nr)
 		SYSCALL_RET(f, fd_forward(nr, a, 0));
 		return;
 	}
-	if (nr >= NR_SYSCALLS || !(reported[nr / 64] & (1ULL << (nr % 64)))) {
-		if (nr < NR_SYSCALLS)
-			reported[nr / 64] |= 1ULL << (nr % 64);
+	if (syscall_first_time(nr))
 		kprintf("hermit: unsupported system call %lu, returning -ENOSYS\n", (unsigned long)nr);
-	}
 	SYSCALL_RET(f, -ENOSYS);
+}
+
+int syscall_first_time(uint64_t nr)
+{
+	if (nr >= NR_SYSCALLS)
+		return 1;
+	if (reported[nr / 64] & (1ULL << (nr % 64)))
+		return 0;
+	reported[nr / 64] |= 1ULL << (nr % 64);
+	return 1;
 }
 
 long sys_zero(SYSCALL_PARAMS)

@@ -11,6 +11,16 @@ typedef long (*syscall_fn)(SYSCALL_PARAMS);
 
 /* kernel/syscall.c */
 long sys_zero(SYSCALL_PARAMS);
+int syscall_first_time(uint64_t nr); /* 1 once per call number: log it then */
+
+/* kernel/sys_oneproc.c: the calls of a second process */
+long sys_fork(SYSCALL_PARAMS);
+long sys_vfork(SYSCALL_PARAMS);
+long sys_execve(SYSCALL_PARAMS);
+long sys_execveat(SYSCALL_PARAMS);
+long sys_wait4(SYSCALL_PARAMS);
+long sys_waitid(SYSCALL_PARAMS);
+void oneproc_log(uint64_t nr, const char *what); /* once per call number */
 
 /* kernel/sys_host.c: file system calls carried out by the loader */
 int syscall_forwarded(uint64_t nr);

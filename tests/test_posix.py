@@ -1,0 +1,70 @@
+"""POSIX within one process (issue 15): each capability is an app of usr/tests that
+checks Linux's exact results itself (errno values, handler runs, owner-died recovery,
+limits) and exits with its number of failures.  It runs under uhyve, QEMU+KVM and
+QEMU/TCG, and natively as a static musl binary: the reference that proves the app's
+expectations are Linux's."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run
+
+GUEST_TIMEOUT = "60"
+RUN_TIMEOUT = 180
+
+APPS = ["oneproc"]
+
+
+def summary(stdout: str, name: str) -> int:
+    """The app's number of checks: its last line says all passed."""
+    m = re.search(rf"^{name}: (\d+) checks, 0 failed$", stdout, re.M)
+    assert m, stdout
+    assert "not ok" not in stdout, stdout
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_on_hermit(sdk, loader, tmp_path, name):
+    env = dict(loader, HERMIT_TIMEOUT=GUEST_TIMEOUT, HERMIT_VERBOSE="1", HERMIT_CPUS="2")
+    r = run(sdk, f"extra/tests/{name}", env=env, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert summary(r.stdout, name) > 0
+    CHECK_LOG.get(name, lambda out, log: None)(r.stdout, r.stderr)
+
+
+def check_oneproc_log(stdout: str, log: str) -> None:
+    """Each call of another process is named once, though the app makes it twice."""
+    assert "processes=one" in stdout
+    for call in ("fork", "vfork", "execve", "clone without thread flags", "wait4", "waitid"):
+        lines = [line for line in log.splitlines() if line.startswith(f"hermit: {call}: ")]
+        assert len(lines) == 1, f"{call}: {lines}\n{log}"
+
+
+CHECK_LOG = {"oneproc": check_oneproc_log}
+
+
+@pytest.fixture(scope="session")
+def native_dir(tmp_path_factory) -> Path:
+    if not shutil.which("musl-gcc"):
+        pytest.skip("musl-gcc not found (apt install musl-tools)")
+    out = tmp_path_factory.mktemp("native")
+    for name in APPS:
+        p = subprocess.run(["musl-gcc", "-static", "-O2", "-pthread",
+                            str(ROOT / "usr/tests" / f"{name}.c"), "-o", str(out / name)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    return out
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_native(native_dir, tmp_path, name):
+    """The reference: Linux gives the results the app expects."""
+    r = subprocess.run([str(native_dir / name)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=RUN_TIMEOUT,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("HERMIT_")})
+    assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert summary(r.stdout, name) > 0
