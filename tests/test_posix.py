@@ -8,15 +8,16 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
+from conftest import ROOT, clean_env, run
 
 GUEST_TIMEOUT = "60"
 RUN_TIMEOUT = 180
 
-APPS = ["oneproc"]
+APPS = ["oneproc", "tmp"]
 
 
 def summary(stdout: str, name: str) -> int:
@@ -29,8 +30,12 @@ def summary(stdout: str, name: str) -> int:
 
 @pytest.mark.parametrize("name", APPS)
 def test_on_hermit(sdk, loader, tmp_path, name):
-    env = dict(loader, HERMIT_TIMEOUT=GUEST_TIMEOUT, HERMIT_VERBOSE="1", HERMIT_CPUS="2")
+    host_tmp = tmp_path / "host-tmp"  # where the loader makes the guest's /tmp
+    host_tmp.mkdir()
+    env = dict(loader, HERMIT_TIMEOUT=GUEST_TIMEOUT, HERMIT_VERBOSE="1", HERMIT_CPUS="2",
+               TMPDIR=str(host_tmp))
     r = run(sdk, f"extra/tests/{name}", env=env, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    assert list(host_tmp.iterdir()) == [], "the guest's /tmp outlived the run"
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert summary(r.stdout, name) > 0
     CHECK_LOG.get(name, lambda out, log: None)(r.stdout, r.stderr)
@@ -45,6 +50,34 @@ def check_oneproc_log(stdout: str, log: str) -> None:
 
 
 CHECK_LOG = {"oneproc": check_oneproc_log}
+
+
+def test_private_tmp_is_gone_when_the_loader_is_killed(sdk, loader, tmp_path):
+    """SIGKILL runs no cleanup in the loader: its reaper removes the directory."""
+    host_tmp = tmp_path / "host-tmp"
+    host_tmp.mkdir()
+    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/tmp"), "hold"],
+                         env=clean_env(**loader, HERMIT_TIMEOUT=GUEST_TIMEOUT,
+                                       TMPDIR=str(host_tmp)),
+                         stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert p.stdout.readline() == "held\n"
+        (private,) = host_tmp.iterdir()
+        assert [f.name for f in private.iterdir()] == ["held"]
+    finally:
+        p.kill()
+        p.wait()
+    deadline = time.monotonic() + 10
+    while list(host_tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(host_tmp.iterdir()) == [], "the guest's /tmp outlived a killed loader"
+
+
+def test_a_mounted_tmp_is_the_users(sdk, tmp_path):
+    """A mount at /tmp (here the working directory itself) replaces the private one."""
+    (tmp_path / "mine").write_text("")
+    r = run(sdk, "extra/tests/tmp", env={"HERMIT_MOUNT": f"{tmp_path}:/tmp"}, cwd=tmp_path)
+    assert "not ok 1 - /tmp starts empty" in r.stdout, r.stdout
 
 
 @pytest.fixture(scope="session")

@@ -138,9 +138,13 @@ class MountTable:
 
     @classmethod
     def default(cls, specs: list[str], host_cwd: str | None = None,
-                image: str | None = None) -> "MountTable":
+                image: str | None = None, tmp=None) -> "MountTable":
+        """tmp: called for the host directory of a private /tmp when no mount is
+        there (the user's, or the working directory itself)."""
         cwd = os.path.realpath(host_cwd or os.getcwd())
         mounts = [Mount(cwd, cwd, False)] + [parse_mount(s, cwd) for s in specs]
+        if tmp and not any(m.guest == "/tmp" for m in mounts):
+            mounts.insert(0, Mount(tmp(), "/tmp", False))
         image = os.path.realpath(image) if image else None
         return cls(mounts, cwd, image)
 
