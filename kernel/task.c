@@ -98,6 +98,8 @@ uint64_t task_count(void)
 /* The calling thread ends; the last one to go ends the process with its status. */
 noreturn void task_exit(int code)
 {
+	robust_exit(current);
+	futex_pi_exit(current);
 	if (current->clear_child_tid) {
 		*(volatile uint32_t *)current->clear_child_tid = 0;
 		futex_wake((uint64_t *)current->clear_child_tid, 1, ~0u);

@@ -17,7 +17,7 @@ from conftest import ROOT, clean_env, run
 GUEST_TIMEOUT = "60"
 RUN_TIMEOUT = 180
 
-APPS = ["oneproc", "tmp"]
+APPS = ["oneproc", "tmp", "robust"]
 
 
 def summary(stdout: str, name: str) -> int:
@@ -49,7 +49,13 @@ def check_oneproc_log(stdout: str, log: str) -> None:
         assert len(lines) == 1, f"{call}: {lines}\n{log}"
 
 
-CHECK_LOG = {"oneproc": check_oneproc_log}
+def check_robust_log(stdout: str, log: str) -> None:
+    """FUTEX_FD, called twice, is the one unsupported futex operation: named once."""
+    lines = [line for line in log.splitlines() if "futex operation" in line]
+    assert lines == ["hermit: futex operation 2 unsupported, returning -ENOSYS"], log
+
+
+CHECK_LOG = {"oneproc": check_oneproc_log, "robust": check_robust_log}
 
 
 def test_private_tmp_is_gone_when_the_loader_is_killed(sdk, loader, tmp_path):

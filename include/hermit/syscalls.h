@@ -59,6 +59,10 @@ long sys_sched_yield(SYSCALL_PARAMS);
 /* kernel/futex.c */
 long sys_futex(SYSCALL_PARAMS);
 
+/* kernel/robust.c */
+long sys_set_robust_list(SYSCALL_PARAMS);
+long sys_get_robust_list(SYSCALL_PARAMS);
+
 /* kernel/sys_proc.c */
 long sys_arch_prctl(SYSCALL_PARAMS);
 long sys_getpid(SYSCALL_PARAMS);
