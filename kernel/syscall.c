@@ -80,6 +80,18 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_execveat] = sys_execveat,
 	[SYS_wait4] = sys_wait4,
 	[SYS_waitid] = sys_waitid,
+	[SYS_msgget] = sys_msgget,
+	[SYS_msgsnd] = sys_msgsnd,
+	[SYS_msgrcv] = sys_msgrcv,
+	[SYS_msgctl] = sys_msgctl,
+	[SYS_semget] = sys_semget,
+	[SYS_semop] = sys_semop,
+	[SYS_semtimedop] = sys_semtimedop,
+	[SYS_semctl] = sys_semctl,
+	[SYS_shmget] = sys_shmget,
+	[SYS_shmat] = sys_shmat,
+	[SYS_shmdt] = sys_shmdt,
+	[SYS_shmctl] = sys_shmctl,
 };
 
 static uint64_t reported[NR_SYSCALLS / 64];

@@ -59,6 +59,20 @@ long sys_sched_yield(SYSCALL_PARAMS);
 /* kernel/futex.c */
 long sys_futex(SYSCALL_PARAMS);
 
+/* kernel/ipc_msg.c, ipc_sem.c, ipc_shm.c: System V IPC */
+long sys_msgget(SYSCALL_PARAMS);
+long sys_msgsnd(SYSCALL_PARAMS);
+long sys_msgrcv(SYSCALL_PARAMS);
+long sys_msgctl(SYSCALL_PARAMS);
+long sys_semget(SYSCALL_PARAMS);
+long sys_semop(SYSCALL_PARAMS);
+long sys_semtimedop(SYSCALL_PARAMS);
+long sys_semctl(SYSCALL_PARAMS);
+long sys_shmget(SYSCALL_PARAMS);
+long sys_shmat(SYSCALL_PARAMS);
+long sys_shmdt(SYSCALL_PARAMS);
+long sys_shmctl(SYSCALL_PARAMS);
+
 /* kernel/robust.c */
 long sys_set_robust_list(SYSCALL_PARAMS);
 long sys_get_robust_list(SYSCALL_PARAMS);
