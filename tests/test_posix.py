@@ -17,7 +17,7 @@ from conftest import ROOT, clean_env, run
 GUEST_TIMEOUT = "60"
 RUN_TIMEOUT = 180
 
-APPS = ["oneproc", "tmp", "robust", "sysv"]
+APPS = ["oneproc", "tmp", "robust", "sysv", "rtsig"]
 
 
 def summary(stdout: str, name: str) -> int:

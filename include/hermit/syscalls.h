@@ -108,6 +108,9 @@ long sys_sigaltstack(SYSCALL_PARAMS);
 long sys_kill(SYSCALL_PARAMS);
 long sys_tkill(SYSCALL_PARAMS);
 long sys_tgkill(SYSCALL_PARAMS);
+long sys_rt_sigqueueinfo(SYSCALL_PARAMS);
+long sys_rt_tgsigqueueinfo(SYSCALL_PARAMS);
+long sys_rt_sigtimedwait(SYSCALL_PARAMS);
 
 /* kernel/sys_time.c */
 long sys_clock_gettime(SYSCALL_PARAMS);

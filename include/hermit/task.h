@@ -28,6 +28,8 @@ struct task {
 	uint64_t clear_child_tid;
 	uint64_t fs_base;
 	uint64_t sigmask, sigpending;      /* signals blocked, and sent to this thread */
+	struct ksig *sigq;                 /* their siginfo, in order (kernel/sigqueue.c) */
+	uint64_t sigwait_set;              /* rt_sigtimedwait: blocked signals that wake it */
 	uint64_t altstack_sp, altstack_size;
 	int interrupted;                   /* a signal cut its blocking call short */
 	void *fpu;               /* xsave area */
