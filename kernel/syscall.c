@@ -32,6 +32,7 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_sysinfo] = sys_sysinfo,
 	[SYS_prlimit64] = sys_prlimit64,
 	[SYS_getrlimit] = sys_getrlimit,
+	[SYS_setrlimit] = sys_setrlimit,
 	[SYS_clock_gettime] = sys_clock_gettime,
 	[SYS_clock_getres] = sys_clock_getres,
 	[SYS_gettimeofday] = sys_gettimeofday,

@@ -17,7 +17,7 @@ from conftest import ROOT, clean_env, run
 GUEST_TIMEOUT = "60"
 RUN_TIMEOUT = 180
 
-APPS = ["oneproc", "tmp", "robust", "sysv", "rtsig"]
+APPS = ["oneproc", "tmp", "robust", "sysv", "rtsig", "limits"]
 
 
 def summary(stdout: str, name: str) -> int:
@@ -34,11 +34,19 @@ def test_on_hermit(sdk, loader, tmp_path, name):
     host_tmp.mkdir()
     env = dict(loader, HERMIT_TIMEOUT=GUEST_TIMEOUT, HERMIT_VERBOSE="1", HERMIT_CPUS="2",
                TMPDIR=str(host_tmp))
-    r = run(sdk, f"extra/tests/{name}", env=env, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    args = []
+    if name == "limits":  # a read-only mount, whose statvfs says ST_RDONLY
+        (tmp_path / "ro").mkdir()
+        env["HERMIT_MOUNT"] = f"{tmp_path / 'ro'}:/ro:ro"
+        args = ["/ro"]
+    r = run(sdk, f"extra/tests/{name}", *args, env=env, cwd=tmp_path, timeout=RUN_TIMEOUT)
     assert list(host_tmp.iterdir()) == [], "the guest's /tmp outlived the run"
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert summary(r.stdout, name) > 0
     CHECK_LOG.get(name, lambda out, log: None)(r.stdout, r.stderr)
+    if name == "limits":  # statvfs(".") gives the host's figures
+        host = os.statvfs(tmp_path)
+        assert f"cwd_blocks={host.f_blocks}\ncwd_bsize={host.f_frsize}\n" in r.stdout, r.stdout
 
 
 def check_oneproc_log(stdout: str, log: str) -> None:

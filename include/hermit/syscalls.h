@@ -82,9 +82,12 @@ long sys_arch_prctl(SYSCALL_PARAMS);
 long sys_getpid(SYSCALL_PARAMS);
 long sys_uname(SYSCALL_PARAMS);
 long sys_sysinfo(SYSCALL_PARAMS);
+long sys_getrandom(SYSCALL_PARAMS);
+
+/* kernel/rlimit.c */
 long sys_prlimit64(SYSCALL_PARAMS);
 long sys_getrlimit(SYSCALL_PARAMS);
-long sys_getrandom(SYSCALL_PARAMS);
+long sys_setrlimit(SYSCALL_PARAMS);
 
 /* kernel/sys_sched.c */
 long sys_sched_getaffinity(SYSCALL_PARAMS);
