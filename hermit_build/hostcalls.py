@@ -34,7 +34,7 @@ class HostServices:
         self.tmp: PrivateTmp | None = None
         # a std fd the proxy was started without stays closed in the guest
         self.files = FileService(mem, MountTable.default(mounts or [], image=image,
-                                                         tmp=self._private_tmp),
+                                                         private=self._private_dir),
                                  stdfds.host_fds())
         self.image = image
         # fsencode: arguments that are not UTF-8 reach the guest byte for byte
@@ -55,9 +55,10 @@ class HostServices:
             HC.WAKE: lambda gpa: None,
         }
 
-    def _private_tmp(self) -> str:
-        self.tmp = PrivateTmp()
-        return self.tmp.path
+    def _private_dir(self, name: str) -> str:
+        if self.tmp is None:
+            self.tmp = PrivateTmp()
+        return self.tmp.dir(name)
 
     def confine(self) -> int:
         """Landlock the loader to the mounts this service serves and what the loader
@@ -70,9 +71,11 @@ class HostServices:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.files.close_all()  # the guest's open host files end with it
-        if self.tmp:
-            self.tmp.close()
+        try:
+            self.files.close_all()  # the guest's open host files end with it
+        finally:
+            if self.tmp:
+                self.tmp.close()
 
     def handle(self, nr: int, gpa: int) -> int | None:
         """Called from each vCPU's own thread (uhyve) or a worker per mailbox slot

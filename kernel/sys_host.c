@@ -79,6 +79,30 @@ static int user_buffer_ok(uint64_t nr, const long a[6])
 	}
 }
 
+/* I/O on a file that is also mapped shared: the mapping and the file agree before
+ * it, and after a change (kernel/shmap.c); the mapping to read in again, or 0. */
+static void *shmap_io(uint64_t nr, struct file *f)
+{
+	switch (nr) {
+	case SYS_read:
+	case SYS_pread64:
+	case SYS_readv:
+	case SYS_preadv:
+	case SYS_fsync:
+	case SYS_fdatasync:
+		shmap_before(f);
+		return 0;
+	case SYS_write:
+	case SYS_pwrite64:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_ftruncate:
+		return shmap_before(f);
+	default:
+		return 0;
+	}
+}
+
 long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 {
 	unsigned mask = nr < NR_SYSCALLS ? forwarded[nr] & ~FORWARDED_BIT : 0;
@@ -104,7 +128,10 @@ long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 			a[i] = held[k]->handle;
 			file_get(held[k++]);
 		}
+	void *mapped = n ? shmap_io(nr, held[0]) : 0;
 	long r = host_call(nr, a, node);
+	if (mapped)
+		shmap_after(mapped);
 	while (n)
 		file_put(held[--n]);
 	return r;

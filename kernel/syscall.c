@@ -14,6 +14,7 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_mprotect] = sys_mprotect,
 	[SYS_madvise] = sys_zero,
 	[SYS_mremap] = sys_mremap,
+	[SYS_msync] = sys_msync,
 	[SYS_exit] = sys_exit,
 	[SYS_exit_group] = sys_exit_group,
 	[SYS_futex] = sys_futex,

@@ -17,7 +17,7 @@ from conftest import ROOT, clean_env, run
 GUEST_TIMEOUT = "60"
 RUN_TIMEOUT = 180
 
-APPS = ["oneproc", "tmp", "robust", "sysv", "rtsig", "limits"]
+APPS = ["oneproc", "tmp", "robust", "sysv", "rtsig", "limits", "shm"]
 
 
 def summary(stdout: str, name: str) -> int:
@@ -44,9 +44,21 @@ def test_on_hermit(sdk, loader, tmp_path, name):
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert summary(r.stdout, name) > 0
     CHECK_LOG.get(name, lambda out, log: None)(r.stdout, r.stderr)
+    check_files(name, tmp_path)
     if name == "limits":  # statvfs(".") gives the host's figures
         host = os.statvfs(tmp_path)
         assert f"cwd_blocks={host.f_blocks}\ncwd_bsize={host.f_frsize}\n" in r.stdout, r.stdout
+
+
+def check_files(name: str, cwd: Path) -> None:
+    """What an app left on the host: shm's shared mappings, written back by msync and
+    munmap (never past the end of the file), and at the guest's exit."""
+    if name != "shm":
+        return
+    data = (cwd / "mapped.dat").read_bytes()
+    assert len(data) == 4096 + 100
+    assert data[10:15] == b"msync" and data[20:26] == b"munmap" and data[4146:4150] == b"tail"
+    assert (cwd / "at_exit.dat").read_bytes()[:16] == b"written at exit\0"
 
 
 def check_oneproc_log(stdout: str, log: str) -> None:
@@ -76,8 +88,9 @@ def test_private_tmp_is_gone_when_the_loader_is_killed(sdk, loader, tmp_path):
                          stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert p.stdout.readline() == "held\n"
-        (private,) = host_tmp.iterdir()
-        assert [f.name for f in private.iterdir()] == ["held"]
+        (private,) = host_tmp.iterdir()  # the run's: its /tmp and /dev/shm
+        assert sorted(f.name for f in private.iterdir()) == ["shm", "tmp"]
+        assert [f.name for f in (private / "tmp").iterdir()] == ["held"]
     finally:
         p.kill()
         p.wait()
@@ -115,3 +128,4 @@ def test_native(native_dir, tmp_path, name):
                        env={k: v for k, v in os.environ.items() if not k.startswith("HERMIT_")})
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert summary(r.stdout, name) > 0
+    check_files(name, tmp_path)

@@ -1,4 +1,5 @@
-"""The guest's private /tmp: a fresh host directory per run, gone when the run ends.
+"""The guest's private /tmp and /dev/shm: fresh host directories per run (in one
+directory of the run's), gone when the run ends.
 
 Host-backed rather than held in guest memory: the file service already gives it
 every path call (rename, readdir, stat, symlinks, *at calls, chdir) with its
@@ -18,6 +19,8 @@ REAPER = 'read _; exec rm -rf -- "$0"'  # $0: the directory
 
 
 class PrivateTmp:
+    """The run's directory; `dir(name)` makes a subdirectory of it for one mount."""
+
     def __init__(self) -> None:
         base = os.environ.get("TMPDIR") or "/tmp"
         self.path = os.path.join(os.path.realpath(base),
@@ -37,6 +40,11 @@ class PrivateTmp:
             raise
         finally:
             os.close(r)
+
+    def dir(self, name: str) -> str:
+        path = os.path.join(self.path, name)
+        os.mkdir(path, 0o700)
+        return path
 
     def close(self) -> None:
         """Remove the directory now (the reaper does it and is reaped)."""

@@ -46,6 +46,7 @@ long sys_mmap(SYSCALL_PARAMS);
 long sys_munmap(SYSCALL_PARAMS);
 long sys_mprotect(SYSCALL_PARAMS);
 long sys_mremap(SYSCALL_PARAMS);
+long sys_msync(SYSCALL_PARAMS); /* kernel/shmap.c */
 
 /* kernel/sys_thread.c */
 struct syscall_frame;
