@@ -162,12 +162,19 @@ long sys_msync(SYSCALL_PARAMS)
 	if ((addr & (PAGE_SIZE - 1)) || (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) ||
 	    ((flags & MS_ASYNC) && (flags & MS_SYNC)))
 		return -EINVAL;
+	if (addr + len < addr)
+		return -ENOMEM;
 	for (uint64_t p = addr; p < addr + len;) {
 		struct shmap *m = containing(p);
-		if (!m) {
-			if (!page_is_user(p, 1))
+		if (!m) { /* the application's other pages, a run at a time: nothing to do */
+			uint64_t stop = addr + len;
+			for (int i = 0; i < nmaps; i++)
+				if (maps[i].addr > p && maps[i].addr < stop)
+					stop = maps[i].addr;
+			uint64_t run = page_user_prefix(p, (stop - p) / PAGE_SIZE, 1);
+			if (!run)
 				return -ENOMEM; /* not mapped */
-			p += PAGE_SIZE;
+			p += run * PAGE_SIZE;
 			continue;
 		}
 		uint64_t end = addr + len < m->addr + m->len ? addr + len : m->addr + m->len;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include <hermit/fd.h>
@@ -74,6 +75,9 @@ static int user_buffer_ok(uint64_t nr, const long a[6])
 		return user_ok((uint64_t)a[1], sizeof(struct stat));
 	case SYS_newfstatat:
 		return user_ok((uint64_t)a[2], sizeof(struct stat));
+	case SYS_statfs:
+	case SYS_fstatfs:
+		return user_ok((uint64_t)a[1], sizeof(struct statfs));
 	default:
 		return 1;
 	}

@@ -116,6 +116,8 @@ static void filesystems(const char *ro)
 	close(fd);
 	FAILS_WITH(statfs("/no/such/dir", &a), ENOENT);
 	FAILS_WITH(fstatfs(99, &a), EBADF);
+	FAILS_WITH(syscall(SYS_statfs, ".", 0), EFAULT); /* musl clears *buf first */
+	FAILS_WITH(syscall(SYS_fstatfs, 0, 0), EFAULT);
 	if (ro)
 		check(statvfs(ro, &v) == 0 && (v.f_flag & ST_RDONLY), "a read-only mount: ST_RDONLY");
 	CHECK(statvfs("/", &v) == 0 && v.f_namemax > 0);

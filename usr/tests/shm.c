@@ -50,6 +50,10 @@ static void posix_shm(void)
 	check(!strcmp(a + 100, "via write"), "the mapping sees write");
 	CHECK(msync(a, 2 * PAGE, MS_SYNC) == 0);
 	FAILS_WITH(msync(a + 1, PAGE, MS_SYNC), EINVAL);
+	FAILS_WITH(msync(a, PAGE, MS_SYNC | MS_ASYNC), EINVAL);
+	char *gone = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(gone != MAP_FAILED && munmap(gone, PAGE) == 0);
+	FAILS_WITH(msync(gone, PAGE, MS_SYNC), ENOMEM);
 	CHECK(munmap(b, 2 * PAGE) == 0 && munmap(a, 2 * PAGE) == 0 && close(fd) == 0);
 	fd = shm_open("/hermit-shm-test", O_RDONLY, 0);
 	a = mmap(0, PAGE, PROT_READ, MAP_SHARED, fd, PAGE);

@@ -58,6 +58,7 @@ static void messages(void)
 	CHECK(msgrcv(q, &m, 3, 0, 0) == -1 && errno == E2BIG);
 	CHECK(msgrcv(q, &m, 3, 0, MSG_NOERROR) == 3 && m.type == 1 && !memcmp(m.text, "typ", 3));
 	FAILS_WITH(msgrcv(q, &m, sizeof(m.text), 0, IPC_NOWAIT), ENOMSG);
+	FAILS_WITH(msgsnd(q, 0, 1, 0), EFAULT);
 	m.type = 0;
 	FAILS_WITH(msgsnd(q, &m, 1, 0), EINVAL);
 	m.type = 5;
@@ -128,6 +129,7 @@ static void semaphores(void)
 	CHECK(semop(sem, op, 2) == 0 && semctl(sem, 0, GETVAL) == 0 && semctl(sem, 1, GETVAL) == 0);
 	op[0] = (struct sembuf){ 3, 1, 0 };
 	FAILS_WITH(semop(sem, op, 1), EFBIG);
+	FAILS_WITH(semop(sem, 0, 1), EFAULT);
 	op[0] = (struct sembuf){ 2, 0, IPC_NOWAIT }; /* wait for zero, but it is 3 */
 	FAILS_WITH(semop(sem, op, 1), EAGAIN);
 	struct timespec t20 = { 0, 20000000 };
