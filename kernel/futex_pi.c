@@ -2,11 +2,42 @@
  * mutexes, glibc's PI condition variables): the word holds the owner's tid, with
  * FUTEX_WAITERS set while threads wait in the kernel, and the kernel hands the lock
  * to the first waiter at FUTEX_UNLOCK_PI, so the word always names its owner.
- * Waiters are the highest priority first; the owner is not boosted (one process:
- * the application chooses its threads' priorities itself). */
+ * Waiters are the highest priority first, and the owner runs at the priority of
+ * its highest waiter while they wait (along a chain of owners waiting for other
+ * PI locks, PI_CHAIN_MAX long), so a middle-priority thread cannot hold it off. */
 #include <errno.h>
 
 #include "futex.h"
+
+#define PI_CHAIN_MAX 16
+
+static int pi_waiter(const struct task *u)
+{
+	return u->futex_addr && !u->futex_bitset;
+}
+
+void futex_pi_update(struct task *o)
+{
+	for (int depth = 0; o && depth < PI_CHAIN_MAX; depth++) {
+		int p = o->base_prio;
+		for (struct task *u = task_first(); u; u = u->all_next)
+			if (pi_waiter(u) && u->futex_pi_owner == o->tid && u->prio > p)
+				p = u->prio;
+		if (p != o->prio) {
+			o->prio = p;
+			sched_requeue(o);
+		}
+		/* o waits for a PI lock itself: that owner's priority may follow */
+		o = pi_waiter(o) ? task_by_tid(o->futex_pi_owner) : 0;
+	}
+}
+
+static void update_tid(uint64_t tid)
+{
+	struct task *t = tid ? task_by_tid(tid) : 0;
+	if (t)
+		futex_pi_update(t);
+}
 
 static uint32_t load(uint64_t *addr)
 {
@@ -41,6 +72,7 @@ static void grant(uint64_t *addr, struct task *t, uint32_t keep)
 	sched_wake(t);
 	for (struct task *u = futex_first_waiter(addr, 1, 0); u; u = futex_first_waiter(addr, 1, u))
 		u->futex_pi_owner = t->tid;
+	futex_pi_update(t); /* it inherits from the waiters left */
 }
 
 /* As Linux's exit_pi_state_list: the kernel knows whom PI waiters wait for, even
@@ -81,9 +113,12 @@ static long wait_granted(uint64_t *addr, uint64_t deadline, uint32_t owner)
 	current->futex_granted = 0;
 	current->futex_pi_owner = owner;
 	futex_enqueue(current, addr, 0);
+	update_tid(owner); /* it runs at our priority now, if that is higher */
 	long r = sched_block(deadline);
 	futex_cancel(current);
 	current->futex_pi_target = 0;
+	if (!current->futex_granted)
+		update_tid(current->futex_pi_owner); /* gave up: its owner need not hurry */
 	if (current->futex_granted) {
 		current->futex_granted = 0;
 		return 0;
@@ -123,6 +158,7 @@ static long unlock_pi(uint64_t *addr)
 	struct task *t = top_waiter(addr);
 	if (t) {
 		grant(addr, t, 0);
+		futex_pi_update(current); /* back to its own priority */
 		return 0;
 	}
 	while (!cas(addr, &w, 0)) /* only FUTEX_WAITERS can have changed meanwhile */
@@ -202,6 +238,7 @@ static long cmp_requeue_pi(uint64_t *addr, uint32_t nr_wake, uint32_t nr_requeue
 		futex_dequeue(t);
 		t->futex_pi_owner = w & FUTEX_TID_MASK;
 		futex_enqueue(t, addr2, 0); /* now a PI waiter of addr2 */
+		update_tid(t->futex_pi_owner);
 		done++;
 	}
 	return done;

@@ -29,7 +29,7 @@ long sys_clone_frame(const struct syscall_frame *f)
 	/* as on Linux, a thread starts with its creator's cpus and priority */
 	t->affinity = current->affinity;
 	t->policy = current->policy;
-	t->prio = current->prio;
+	t->prio = t->base_prio = current->base_prio; /* not a PI boost of its creator */
 	t->nice = current->nice;
 	t->cpu = current->cpu;
 	if (flags & CLONE_CHILD_CLEARTID)

@@ -38,6 +38,7 @@ struct task {
 	uint32_t cpu;            /* the cpu it runs or is queued on, or last ran on */
 	uint64_t affinity;       /* cpus it may run on (bit per cpu) */
 	int policy, prio;        /* SCHED_OTHER/BATCH/IDLE with prio 0; FIFO/RR with 1..99 */
+	int base_prio;           /* as set; prio is higher while a PI waiter lends it its own */
 	int nice;                /* kept for getpriority; prio decides */
 	uint64_t cpu_ns;         /* run time before run_start */
 	uint64_t run_start;      /* monotonic ns when it last got its cpu */
@@ -117,10 +118,16 @@ uint64_t sched_process_cpu_ns(void);
 long futex_wake(uint64_t *addr, int n, uint32_t bitset);
 void futex_cancel(struct task *t);
 
+/* kernel/sys_sched.c: t's priority or affinity changed: its place in line too */
+void sched_requeue(struct task *t);
+
 /* kernel/robust.c: the exiting thread's robust futexes are marked owner-died */
 void robust_exit(struct task *t);
 /* kernel/futex_pi.c: PI locks the exiting thread still owns go to their waiters */
 void futex_pi_exit(struct task *t);
+/* t runs at the highest of its own priority and its PI waiters' (and so on along
+ * the chain of owners it waits for) */
+void futex_pi_update(struct task *t);
 
 /* kernel/prot_none.c */
 void none_apply(struct task *t);
