@@ -1,7 +1,7 @@
 /* What a pending signal carries, queued as Linux queues it: a real-time signal
  * (32..64) once per sending, in order, each with its own siginfo (sigqueue's
  * value); a standard signal once however often it is sent, with the first sender's
- * siginfo.  Entries come from a fixed pool of SIGQ_MAX (16 KiB): a real-time
+ * siginfo.  Entries come from a fixed pool of SIGQ_MAX (20 KiB): a real-time
  * signal sent when it is empty fails with EAGAIN (Linux's RLIMIT_SIGPENDING), a
  * standard one is still marked pending and reports SI_USER. */
 #include <errno.h>
