@@ -15,6 +15,7 @@ from .abi import HC, HC_NAMES, C, S, signed
 from .errors import AbiMismatch
 from .guestmem import GuestFault, GuestMemory
 from .hostfs.policy import MountTable
+from .hostfs.privtmp import PrivateTmp
 from .hostfs.service import FileService
 from .mailbox import Mailbox
 
@@ -30,8 +31,10 @@ class HostServices:
                  image: str | None = None, mounts: list[str] | None = None):
         self.mem = mem
         self.mailbox = Mailbox(mem)  # how the kernel's calls arrive (both loaders)
+        self.tmp: PrivateTmp | None = None
         # a std fd the proxy was started without stays closed in the guest
-        self.files = FileService(mem, MountTable.default(mounts or [], image=image),
+        self.files = FileService(mem, MountTable.default(mounts or [], image=image,
+                                                         private=self._private_dir),
                                  stdfds.host_fds())
         self.image = image
         # fsencode: arguments that are not UTF-8 reach the guest byte for byte
@@ -52,6 +55,11 @@ class HostServices:
             HC.WAKE: lambda gpa: None,
         }
 
+    def _private_dir(self, name: str) -> str:
+        if self.tmp is None:
+            self.tmp = PrivateTmp()
+        return self.tmp.dir(name)
+
     def confine(self) -> int:
         """Landlock the loader to the mounts this service serves and what the loader
         itself reads (landlock.confine); before the vCPU threads start."""
@@ -63,7 +71,11 @@ class HostServices:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.files.close_all()  # the guest's open host files end with it
+        try:
+            self.files.close_all()  # the guest's open host files end with it
+        finally:
+            if self.tmp:
+                self.tmp.close()
 
     def handle(self, nr: int, gpa: int) -> int | None:
         """Called from each vCPU's own thread (uhyve) or a worker per mailbox slot

@@ -1,5 +1,6 @@
 /* Ending the guest: the exit status goes to the loader, which stops the VM. */
 #include <hermit/arch.h>
+#include <hermit/fd.h>
 
 static const char *const signal_names[32] = {
 	[4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE",
@@ -10,6 +11,7 @@ noreturn void kernel_exit(int code)
 {
 	struct hc_exit e = { .code = (uint64_t)(int64_t)code };
 
+	shmap_sync_all(); /* what shared file mappings hold reaches the files */
 	if (boot_info->tsc_main && boot_info->tsc_khz)
 		kprintf("hermit: boot to main %lu us\n",
 			(unsigned long)((boot_info->tsc_main - boot_info->tsc_entry) * 1000 / boot_info->tsc_khz));

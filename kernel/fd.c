@@ -5,6 +5,7 @@
  * kernel lock; only file_put may drop it, once the description is unreachable. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <hermit/fd.h>
@@ -60,9 +61,19 @@ struct file *fd_file(int fd)
 	return fd >= 0 && fd < FD_MAX ? fds[fd] : 0;
 }
 
+/* RLIMIT_NOFILE: new fds stay below it (those above, opened before it was
+ * lowered, stay open, as on Linux). */
+static int fd_limit(void)
+{
+	uint64_t lim = rlimit_cur(RLIMIT_NOFILE);
+	return lim < FD_MAX ? (int)lim : FD_MAX;
+}
+
 static int lowest_free(int from)
 {
-	for (int fd = from < 0 ? 0 : from; fd < FD_MAX; fd++)
+	int limit = fd_limit();
+
+	for (int fd = from < 0 ? 0 : from; fd < limit; fd++)
 		if (!fds[fd])
 			return fd;
 	return -EMFILE;
@@ -167,7 +178,9 @@ long sys_dup3(SYSCALL_PARAMS)
 		return -EINVAL;
 	if (old == to)
 		return -EINVAL;
-	if (to < 0 || to >= FD_MAX)
+	if (!fd_file(old))
+		return -EBADF;
+	if (to < 0 || to >= fd_limit())
 		return -EBADF;
 	return dup_into(old, to, 0, flags & O_CLOEXEC);
 }
@@ -194,7 +207,7 @@ long sys_fcntl(SYSCALL_PARAMS)
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
-		if ((int)a2 < 0 || (int)a2 >= FD_MAX)
+		if ((int)a2 < 0 || (int)a2 >= fd_limit())
 			return -EINVAL;
 		return dup_into(fd, -1, (int)a2, cmd == F_DUPFD_CLOEXEC);
 	case F_GETFD:

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -109,6 +110,20 @@ static long do_fstat(struct file *f, uint64_t st)
 	return 0;
 }
 
+/* The figures the loader gives for its synthetic objects (spec.py's SYNTH_FS_*). */
+static long do_fstatfs(uint64_t buf)
+{
+	if (!user_ok(buf, sizeof(struct statfs)))
+		return -EFAULT;
+	struct statfs *s = (struct statfs *)buf;
+	memset(s, 0, sizeof(*s));
+	s->f_type = HERMIT_SYNTH_FS_MAGIC;
+	s->f_bsize = s->f_frsize = 4096;
+	s->f_namelen = 255;
+	s->f_flags = HERMIT_SYNTH_FS_FLAGS;
+	return 0;
+}
+
 static long do_fcntl(struct file *f, int cmd, long arg)
 {
 	switch (cmd) {
@@ -148,6 +163,8 @@ long file_serve(uint64_t nr, const long a[6], struct file *f)
 		return f->ops->lseek ? f->ops->lseek(f, a[1], (int)a[2]) : -ESPIPE;
 	case SYS_fstat:
 		return do_fstat(f, (uint64_t)a[1]);
+	case SYS_fstatfs:
+		return do_fstatfs((uint64_t)a[1]);
 	case SYS_newfstatat: /* fstat(): AT_EMPTY_PATH and "" */
 		if (!((int)a[3] & AT_EMPTY_PATH))
 			return -ENOTDIR;

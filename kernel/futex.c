@@ -1,20 +1,11 @@
-/* Futexes: wait queues keyed by the address of a 32-bit word (one address space). */
+/* Futexes: wait queues keyed by the address of a 32-bit word (one address space).
+ * The priority-inheritance operations are kernel/futex_pi.c's. */
 #include <errno.h>
-#include <time.h>
 
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
-#include <hermit/task.h>
 
-/* Linux's futex operations (musl has no <linux/futex.h>). */
-#define FUTEX_WAIT 0
-#define FUTEX_WAKE 1
-#define FUTEX_REQUEUE 3
-#define FUTEX_CMP_REQUEUE 4
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_WAKE_BITSET 10
-#define FUTEX_PRIVATE_FLAG 128
-#define FUTEX_CLOCK_REALTIME 256
-#define FUTEX_CMD_MASK (~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME))
+#include "futex.h"
 
 #define BUCKETS 256
 
@@ -25,7 +16,12 @@ static struct task **bucket(const void *addr)
 	return &queues[((uint64_t)addr >> 2) % BUCKETS];
 }
 
-static void enqueue(struct task *t, uint64_t *addr, uint32_t bitset)
+int futex_word_ok(uint64_t *addr)
+{
+	return !((uint64_t)addr & 3) && user_ok((uint64_t)addr, 4);
+}
+
+void futex_enqueue(struct task *t, uint64_t *addr, uint32_t bitset)
 {
 	struct task **q = bucket(addr);
 
@@ -37,7 +33,7 @@ static void enqueue(struct task *t, uint64_t *addr, uint32_t bitset)
 	*q = t;
 }
 
-/* Take t off its futex queue (its wait timed out). */
+/* Take t off its futex queue (its wait timed out, or a signal came). */
 void futex_cancel(struct task *t)
 {
 	if (!t->futex_addr)
@@ -50,6 +46,22 @@ void futex_cancel(struct task *t)
 	t->futex_addr = 0;
 }
 
+void futex_dequeue(struct task *t)
+{
+	futex_cancel(t);
+}
+
+/* The first waiter on addr after `after` (0: from the start), PI waiters or others. */
+struct task *futex_first_waiter(uint64_t *addr, int pi, struct task *after)
+{
+	struct task *t = after ? after->next : *bucket(addr);
+
+	for (; t; t = t->next)
+		if (t->futex_addr == addr && !t->futex_bitset == !!pi)
+			return t;
+	return 0;
+}
+
 /* Move up to n waiters on addr (matching bitset) to the run queue, or to addr2. */
 static long move_waiters(uint64_t *addr, long n, uint32_t bitset, uint64_t *addr2)
 {
@@ -57,14 +69,14 @@ static long move_waiters(uint64_t *addr, long n, uint32_t bitset, uint64_t *addr
 
 	for (struct task **q = bucket(addr); *q && done < n;) {
 		struct task *t = *q;
-		if (t->futex_addr != addr || !(t->futex_bitset & bitset)) {
+		if (t->futex_addr != addr || !(t->futex_bitset & bitset) || t->futex_pi_target) {
 			q = &t->next;
 			continue;
 		}
 		*q = t->next;
 		t->futex_addr = 0;
 		if (addr2)
-			enqueue(t, addr2, t->futex_bitset);
+			futex_enqueue(t, addr2, t->futex_bitset);
 		else
 			sched_wake(t);
 		done++;
@@ -81,23 +93,26 @@ static long futex_wait(uint64_t *addr, uint32_t val, uint64_t deadline, uint32_t
 {
 	if (*(volatile uint32_t *)addr != val)
 		return -EAGAIN;
-	enqueue(current, addr, bitset);
+	futex_enqueue(current, addr, bitset);
 	int r = sched_block(deadline);
 	futex_cancel(current);
 	return r;
 }
 
-/* The deadline for a timeout: relative for FUTEX_WAIT, absolute for WAIT_BITSET. */
-static long deadline_of(int op, int realtime, const struct timespec *ts, uint64_t *out)
+/* The deadline for a timeout: relative (FUTEX_WAIT) or absolute on the monotonic
+ * or, with FUTEX_CLOCK_REALTIME, the wall clock. */
+long futex_deadline(int realtime, int absolute, const struct timespec *ts, uint64_t *out)
 {
 	*out = NO_DEADLINE;
 	if (!ts)
 		return 0;
+	if (!user_ok((uint64_t)ts, sizeof(*ts)))
+		return -EFAULT;
 	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
 		return -EINVAL;
 	uint64_t ns = (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 	uint64_t now = time_monotonic_ns();
-	if (op == FUTEX_WAIT)
+	if (!absolute)
 		*out = now + ns;
 	else if (realtime) /* absolute wall-clock time: convert to the monotonic clock */
 		*out = now + (ns > time_realtime_ns() ? ns - time_realtime_ns() : 0);
@@ -106,22 +121,77 @@ static long deadline_of(int op, int realtime, const struct timespec *ts, uint64_
 	return 0;
 }
 
+/* FUTEX_WAKE_OP: *addr2 op= oparg, wake on addr, and on addr2 if the old value
+ * passes the comparison (encoded in val3 as Linux does). */
+static long wake_op(uint64_t *addr, int n, uint64_t *addr2, int n2, uint32_t val3)
+{
+	int op = (val3 >> 28) & 7, cmp = (val3 >> 24) & 15;
+	int oparg = (int)(val3 << 8) >> 20, cmparg = (int)(val3 << 20) >> 20;
+
+	if (!futex_word_ok(addr2))
+		return -EFAULT;
+	if (val3 & (8u << 28))
+		oparg = 1 << (oparg & 31);
+	volatile int *w = (volatile int *)addr2;
+	int old = *w, new;
+	do {
+		switch (op) {
+		case 0: new = oparg; break;
+		case 1: new = old + oparg; break;
+		case 2: new = old | oparg; break;
+		case 3: new = old & ~oparg; break;
+		case 4: new = old ^ oparg; break;
+		default: return -ENOSYS;
+		}
+	} while (!__atomic_compare_exchange_n(w, &old, new, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	int pass;
+	switch (cmp) {
+	case 0: pass = old == cmparg; break;
+	case 1: pass = old != cmparg; break;
+	case 2: pass = old < cmparg; break;
+	case 3: pass = old <= cmparg; break;
+	case 4: pass = old > cmparg; break;
+	case 5: pass = old >= cmparg; break;
+	default: return -ENOSYS;
+	}
+	long woken = futex_wake(addr, n, ~0u);
+	return woken + (pass ? futex_wake(addr2, n2, ~0u) : 0);
+}
+
+static uint64_t reported_ops; /* one log line per unsupported operation */
+
+static long unsupported(int op)
+{
+	if (op < 0 || op >= 64 || !(reported_ops & (1ULL << op))) {
+		if (op >= 0 && op < 64)
+			reported_ops |= 1ULL << op;
+		kprintf("hermit: futex operation %d unsupported, returning -ENOSYS\n", op);
+	}
+	return -ENOSYS;
+}
+
 long sys_futex(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	uint64_t *addr = (uint64_t *)a0, deadline;
 	int op = (int)a1 & FUTEX_CMD_MASK, realtime = (int)a1 & FUTEX_CLOCK_REALTIME;
 	uint32_t val = (uint32_t)a2;
+	const struct timespec *ts = (const struct timespec *)a3;
 	long r;
 
 	if ((uint64_t)addr & 3)
 		return -EINVAL;
+	if (!futex_word_ok(addr))
+		return -EFAULT;
+	if (realtime && op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET && op != FUTEX_WAIT_REQUEUE_PI &&
+	    op != FUTEX_LOCK_PI2)
+		return -ENOSYS; /* as Linux */
 	switch (op) {
 	case FUTEX_WAIT:
 	case FUTEX_WAIT_BITSET:
 		if (op == FUTEX_WAIT_BITSET && !(uint32_t)a5)
 			return -EINVAL;
-		r = deadline_of(op, realtime, (const struct timespec *)a3, &deadline);
+		r = futex_deadline(realtime, op != FUTEX_WAIT, ts, &deadline);
 		return r ? r : futex_wait(addr, val, deadline, op == FUTEX_WAIT ? ~0u : (uint32_t)a5);
 	case FUTEX_WAKE:
 		return futex_wake(addr, (int)val, ~0u);
@@ -135,7 +205,16 @@ long sys_futex(SYSCALL_PARAMS)
 		long woken = move_waiters(addr, (int)val, ~0u, 0);
 		return woken + move_waiters(addr, (long)(uint32_t)a3, ~0u, (uint64_t *)a4);
 	}
+	case FUTEX_WAKE_OP:
+		return wake_op(addr, (int)val, (uint64_t *)a4, (int)(uint32_t)a3, (uint32_t)a5);
+	case FUTEX_LOCK_PI:
+	case FUTEX_LOCK_PI2:
+	case FUTEX_UNLOCK_PI:
+	case FUTEX_TRYLOCK_PI:
+	case FUTEX_WAIT_REQUEUE_PI:
+	case FUTEX_CMP_REQUEUE_PI:
+		return futex_pi(op, addr, val, ts, (uint64_t *)a4, (uint32_t)a5, realtime);
 	default:
-		return -ENOSYS;
+		return unsupported(op);
 	}
 }

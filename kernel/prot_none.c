@@ -34,6 +34,8 @@ long none_mmap(uint64_t len)
 	none_apply(current);
 	if (!len)
 		return -EINVAL;
+	if (vma_over_limit(n * PAGE_SIZE, 0))
+		return -ENOMEM;
 	uint64_t addr = page_alloc(n, 0);
 	if (!addr)
 		return -ENOMEM;

@@ -7,10 +7,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
+#include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 #include <asm/sigctx.h>
+
+#include "sigqueue.h"
 
 #define NSIG_ 65
 #define BIT(s) (1ULL << ((s) - 1))
@@ -116,7 +120,8 @@ long sys_sigaltstack(SYSCALL_PARAMS)
  * on another cpu is interrupted there (with a timer: not under kvm_pvm). */
 static void interrupt(struct task *t)
 {
-	if (!((t->sigpending | process_pending) & ~t->sigmask))
+	uint64_t p = t->sigpending | process_pending;
+	if (!(p & (~t->sigmask | t->sigwait_set)))
 		return;
 	if (t->state == TASK_BLOCKED) {
 		t->interrupted = 1;
@@ -127,21 +132,29 @@ static void interrupt(struct task *t)
 	}
 }
 
-static long send(struct task *t, long sig)
+static long send(struct task *t, long sig, const struct ksig *info)
 {
 	if (sig == 0)
 		return 0;
 	if (!valid(sig))
 		return -EINVAL;
+	long r = sigq_post(t, t ? &t->sigpending : &process_pending, (int)sig, info);
+	if (r)
+		return r;
 	if (t) {
-		t->sigpending |= BIT(sig);
 		interrupt(t);
 	} else {
-		process_pending |= BIT(sig);
 		for (struct task *u = task_first(); u; u = u->all_next)
 			interrupt(u);
 	}
 	return 0;
+}
+
+static const struct ksig *from_us(int code)
+{
+	static struct ksig k;
+	k = (struct ksig){ .code = code, .first = HERMIT_APP_PID }; /* si_pid 1, si_uid 0 */
+	return &k;
 }
 
 long sys_kill(SYSCALL_PARAMS)
@@ -149,26 +162,107 @@ long sys_kill(SYSCALL_PARAMS)
 	UNUSED_ARGS();
 	if (a0 != HERMIT_APP_PID && a0 != 0 && a0 != -1)
 		return -ESRCH;
-	return send(0, a1);
+	return send(0, a1, from_us(SI_USER));
 }
 
 long sys_tkill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	struct task *t = task_by_tid((uint64_t)a0);
-	return t ? send(t, a1) : -ESRCH;
+	return t ? send(t, a1, from_us(SI_TKILL)) : -ESRCH;
 }
 
 long sys_tgkill(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
 	struct task *t = task_by_tid((uint64_t)a1);
-	return a0 == HERMIT_APP_PID && t ? send(t, a2) : -ESRCH;
+	return a0 == HERMIT_APP_PID && t ? send(t, a2, from_us(SI_TKILL)) : -ESRCH;
+}
+
+/* rt_sigqueueinfo/rt_tgsigqueueinfo: the sender's siginfo (sigqueue's value).  From
+ * within the process any si_code is allowed, as on Linux. */
+static long queue_info(struct task *t, long sig, uint64_t uinfo)
+{
+	struct ksig k = { 0 };
+
+	if (!user_ok(uinfo, sizeof(siginfo_t)))
+		return -EFAULT;
+	sigq_from_user(&k, (const siginfo_t *)uinfo);
+	return send(t, sig, &k);
+}
+
+long sys_rt_sigqueueinfo(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	if (a0 != HERMIT_APP_PID)
+		return -ESRCH;
+	return queue_info(0, a1, (uint64_t)a2);
+}
+
+long sys_rt_tgsigqueueinfo(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct task *t = task_by_tid((uint64_t)a1);
+	if (a0 != HERMIT_APP_PID || !t)
+		return -ESRCH;
+	return queue_info(t, a2, (uint64_t)a3);
+}
+
+/* Take the lowest of `ready` for the current thread, its own queue first. */
+static int take(uint64_t ready, struct ksig *k)
+{
+	int sig = __builtin_ctzll(ready) + 1;
+
+	if (current->sigpending & BIT(sig))
+		sigq_take(current, &current->sigpending, sig, k);
+	else
+		sigq_take(0, &process_pending, sig, k);
+	return sig;
+}
+
+long sys_rt_sigtimedwait(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	uint64_t deadline = NO_DEADLINE, set;
+	const struct timespec *ts = (const struct timespec *)a2;
+
+	if (a3 != 8)
+		return -EINVAL;
+	if (!user_ok((uint64_t)a0, 8) || (a1 && !user_ok((uint64_t)a1, sizeof(siginfo_t))))
+		return -EFAULT;
+	set = *(const uint64_t *)a0 & ~UNBLOCKABLE;
+	if (ts) {
+		if (!user_ok((uint64_t)ts, sizeof(*ts)))
+			return -EFAULT;
+		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+			return -EINVAL;
+		deadline = time_monotonic_ns() + (uint64_t)ts->tv_sec * 1000000000ULL +
+			   (uint64_t)ts->tv_nsec;
+	}
+	for (;;) {
+		uint64_t ready = (current->sigpending | process_pending) & set;
+		if (ready) {
+			struct ksig k;
+			int sig = take(ready, &k);
+			if (a1)
+				sigq_fill((siginfo_t *)a1, &k);
+			return sig;
+		}
+		current->sigwait_set = set;
+		long r = sched_block(deadline);
+		current->sigwait_set = 0;
+		if ((current->sigpending | process_pending) & set)
+			continue;
+		if (r == -ETIMEDOUT)
+			return -EAGAIN;
+		if (r)
+			return r;
+	}
 }
 
 /* Save the interrupted context on the user stack and enter the handler. */
-static void push_frame(struct syscall_frame *f, int sig, const struct k_sigaction *act,
-		       int tkill)
+static void push_frame(struct syscall_frame *f, const struct ksig *k,
+		       const struct k_sigaction *act)
 {
 	uint64_t sp = SYSCALL_SP(f), fpu_size = arch_fpu_size();
 
@@ -193,10 +287,9 @@ static void push_frame(struct syscall_frame *f, int sig, const struct k_sigactio
 	fr->uc.uc_mcontext.fpregs = fpu;
 	fr->uc.uc_stack = (stack_t){ (void *)current->altstack_sp, 0, current->altstack_size };
 	memcpy(&fr->uc.uc_sigmask, &current->sigmask, sizeof(current->sigmask));
-	fr->info.si_signo = sig;
-	fr->info.si_code = tkill ? SI_TKILL : SI_USER;
-	fr->info.si_pid = HERMIT_APP_PID;
+	sigq_fill(&fr->info, k);
 
+	int sig = k->sig;
 	current->sigmask |= act->mask | ((act->flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;
 	syscall_frame_call(f, act->handler, sp, (uint64_t)sig, (uint64_t)&fr->info,
@@ -210,11 +303,8 @@ void signal_deliver(struct syscall_frame *f)
 		uint64_t ready = (current->sigpending | process_pending) & ~current->sigmask;
 		if (!ready)
 			return;
-		int sig = __builtin_ctzll(ready) + 1, tkill = (current->sigpending & BIT(sig)) != 0;
-		if (tkill)
-			current->sigpending &= ~BIT(sig);
-		else
-			process_pending &= ~BIT(sig);
+		struct ksig k;
+		int sig = take(ready, &k);
 		struct k_sigaction *act = &actions[sig];
 		if (act->handler == (uint64_t)SIG_IGN)
 			continue;
@@ -226,7 +316,7 @@ void signal_deliver(struct syscall_frame *f)
 		struct k_sigaction taken = *act;
 		if (act->flags & SA_RESETHAND)
 			act->handler = (uint64_t)SIG_DFL;
-		push_frame(f, sig, &taken, tkill);
+		push_frame(f, &k, &taken);
 		return; /* the others follow when the handler returns */
 	}
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include <hermit/fd.h>
@@ -74,8 +75,35 @@ static int user_buffer_ok(uint64_t nr, const long a[6])
 		return user_ok((uint64_t)a[1], sizeof(struct stat));
 	case SYS_newfstatat:
 		return user_ok((uint64_t)a[2], sizeof(struct stat));
+	case SYS_statfs:
+	case SYS_fstatfs:
+		return user_ok((uint64_t)a[1], sizeof(struct statfs));
 	default:
 		return 1;
+	}
+}
+
+/* I/O on a file that is also mapped shared: the mapping and the file agree before
+ * it, and after a change (kernel/shmap.c); the mapping to read in again, or 0. */
+static void *shmap_io(uint64_t nr, struct file *f)
+{
+	switch (nr) {
+	case SYS_read:
+	case SYS_pread64:
+	case SYS_readv:
+	case SYS_preadv:
+	case SYS_fsync:
+	case SYS_fdatasync:
+		shmap_before(f);
+		return 0;
+	case SYS_write:
+	case SYS_pwrite64:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_ftruncate:
+		return shmap_before(f);
+	default:
+		return 0;
 	}
 }
 
@@ -104,7 +132,10 @@ long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 			a[i] = held[k]->handle;
 			file_get(held[k++]);
 		}
+	void *mapped = n ? shmap_io(nr, held[0]) : 0;
 	long r = host_call(nr, a, node);
+	if (mapped)
+		shmap_after(mapped);
 	while (n)
 		file_put(held[--n]);
 	return r;

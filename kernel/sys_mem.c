@@ -1,5 +1,6 @@
 /* Memory system calls: thin argument checks over mm/vma.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -14,8 +15,8 @@ long sys_brk(SYSCALL_PARAMS)
 	return vma_brk((uint64_t)a0);
 }
 
-/* A private mapping of a host file: anonymous memory filled by reading the file.
- * Shared writable mappings would need the host to see the writes: refused. */
+/* A private mapping of a host file: anonymous memory filled by reading the file;
+ * a shared one is kernel/shmap.c's. */
 static long map_file(long addr, long len, int prot, int flags, long fd, long off)
 {
 	struct file *f = fd_file((int)fd);
@@ -24,8 +25,14 @@ static long map_file(long addr, long len, int prot, int flags, long fd, long off
 		return -EBADF;
 	if (f->kind == FILE_DEVICE) /* /dev/zero's memory, as Linux gives it */
 		return vma_mmap((uint64_t)addr, (uint64_t)len, prot, flags | MAP_ANONYMOUS);
-	if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
-		return -ENODEV;
+	if (flags & MAP_SHARED) { /* kernel/shmap.c: written back, one mapping per file */
+		int acc = f->flags & O_ACCMODE;
+		if (acc == O_WRONLY || ((prot & PROT_WRITE) && acc == O_RDONLY))
+			return -EACCES;
+		if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+			return -EINVAL; /* only where the pages are */
+		return shmap_map(f, (uint64_t)len, prot, off);
+	}
 	long mem = vma_mmap((uint64_t)addr, (uint64_t)len, prot | PROT_READ, flags | MAP_ANONYMOUS);
 	if (mem < 0)
 		return mem;
@@ -58,6 +65,8 @@ long sys_mmap(SYSCALL_PARAMS)
 long sys_munmap(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
+	if (shmap_munmap((uint64_t)a0, (uint64_t)a1))
+		return 0;
 	return vma_munmap((uint64_t)a0, (uint64_t)a1);
 }
 

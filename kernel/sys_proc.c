@@ -1,7 +1,6 @@
 /* The process: identity, limits, TLS, signals to itself, and exit. */
 #include <errno.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -65,33 +64,6 @@ long sys_sysinfo(SYSCALL_PARAMS)
 	s->procs = 1;
 	s->mem_unit = 1;
 	return 0;
-}
-
-static void limit(int res, struct rlimit *r)
-{
-	r->rlim_cur = r->rlim_max = RLIM_INFINITY;
-	if (res == RLIMIT_STACK)
-		r->rlim_cur = r->rlim_max = 8 << 20;
-	else if (res == RLIMIT_NOFILE)
-		r->rlim_cur = r->rlim_max = FD_MAX;
-}
-
-long sys_prlimit64(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	if (a0 && a0 != HERMIT_APP_PID)
-		return -ESRCH;
-	if (a1 < 0 || a1 >= RLIM_NLIMITS)
-		return -EINVAL;
-	if (a3)
-		limit((int)a1, (struct rlimit *)a3);
-	return 0; /* new limits are accepted and ignored */
-}
-
-long sys_getrlimit(SYSCALL_PARAMS)
-{
-	UNUSED_ARGS();
-	return sys_prlimit64(0, a0, 0, a1, 0, 0);
 }
 
 long sys_getrandom(SYSCALL_PARAMS)

@@ -21,7 +21,7 @@ static struct task *thread(long pid)
 }
 
 /* After a change to t's affinity or priority: make its place in line right. */
-static void requeue(struct task *t)
+void sched_requeue(struct task *t)
 {
 	if (t == current) {
 		sched_preempt_check();
@@ -61,7 +61,7 @@ long sys_sched_setaffinity(SYSCALL_PARAMS)
 	if (!(mask & cpus_online_mask))
 		return -EINVAL;
 	t->affinity = mask;
-	requeue(t);
+	sched_requeue(t);
 	return 0;
 }
 
@@ -94,8 +94,9 @@ static long set_scheduler(long pid, int policy, const struct sched_param *p)
 	if (!valid_param(policy, p->sched_priority))
 		return -EINVAL;
 	t->policy = policy;
-	t->prio = p->sched_priority;
-	requeue(t);
+	t->base_prio = p->sched_priority;
+	futex_pi_update(t); /* its effective priority, and its PI lock owner's */
+	sched_requeue(t);
 	return 0;
 }
 
@@ -129,7 +130,7 @@ long sys_sched_getparam(SYSCALL_PARAMS)
 		return -EINVAL;
 	if (!t)
 		return -ESRCH;
-	((struct sched_param *)a1)->sched_priority = t->prio;
+	((struct sched_param *)a1)->sched_priority = t->base_prio; /* not a PI boost */
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Threads as musl's pthreads use them: clone, exit, set_tid_address, yield. */
 #include <errno.h>
 #include <sched.h>
+#include <sys/syscall.h>
 
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
@@ -14,8 +15,10 @@ long sys_clone_frame(const struct syscall_frame *f)
 	const uint64_t a[6] = { SYSCALL_ARGS(f) };
 	uint64_t flags = a[0], stack = a[1], parent_tid = a[2], child_tid = a[3], tls = a[4];
 
-	if ((flags & THREAD_FLAGS) != THREAD_FLAGS)
-		return -ENOSYS; /* fork and vfork: one process only */
+	if ((flags & THREAD_FLAGS) != THREAD_FLAGS) {
+		oneproc_log(SYS_clone, "clone without thread flags"); /* fork, vfork, posix_spawn */
+		return -ENOSYS;
+	}
 	if (!stack)
 		return -EINVAL;
 	struct task *t = task_create();
@@ -26,7 +29,7 @@ long sys_clone_frame(const struct syscall_frame *f)
 	/* as on Linux, a thread starts with its creator's cpus and priority */
 	t->affinity = current->affinity;
 	t->policy = current->policy;
-	t->prio = current->prio;
+	t->prio = t->base_prio = current->base_prio; /* not a PI boost of its creator */
 	t->nice = current->nice;
 	t->cpu = current->cpu;
 	if (flags & CLONE_CHILD_CLEARTID)

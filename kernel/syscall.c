@@ -14,12 +14,14 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_mprotect] = sys_mprotect,
 	[SYS_madvise] = sys_zero,
 	[SYS_mremap] = sys_mremap,
+	[SYS_msync] = sys_msync,
 	[SYS_exit] = sys_exit,
 	[SYS_exit_group] = sys_exit_group,
 	[SYS_futex] = sys_futex,
 	[SYS_arch_prctl] = sys_arch_prctl,
 	[SYS_set_tid_address] = sys_set_tid_address,
-	[SYS_set_robust_list] = sys_zero,
+	[SYS_set_robust_list] = sys_set_robust_list,
+	[SYS_get_robust_list] = sys_get_robust_list,
 	[SYS_getpid] = sys_getpid,
 	[SYS_gettid] = sys_gettid,
 	[SYS_getppid] = sys_zero,
@@ -31,6 +33,7 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_sysinfo] = sys_sysinfo,
 	[SYS_prlimit64] = sys_prlimit64,
 	[SYS_getrlimit] = sys_getrlimit,
+	[SYS_setrlimit] = sys_setrlimit,
 	[SYS_clock_gettime] = sys_clock_gettime,
 	[SYS_clock_getres] = sys_clock_getres,
 	[SYS_gettimeofday] = sys_gettimeofday,
@@ -60,6 +63,9 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_kill] = sys_kill,
 	[SYS_tkill] = sys_tkill,
 	[SYS_tgkill] = sys_tgkill,
+	[SYS_rt_sigqueueinfo] = sys_rt_sigqueueinfo,
+	[SYS_rt_tgsigqueueinfo] = sys_rt_tgsigqueueinfo,
+	[SYS_rt_sigtimedwait] = sys_rt_sigtimedwait,
 	[SYS_open] = sys_open,
 	[SYS_openat] = sys_openat,
 	[SYS_close] = sys_close,
@@ -73,6 +79,24 @@ static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_dup2] = sys_dup2,
 	[SYS_dup3] = sys_dup3,
 	[SYS_fcntl] = sys_fcntl,
+	[SYS_fork] = sys_fork,
+	[SYS_vfork] = sys_vfork,
+	[SYS_execve] = sys_execve,
+	[SYS_execveat] = sys_execveat,
+	[SYS_wait4] = sys_wait4,
+	[SYS_waitid] = sys_waitid,
+	[SYS_msgget] = sys_msgget,
+	[SYS_msgsnd] = sys_msgsnd,
+	[SYS_msgrcv] = sys_msgrcv,
+	[SYS_msgctl] = sys_msgctl,
+	[SYS_semget] = sys_semget,
+	[SYS_semop] = sys_semop,
+	[SYS_semtimedop] = sys_semtimedop,
+	[SYS_semctl] = sys_semctl,
+	[SYS_shmget] = sys_shmget,
+	[SYS_shmat] = sys_shmat,
+	[SYS_shmdt] = sys_shmdt,
+	[SYS_shmctl] = sys_shmctl,
 };
 
 static uint64_t reported[NR_SYSCALLS / 64];
@@ -111,12 +135,19 @@ static void call(struct syscall_frame *f, uint64_t nr)
 		SYSCALL_RET(f, fd_forward(nr, a, 0));
 		return;
 	}
-	if (nr >= NR_SYSCALLS || !(reported[nr / 64] & (1ULL << (nr % 64)))) {
-		if (nr < NR_SYSCALLS)
-			reported[nr / 64] |= 1ULL << (nr % 64);
+	if (syscall_first_time(nr))
 		kprintf("hermit: unsupported system call %lu, returning -ENOSYS\n", (unsigned long)nr);
-	}
 	SYSCALL_RET(f, -ENOSYS);
+}
+
+int syscall_first_time(uint64_t nr)
+{
+	if (nr >= NR_SYSCALLS)
+		return 1;
+	if (reported[nr / 64] & (1ULL << (nr % 64)))
+		return 0;
+	reported[nr / 64] |= 1ULL << (nr % 64);
+	return 1;
 }
 
 long sys_zero(SYSCALL_PARAMS)

@@ -1,6 +1,8 @@
 /* Threads: creation, the table of live ones, exit. */
 #include <hermit/task.h>
 
+#include "sigqueue.h"
+
 static struct task main_task;
 static struct task *all = &main_task;
 static uint64_t next_tid = 1, live;
@@ -98,6 +100,9 @@ uint64_t task_count(void)
 /* The calling thread ends; the last one to go ends the process with its status. */
 noreturn void task_exit(int code)
 {
+	robust_exit(current);
+	futex_pi_exit(current);
+	sigq_drop(current);
 	if (current->clear_child_tid) {
 		*(volatile uint32_t *)current->clear_child_tid = 0;
 		futex_wake((uint64_t *)current->clear_child_tid, 1, ~0u);

@@ -59,6 +59,8 @@ long vma_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, int flags, uin
 	uint64_t on = PAGES(old_len), nn = PAGES(new_len);
 	if (old_len > LEN_MAX || !page_is_user(old, on))
 		return -EFAULT;
+	if (nn > on && vma_over_limit((nn - on) * PAGE_SIZE, 1))
+		return -ENOMEM;
 	if (flags & MREMAP_FIXED)
 		return move_fixed(old, on, nn, new_addr);
 	if (nn <= on) {

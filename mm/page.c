@@ -64,6 +64,38 @@ static void set_range(uint64_t *map, uint64_t i, uint64_t n, int on)
 		map[i / 64] = on ? map[i / 64] | (1ULL << (i % 64)) : map[i / 64] & ~(1ULL << (i % 64));
 }
 
+/* Set bits of map in [i, i + n), a word at a time. */
+static uint64_t count_range(const uint64_t *map, uint64_t i, uint64_t n)
+{
+	uint64_t c = 0;
+
+	while (n) {
+		uint64_t off = i % 64, k = 64 - off < n ? 64 - off : n;
+		uint64_t mask = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << off;
+		c += (uint64_t)__builtin_popcountll(map[i / 64] & mask);
+		i += k;
+		n -= k;
+	}
+	return c;
+}
+
+static uint64_t user_pages; /* the application's, for RLIMIT_AS and RLIMIT_DATA */
+
+/* set_range for `user`, keeping the count. */
+static void set_user(uint64_t i, uint64_t n, int on)
+{
+	uint64_t before = count_range(user, i, n);
+
+	user_pages += on ? n - before : 0;
+	user_pages -= on ? 0 : before;
+	set_range(user, i, n, on);
+}
+
+uint64_t page_user_count(void)
+{
+	return user_pages;
+}
+
 /* set_range for `used`, keeping `full` in step. */
 static void set_used(uint64_t i, uint64_t n, int on)
 {
@@ -254,7 +286,7 @@ int page_claim(uint64_t addr, uint64_t n)
 	if (!page_is_free(addr, n))
 		return 0;
 	take(i, n, 1);
-	set_range(user, i, n, 1);
+	set_user(i, n, 1);
 	return 1;
 }
 
@@ -316,7 +348,7 @@ void page_free(uint64_t addr, uint64_t n)
 {
 	uint64_t i = addr / PAGE_SIZE;
 
-	set_range(user, i, n, 0);
+	set_user(i, n, 0);
 	if (n < REUSE_MAX) {
 		struct run old = reuse;
 		reuse = (struct run){ i, n };
@@ -340,7 +372,7 @@ uint64_t page_free_count(void)
 
 void page_set_user(uint64_t addr, uint64_t n, int on)
 {
-	set_range(user, addr / PAGE_SIZE, n, on);
+	set_user(addr / PAGE_SIZE, n, on);
 }
 
 int page_is_user(uint64_t addr, uint64_t n)

@@ -1,10 +1,12 @@
 /* The application's memory: brk, anonymous mmap/munmap/mprotect, its stack. */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <hermit/arch.h>
 
 static uint64_t brk_start, brk_cur, brk_max, brk_dirty_end;
+static uint64_t stack_bytes; /* the main stack, counted for RLIMIT_AS as on Linux */
 
 void vma_init(void)
 {
@@ -16,9 +18,27 @@ void vma_init(void)
 	brk_max = brk_start ? brk_start + size : 0;
 }
 
+/* Whether `more` bytes would take the application past RLIMIT_AS or, for `data`
+ * (writable memory: not a PROT_NONE mapping), RLIMIT_DATA.  Both count its mappings
+ * (mmap, mremap, musl's thread stacks, PROT_NONE ones too) and its heap (brk);
+ * RLIMIT_AS also the main stack.  The image is counted by neither. */
+int vma_over_limit(uint64_t more, int data)
+{
+	uint64_t lim = rlimit_cur(RLIMIT_AS), dlim = rlimit_cur(RLIMIT_DATA);
+	uint64_t have = page_user_count() * PAGE_SIZE + (brk_cur - brk_start) + stack_bytes;
+
+	if (data && dlim < lim) {
+		lim = dlim;
+		have -= stack_bytes;
+	}
+	return lim != RLIM_INFINITY && (more > lim || have > lim - more);
+}
+
 long vma_brk(uint64_t addr)
 {
 	if (addr < brk_start || addr > brk_max)
+		return (long)brk_cur; /* the window is used up: brk fails, as with no memory */
+	if (addr > brk_cur && vma_over_limit(addr - brk_cur, 1))
 		return (long)brk_cur;
 	if (addr > brk_cur) {
 		/* Pages the application had before (or firmware touched) must read as zero. */
@@ -54,6 +74,8 @@ long vma_mmap(uint64_t addr, uint64_t len, int prot, int flags)
 		arch_map_pages(addr, n);
 		memset((void *)addr, 0, n * PAGE_SIZE);
 	} else {
+		if (vma_over_limit(n * PAGE_SIZE, prot != PROT_NONE))
+			return -ENOMEM;
 		addr = page_alloc(n, 1);
 		if (!addr)
 			return -ENOMEM;
@@ -100,6 +122,7 @@ uint64_t vma_alloc_stack(uint64_t size)
 
 	if (!base)
 		return 0;
+	stack_bytes += size;
 	arch_unmap_pages(base, 1);
 	return base + n * PAGE_SIZE;
 }

@@ -135,14 +135,15 @@ def test_discard_hypercall_answers_errno():
 
     buf = bytearray(1 << 20)
     mem = GuestMemory([(0, len(buf), buf, 0)])
-    services = HostServices(mem, ["app"], [])
     buf[0x20000:0x21000] = b"y" * 4096
     arg = 0x1000
-    for addr, length, ret in ((0x20000, 4096, 0), (0x20001, 4096, -errno.EINVAL),
-                              (1 << 20, 4096, -errno.EFAULT), (0xFF000, 8192, -errno.EFAULT)):
-        mem.write(arg, S.hc_discard.pack(addr=addr, len=length, ret=7))
-        assert services.handle(HC.DISCARD, arg) is None
-        assert signed(S.hc_discard.unpack(mem.read(arg, S.hc_discard.size))["ret"]) == ret
+    with HostServices(mem, ["app"], []) as services:  # its exit ends the /tmp reaper
+        for addr, length, ret in ((0x20000, 4096, 0), (0x20001, 4096, -errno.EINVAL),
+                                  (1 << 20, 4096, -errno.EFAULT),
+                                  (0xFF000, 8192, -errno.EFAULT)):
+            mem.write(arg, S.hc_discard.pack(addr=addr, len=length, ret=7))
+            assert services.handle(HC.DISCARD, arg) is None
+            assert signed(S.hc_discard.unpack(mem.read(arg, S.hc_discard.size))["ret"]) == ret
     assert buf[0x20000:0x21000] == bytes(4096)
 
 

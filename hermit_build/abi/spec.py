@@ -11,7 +11,7 @@ through padding rules.
 
 # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
-# 4: SYSCALL_SLOT; hc_fault.in_app
+# 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
 ABI_VERSION = 4
 MAX_CPUS = 64
 
@@ -50,6 +50,10 @@ CONSTANTS: dict[str, int] = {
     "SYSCALL_SLOT": 0x6FF8,
     # The process's one pid: sys_getpid and the SDK's function-call getpid() return it.
     "APP_PID": 1,
+    # statfs of the synthetic objects (loader) and of the kernel's devices: a small
+    # read-only file system (TMPFS_MAGIC; ST_VALID | ST_RDONLY | ST_NOSUID | ST_NODEV)
+    "SYNTH_FS_MAGIC": 0x01021994,
+    "SYNTH_FS_FLAGS": 0x27,
     "BOOT_MAPPED_BYTES": 1 << 30,  # identity-mapped by the boot page tables
     # Guest RAM is [0, boot_info.mem_size) below the 32-bit hole (LAPIC, IOAPIC, firmware)
     # and, for large sizes, [HIGH_MEM_BASE, HIGH_MEM_BASE + boot_info.mem_high).
@@ -224,6 +228,7 @@ FORWARDED: dict[str, tuple[int, tuple[int, ...]]] = {
     "symlinkat": (266, (1,)), "readlinkat": (267, (0,)), "fchmodat": (268, (0,)),
     "faccessat": (269, (0,)), "utimensat": (280, (0,)), "preadv": (295, (0,)),
     "pwritev": (296, (0,)), "renameat2": (316, (0, 2)), "faccessat2": (439, (0,)),
+    "statfs": (137, ()), "fstatfs": (138, (0,)),
 }
 
 # Files the kernel serves itself, without the host: guest path -> (node id, major, minor).

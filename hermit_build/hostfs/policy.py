@@ -22,6 +22,8 @@ from ..abi.spec import DEVICES
 from ..errors import HermitError
 from .synthetic import DIRS, FILES, Synth
 
+PRIVATE_DIRS = ("/tmp", "/dev/shm")  # a run's own, unless mounted (privtmp.py)
+
 
 class MountError(HermitError):
     """A --mount / HERMIT_MOUNT specification is malformed."""
@@ -138,9 +140,15 @@ class MountTable:
 
     @classmethod
     def default(cls, specs: list[str], host_cwd: str | None = None,
-                image: str | None = None) -> "MountTable":
+                image: str | None = None, private=None) -> "MountTable":
+        """private(name): the host directory of a private /tmp or /dev/shm, called
+        for each that no mount (the user's, or the working directory) is at."""
         cwd = os.path.realpath(host_cwd or os.getcwd())
         mounts = [Mount(cwd, cwd, False)] + [parse_mount(s, cwd) for s in specs]
+        if private:
+            taken = {m.guest for m in mounts}
+            mounts[:0] = [Mount(private(g.rsplit("/", 1)[1]), g, False)
+                          for g in PRIVATE_DIRS if g not in taken]
         image = os.path.realpath(image) if image else None
         return cls(mounts, cwd, image)
 

@@ -122,6 +122,10 @@ class Walk:
         if o is not None:
             return self.overlay_node(o)
         if isinstance(d, Synth):
+            # a directory stood in for a missing host one holds the rest of the way
+            # down to the inner mount (/tmp/a/b/work in a private /tmp)
+            if g in self.ns.fallback:
+                return self.ns.fallback[g]
             raise enoent(g)
         if len(os.fsencode(name)) > NAME_MAX:
             raise GuestError(errno.ENAMETOOLONG, "name too long")

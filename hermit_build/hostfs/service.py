@@ -23,6 +23,7 @@ from .linux import s32
 from .ops_io import IoOps
 from .ops_owner import OwnerOps
 from .ops_path import PathOps
+from .ops_statfs import StatfsOps
 from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
 from .resolve import Host, Node, Walk
@@ -31,7 +32,7 @@ from .synthetic import Synth
 MAX_IO = 1 << 31
 
 
-class FileService(IoOps, PathOps, TreeOps, OwnerOps):
+class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
     def __init__(self, mem: GuestMemory, mounts: MountTable, std=(0, 1, 2)):
         self.mem = mem
         self.mounts = mounts

@@ -36,6 +36,8 @@ struct file {
 	long handle;     /* FILE_HOST: the loader's handle */
 	const struct device *dev; /* FILE_DEVICE */
 	struct file *next_free;
+	int ident_known;           /* FILE_HOST: st_dev and st_ino below are known */
+	uint64_t st_dev, st_ino;   /* (kernel/shmap.c asks when shared mappings exist) */
 };
 
 /* kernel/fd.c */
@@ -57,6 +59,13 @@ extern const struct file_ops host_file_ops;
 /* kernel/fd_serve.c: a forwarded call on a description the kernel serves */
 long file_serve(uint64_t nr, const long a[6], struct file *f);
 int user_ok(uint64_t addr, uint64_t len); /* a guest buffer the kernel may touch */
+
+/* kernel/shmap.c: MAP_SHARED mappings of host files */
+long shmap_map(struct file *f, uint64_t len, int prot, int64_t off);
+int shmap_munmap(uint64_t addr, uint64_t len);
+void *shmap_before(struct file *f);
+void shmap_after(void *mapping);
+void shmap_sync_all(void);
 
 /* kernel/dev.c: the devices of spec.py's DEVICES */
 const struct device *dev_by_node(uint64_t node);

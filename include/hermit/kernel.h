@@ -78,6 +78,10 @@ int page_is_user(uint64_t addr, uint64_t npages);
 uint64_t page_user_prefix(uint64_t addr, uint64_t npages, int on);
 int page_is_free(uint64_t addr, uint64_t npages);
 uint64_t page_free_count(void);
+uint64_t page_user_count(void); /* pages the application holds (mmap) */
+
+/* kernel/rlimit.c: a resource's soft limit (RLIM_INFINITY: none) */
+uint64_t rlimit_cur(int res);
 
 /* mm/vma.c: brk and anonymous mmap for the application */
 void vma_init(void);
@@ -87,5 +91,6 @@ long vma_munmap(uint64_t addr, uint64_t len);
 long vma_mprotect(uint64_t addr, uint64_t len, int prot);
 long vma_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, int flags, uint64_t new_addr);
 uint64_t vma_alloc_stack(uint64_t size);
+int vma_over_limit(uint64_t more, int data); /* RLIMIT_AS/RLIMIT_DATA would be passed */
 
 #endif

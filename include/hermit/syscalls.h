@@ -11,6 +11,16 @@ typedef long (*syscall_fn)(SYSCALL_PARAMS);
 
 /* kernel/syscall.c */
 long sys_zero(SYSCALL_PARAMS);
+int syscall_first_time(uint64_t nr); /* 1 once per call number: log it then */
+
+/* kernel/sys_oneproc.c: the calls of a second process */
+long sys_fork(SYSCALL_PARAMS);
+long sys_vfork(SYSCALL_PARAMS);
+long sys_execve(SYSCALL_PARAMS);
+long sys_execveat(SYSCALL_PARAMS);
+long sys_wait4(SYSCALL_PARAMS);
+long sys_waitid(SYSCALL_PARAMS);
+void oneproc_log(uint64_t nr, const char *what); /* once per call number */
 
 /* kernel/sys_host.c: file system calls carried out by the loader */
 int syscall_forwarded(uint64_t nr);
@@ -36,6 +46,7 @@ long sys_mmap(SYSCALL_PARAMS);
 long sys_munmap(SYSCALL_PARAMS);
 long sys_mprotect(SYSCALL_PARAMS);
 long sys_mremap(SYSCALL_PARAMS);
+long sys_msync(SYSCALL_PARAMS); /* kernel/shmap.c */
 
 /* kernel/sys_thread.c */
 struct syscall_frame;
@@ -49,14 +60,35 @@ long sys_sched_yield(SYSCALL_PARAMS);
 /* kernel/futex.c */
 long sys_futex(SYSCALL_PARAMS);
 
+/* kernel/ipc_msg.c, ipc_sem.c, ipc_shm.c: System V IPC */
+long sys_msgget(SYSCALL_PARAMS);
+long sys_msgsnd(SYSCALL_PARAMS);
+long sys_msgrcv(SYSCALL_PARAMS);
+long sys_msgctl(SYSCALL_PARAMS);
+long sys_semget(SYSCALL_PARAMS);
+long sys_semop(SYSCALL_PARAMS);
+long sys_semtimedop(SYSCALL_PARAMS);
+long sys_semctl(SYSCALL_PARAMS);
+long sys_shmget(SYSCALL_PARAMS);
+long sys_shmat(SYSCALL_PARAMS);
+long sys_shmdt(SYSCALL_PARAMS);
+long sys_shmctl(SYSCALL_PARAMS);
+
+/* kernel/robust.c */
+long sys_set_robust_list(SYSCALL_PARAMS);
+long sys_get_robust_list(SYSCALL_PARAMS);
+
 /* kernel/sys_proc.c */
 long sys_arch_prctl(SYSCALL_PARAMS);
 long sys_getpid(SYSCALL_PARAMS);
 long sys_uname(SYSCALL_PARAMS);
 long sys_sysinfo(SYSCALL_PARAMS);
+long sys_getrandom(SYSCALL_PARAMS);
+
+/* kernel/rlimit.c */
 long sys_prlimit64(SYSCALL_PARAMS);
 long sys_getrlimit(SYSCALL_PARAMS);
-long sys_getrandom(SYSCALL_PARAMS);
+long sys_setrlimit(SYSCALL_PARAMS);
 
 /* kernel/sys_sched.c */
 long sys_sched_getaffinity(SYSCALL_PARAMS);
@@ -80,6 +112,9 @@ long sys_sigaltstack(SYSCALL_PARAMS);
 long sys_kill(SYSCALL_PARAMS);
 long sys_tkill(SYSCALL_PARAMS);
 long sys_tgkill(SYSCALL_PARAMS);
+long sys_rt_sigqueueinfo(SYSCALL_PARAMS);
+long sys_rt_tgsigqueueinfo(SYSCALL_PARAMS);
+long sys_rt_sigtimedwait(SYSCALL_PARAMS);
 
 /* kernel/sys_time.c */
 long sys_clock_gettime(SYSCALL_PARAMS);

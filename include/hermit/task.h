@@ -20,10 +20,16 @@ struct task {
 	uint64_t deadline;       /* monotonic ns to wake at while blocked, or NO_DEADLINE */
 	int timed_out;           /* woken by its deadline rather than by a wake-up */
 	uint64_t *futex_addr;    /* what it waits on, while in a futex queue */
-	uint32_t futex_bitset;
+	uint32_t futex_bitset;   /* 0: a PI waiter (kernel/futex_pi.c), no FUTEX_WAKE finds it */
+	uint64_t *futex_pi_target; /* FUTEX_WAIT_REQUEUE_PI: the PI futex it will own */
+	int futex_granted;       /* a PI futex was handed to it while it waited */
+	uint64_t futex_pi_owner; /* a PI waiter: the owner it waits for (the word may lie) */
+	uint64_t robust_head;    /* set_robust_list: walked when it exits (kernel/robust.c) */
 	uint64_t clear_child_tid;
 	uint64_t fs_base;
 	uint64_t sigmask, sigpending;      /* signals blocked, and sent to this thread */
+	struct ksig *sigq;                 /* their siginfo, in order (kernel/sigqueue.c) */
+	uint64_t sigwait_set;              /* rt_sigtimedwait: blocked signals that wake it */
 	uint64_t altstack_sp, altstack_size;
 	int interrupted;                   /* a signal cut its blocking call short */
 	void *fpu;               /* xsave area */
@@ -32,6 +38,7 @@ struct task {
 	uint32_t cpu;            /* the cpu it runs or is queued on, or last ran on */
 	uint64_t affinity;       /* cpus it may run on (bit per cpu) */
 	int policy, prio;        /* SCHED_OTHER/BATCH/IDLE with prio 0; FIFO/RR with 1..99 */
+	int base_prio;           /* as set; prio is higher while a PI waiter lends it its own */
 	int nice;                /* kept for getpriority; prio decides */
 	uint64_t cpu_ns;         /* run time before run_start */
 	uint64_t run_start;      /* monotonic ns when it last got its cpu */
@@ -110,6 +117,17 @@ uint64_t sched_process_cpu_ns(void);
 /* kernel/futex.c */
 long futex_wake(uint64_t *addr, int n, uint32_t bitset);
 void futex_cancel(struct task *t);
+
+/* kernel/sys_sched.c: t's priority or affinity changed: its place in line too */
+void sched_requeue(struct task *t);
+
+/* kernel/robust.c: the exiting thread's robust futexes are marked owner-died */
+void robust_exit(struct task *t);
+/* kernel/futex_pi.c: PI locks the exiting thread still owns go to their waiters */
+void futex_pi_exit(struct task *t);
+/* t runs at the highest of its own priority and its PI waiters' (and so on along
+ * the chain of owners it waits for) */
+void futex_pi_update(struct task *t);
 
 /* kernel/prot_none.c */
 void none_apply(struct task *t);
