@@ -131,3 +131,29 @@ def test_native(native_dir, tmp_path, name):
         pytest.skip("SCHED_FIFO is not allowed here (pi_boost needs it on Linux)")
     assert summary(r.stdout, name) > 0
     check_files(name, tmp_path)
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_asynchronous_cancel_of_a_computing_thread(sdk, loader, cpus):
+    """§5: a thread that only computes is cancelled where it spins (an interrupt, or on
+    kvm_pvm under uhyve the loader's events, delivers SIGCANCEL there)."""
+    from test_threads import no_interrupts
+
+    if no_interrupts(loader):
+        pytest.skip("QEMU on kvm_pvm: no interrupts reach the guest, so nothing stops a "
+                    "thread that makes no system call (README: Not yet)")
+    r = run(sdk, "extra/tests/cancel_compute", str(cpus),
+            env=dict(loader, HERMIT_CPUS=str(cpus), HERMIT_TIMEOUT=GUEST_TIMEOUT),
+            timeout=RUN_TIMEOUT)
+    assert r.returncode == 0 and r.stdout == "cancel_compute ok\n", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_asynchronous_cancel_natively(tmp_path, cpus):
+    if not shutil.which("musl-gcc"):
+        pytest.skip("musl-gcc not found (apt install musl-tools)")
+    exe = tmp_path / "cancel_compute"
+    subprocess.run(["musl-gcc", "-static", "-O2", "-pthread", "-o", str(exe),
+                    str(ROOT / "usr/tests/cancel_compute.c")], check=True, timeout=120)
+    r = subprocess.run([str(exe), str(cpus)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "cancel_compute ok\n", r.stdout + r.stderr

@@ -6,9 +6,9 @@
  * __hermit_syscall_slot to say so.  Where native execution is on (kvm_pvm) and the
  * application's libc calls, it runs at the kernel's privilege (PVM's supervisor
  * mode) and the slot holds syscall_call, a plain call into the kernel.  Elsewhere
- * the application stays in ring 3 and the slot holds syscall_trap (`syscall;
- * ret`): ordinary KVM makes that a ~100-cycle trap, and at ring 0 every interrupt
- * would land on the application's stack.  An application linked with Debian's
+ * the application stays in ring 3 and the slot holds syscall_trap (a `syscall`
+ * whose return goes straight to the caller): ordinary KVM makes that a ~100-cycle
+ * trap, and at ring 0 every interrupt would land on the application's stack.  An application linked with Debian's
  * musl keeps its `syscall` instructions and ring 3 everywhere.
  */
 #include <hermit/arch.h>
