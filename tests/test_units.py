@@ -517,6 +517,8 @@ def test_render_cross_file(prefix):
     cp = parse_cross_file(text)
     assert set(cp.sections()) == {"binaries", "host_machine", "properties"}
     assert cp["binaries"]["c"] == f"'{p}/bin/x86_64-hermit-gcc'"
+    assert cp["binaries"]["cpp"] == f"'{p}/bin/x86_64-hermit-g++'"
+    assert cp["binaries"]["fortran"] == f"'{p}/bin/x86_64-hermit-gfortran'"
     assert cp["binaries"]["ar"] == f"'{p}/bin/x86_64-hermit-ar'"
     assert cp["binaries"]["strip"] == f"'{p}/bin/x86_64-hermit-strip'"
     assert cp["binaries"]["exe_wrapper"] == f"['{p}/bin/proxy']"
