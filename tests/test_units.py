@@ -528,6 +528,15 @@ def test_render_cross_file(prefix):
     assert "//" not in text.replace("# ", "")
 
 
+def test_cross_file_carries_the_cpu_options():
+    flags = ["-mtune=skylake", "-march=x86-64-v2"]
+    cp = parse_cross_file(toolchain.render_cross_file("/opt/hermit", flags))
+    for lang in ("c", "cpp", "fortran"):
+        assert cp["built-in options"][f"{lang}_args"] == "['-mtune=skylake', '-march=x86-64-v2']"
+    with pytest.raises(ValueError, match="not a CPU flag"):
+        toolchain.render_cross_file("/opt/hermit", ["-mtune=x'; evil"])
+
+
 def test_toolchain_install_into_destdir(tmp_path):
     written = toolchain.install("/opt/sdk", destdir=str(tmp_path))
     root = tmp_path / "opt" / "sdk"
