@@ -69,6 +69,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/fileio.py"), "--sdk", str(sdk))
     # many cores (issues 3, 10): basic, stream, hg, thread_create, preempt against Linux
     session.run("python", str(ROOT / "usr/benchmarks/threads.py"), "--sdk", str(sdk))
+    # OpenMP (issue 13): STREAM triad and parallel-region/barrier overheads against Linux
+    session.run("python", str(ROOT / "usr/benchmarks/openmp.py"), "--sdk", str(sdk))
 
 
 @nox.session

@@ -153,3 +153,16 @@ def test_exception_through_a_musl_callback(sdk, tmp_path):
     assert r.returncode == 0, r.stderr
     r = run(sdk, str(tmp_path / "q"), env=TCG)
     assert (r.returncode, r.stdout) == (0, "caught 7\n"), r.stderr
+
+
+def test_openmp_benchmark_validates(sdk, tmp_path):
+    """nox -s bench's OpenMP STREAM and overheads (usr/benchmarks/omp_bench.c), small."""
+    image = tmp_path / "omp_bench"
+    src = Path(__file__).resolve().parent.parent / "usr/benchmarks/omp_bench.c"
+    r = subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-O2", "-fopenmp", str(src), "-o",
+                        str(image)], env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = run(sdk, str(image), "100000", "3", "3", env={**TCG, **SHORT_SPIN, "HERMIT_CPUS": "2"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = {line.split("=")[0] for line in r.stdout.splitlines()}
+    assert keys == {"threads", "copy", "scale", "add", "triad", "parallel_us", "barrier_us"}
