@@ -59,6 +59,8 @@ def apps(sdk, tmp_path_factory) -> dict[str, Path]:
         "cxx": build(sdk, "g++", "features.cpp", work / "features"),
         "openmp": build(sdk, "gcc", "openmp.c", work / "openmp", "-fopenmp"),
         "fortran": build(sdk, "gfortran", "fortran.f90", work / "fortran"),
+        "openmp_fortran": build(sdk, "gfortran", "openmp_fortran.f90", work / "openmp_fortran",
+                                "-fopenmp"),
     }
 
 
@@ -82,6 +84,11 @@ def test_fortran_program(sdk, apps, loader, tmp_path):
     r = run(sdk, str(apps["fortran"]), env=loader, cwd=tmp_path)
     assert (r.returncode, r.stdout) == (0, FORTRAN_OUT), r.stderr
     assert (tmp_path / "fortran.out").read_text() == "written  1.0  2.0  3.0\n"
+
+
+def test_openmp_from_fortran(sdk, apps, loader):
+    r = run(sdk, str(apps["openmp_fortran"]), env={**loader, **SHORT_SPIN, "HERMIT_CPUS": "2"})
+    assert (r.returncode, r.stdout) == (0, "sum 500500.0 threads 2\n"), r.stderr
 
 
 def test_cxx_runtime_is_musls_own(sdk, apps):
