@@ -173,3 +173,14 @@ def test_openmp_benchmark_validates(sdk, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     keys = {line.split("=")[0] for line in r.stdout.splitlines()}
     assert keys == {"threads", "copy", "scale", "add", "triad", "parallel_us", "barrier_us"}
+
+
+def test_hermitcore_api_header(sdk, loader, tmp_path):
+    """HermitCore's <hermit/syscall.h> calls (sys_msleep, get_cpufreq, ...) over POSIX."""
+    src = Path(__file__).resolve().parent / "fixtures/sdk/hermitcore_api.c"
+    r = subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-O2", "-Wall", "-Werror", str(src),
+                        "-o", str(tmp_path / "api")], env=clean_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = run(sdk, str(tmp_path / "api"), env=loader)
+    assert (r.returncode, r.stdout) == (0, "slept ok\nyield 0 pid ok\ncpufreq ok\n"), r.stderr
