@@ -537,19 +537,21 @@ def test_cross_file_carries_the_cpu_options():
         toolchain.render_cross_file("/opt/hermit", ["-mtune=x'; evil"])
 
 
-def test_toolchain_install_into_destdir(tmp_path):
-    written = toolchain.install("/opt/sdk", destdir=str(tmp_path))
-    root = tmp_path / "opt" / "sdk"
-    cross = root / "share" / "meson" / "cross" / toolchain.CROSS_NAME
-    assert cross in written
-    assert cross.read_text() == toolchain.render_cross_file("/opt/sdk")
-    assert (root / "share" / "hermit" / "x86_64-hermit.ini").read_text() == cross.read_text()
-    for tool in toolchain.BINUTILS:
-        link = root / "bin" / f"x86_64-hermit-{tool}"
-        assert link.is_symlink(), tool
-        assert os.path.isabs(os.readlink(link)), tool
-    # Installing again over the old links works (meson install runs the script every time).
-    assert toolchain.install("/opt/sdk", destdir=str(tmp_path)) == written
+def test_toolchain_install_byte_compiles_the_loader(tmp_path):
+    pkg = tmp_path / "opt/sdk/lib/hermit/python/hermit_build"
+    pkg.mkdir(parents=True)
+    (pkg / "mod.py").write_text("X = 1\n")
+    assert toolchain.main(["install", "--prefix", "/opt/sdk", "--destdir", str(tmp_path)]) == 0
+    assert list((pkg / "__pycache__").glob("mod.*.pyc"))
+
+
+def test_toolchain_cli_writes_cross_files_with_cpu_flags(tmp_path):
+    outs = [tmp_path / "a", tmp_path / "b.ini"]
+    argv = ["cross-file", "--prefix", "/srv/h", "--cpu-flag=-mtune=znver3"]
+    assert toolchain.main([*argv, "-o", str(outs[0]), "-o", str(outs[1])]) == 0
+    assert outs[0].read_text() == outs[1].read_text() == \
+        toolchain.render_cross_file("/srv/h", ["-mtune=znver3"])
+    assert toolchain.main(["cross-file", "--prefix", "/srv/h", "--cpu-flag=-mtune=a b"]) == 1
 
 
 def test_toolchain_cli_writes_cross_file(tmp_path):
