@@ -184,3 +184,19 @@ def test_hermitcore_api_header(sdk, loader, tmp_path):
     assert r.returncode == 0, r.stderr
     r = run(sdk, str(tmp_path / "api"), env=loader)
     assert (r.returncode, r.stdout) == (0, "slept ok\nyield 0 pid ok\ncpufreq ok\n"), r.stderr
+
+
+def test_missing_runtime_is_one_line_naming_the_package(sdk, tmp_path):
+    """A C-only SDK (Meson option runtime=false, or without the -c++/-fortran packages)."""
+    c_only = tmp_path / "sdk"
+    shutil.copytree(sdk, c_only, symlinks=True,
+                    ignore=shutil.ignore_patterns("libstdc++.a", "libgomp.a", "libgfortran.a"))
+    cases = [("x86_64-hermit-g++", "features.cpp", [], "hermit-toolchain-c++"),
+             ("x86_64-hermit-gfortran", "fortran.f90", [], "hermit-toolchain-fortran"),
+             ("x86_64-hermit-gcc", "openmp.c", ["-fopenmp"], "hermit-toolchain-c++")]
+    for tool, src, flags, package in cases:
+        r = subprocess.run([str(c_only / "bin" / tool), *flags, str(FIXTURES / src), "-o",
+                            str(tmp_path / "out")], env=clean_env(), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith(f"{tool}: ") and f"(package {package})" in r.stderr
