@@ -218,6 +218,8 @@ def test_pkg_config_file(debs, tmp_path, version):
                               text=True, check=True).stdout.strip()
 
     assert pc("--variable=cc") == f"{PREFIX}/bin/x86_64-hermit-gcc"
+    assert pc("--variable=cxx") == f"{PREFIX}/bin/x86_64-hermit-g++"
+    assert pc("--variable=fc") == f"{PREFIX}/bin/x86_64-hermit-gfortran"
     assert pc("--variable=crossfile") == f"{PREFIX}/share/meson/cross/x86_64-hermit"
     assert pc("--modversion") == meson_version(None, ROOT)
     assert pc("--cflags") == f"-I{PREFIX}/x86_64-hermit/include"
