@@ -6,6 +6,7 @@
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import nox
@@ -18,7 +19,9 @@ BUILD = ROOT / "build"
 STAGE = BUILD / "stage"  # meson install --destdir target
 PREFIX = "/opt/hermit"
 DIST = ROOT / "dist"  # the .deb packages
-DEPS = ["meson>=1.4", "ninja", "jinja2", "pyelftools"]
+# The build tools, and the project's own dependencies as pyproject.toml lists them.
+DEPS = ["meson>=1.4", "ninja",
+        *tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
 
 
 def build(session: nox.Session) -> Path:

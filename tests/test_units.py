@@ -558,3 +558,18 @@ def test_toolchain_cli_writes_cross_file(tmp_path):
     out = tmp_path / "x.ini"
     assert toolchain.main(["cross-file", "--prefix", "/srv/h", "-o", str(out)]) == 0
     assert out.read_text() == toolchain.render_cross_file("/srv/h")
+
+
+def test_python_dependencies_are_listed_once():
+    """pyproject.toml lists them; nox installs exactly those, and the hermit-loader package
+    depends on their Debian packages (tools/install-deps reads the same table)."""
+    import tomllib
+
+    from hermit_build.deb.layout import package_named
+
+    meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    deps = meta["project"]["dependencies"]
+    debian = meta["tool"]["hermit"]["debian"]
+    assert sorted(debian) == sorted(deps)
+    loader = package_named("hermit-loader").depends
+    assert [d for d in loader if not d.startswith("python3 ")] == [debian[d] for d in deps]
