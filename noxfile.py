@@ -6,6 +6,7 @@
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import nox
@@ -18,7 +19,9 @@ BUILD = ROOT / "build"
 STAGE = BUILD / "stage"  # meson install --destdir target
 PREFIX = "/opt/hermit"
 DIST = ROOT / "dist"  # the .deb packages
-DEPS = ["meson>=1.4", "ninja", "jinja2", "pyelftools"]
+# The build tools, and the project's own dependencies as pyproject.toml lists them.
+DEPS = ["meson>=1.4", "ninja",
+        *tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
 
 
 def build(session: nox.Session) -> Path:
@@ -69,6 +72,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/fileio.py"), "--sdk", str(sdk))
     # many cores (issues 3, 10): basic, stream, hg, thread_create, preempt against Linux
     session.run("python", str(ROOT / "usr/benchmarks/threads.py"), "--sdk", str(sdk))
+    # OpenMP (issue 13): STREAM triad and parallel-region/barrier overheads against Linux
+    session.run("python", str(ROOT / "usr/benchmarks/openmp.py"), "--sdk", str(sdk))
 
 
 @nox.session

@@ -104,6 +104,9 @@ def test_control_fields(debs, version):
                           "Recommends": "qemu-system-x86", "Architecture": "amd64"},
         "hermit-examples": {"Depends": f"hermit-loader {same}", "Architecture": "amd64"},
         "hermit-binfmt": {"Depends": f"hermit-loader {same}", "Architecture": "all"},
+        "hermit-toolchain-c++": {"Depends": f"g++, hermit-toolchain {same}"},
+        "hermit-toolchain-fortran": {"Depends": f"gfortran, hermit-toolchain {same}",
+                                     "Recommends": f"hermit-toolchain-c++ {same}"},
         "hermit": {"Depends": f"libhermit-dev {same}, hermit-toolchain {same}, "
                               f"hermit-loader {same}", "Architecture": "all"},
     }
@@ -149,6 +152,18 @@ def test_every_installed_file_is_in_exactly_one_package(debs, sdk):
     assert packaged - staged == {"opt/hermit/lib/pkgconfig/hermit.pc"}
     assert seen["opt/hermit/x86_64-hermit/lib/libhermit.a"] == "libhermit-dev"
     assert seen["opt/hermit/bin/x86_64-hermit-gcc"] == "hermit-toolchain"
+    # C++/OpenMP and Fortran come apart: a C-only SDK pulls in neither g++ nor gfortran.
+    cxx, fortran = "hermit-toolchain-c++", "hermit-toolchain-fortran"
+    for path in ("bin/x86_64-hermit-g++", "bin/x86_64-hermit-c++",
+                 "x86_64-hermit/lib/libstdc++.a", "x86_64-hermit/lib/libgomp.a",
+                 "x86_64-hermit/include/omp.h"):
+        assert seen[f"opt/hermit/{path}"] == cxx, path
+    headers = {n for p, n in seen.items() if p.startswith("opt/hermit/x86_64-hermit/include/c++/")}
+    assert headers == {cxx}
+    for path in ("bin/x86_64-hermit-gfortran", "x86_64-hermit/lib/libgfortran.a",
+                 "x86_64-hermit/lib/libquadmath.a"):
+        assert seen[f"opt/hermit/{path}"] == fortran, path
+    assert seen["opt/hermit/x86_64-hermit/lib/libgcc_eh.a"] == "libhermit-dev"
     assert seen["opt/hermit/bin/proxy"] == "hermit-loader"
     assert seen["opt/hermit/extra/tests/hello"] == "hermit-examples"
     assert seen["usr/lib/binfmt.d/hermit.conf"] == "hermit-binfmt"
@@ -203,6 +218,8 @@ def test_pkg_config_file(debs, tmp_path, version):
                               text=True, check=True).stdout.strip()
 
     assert pc("--variable=cc") == f"{PREFIX}/bin/x86_64-hermit-gcc"
+    assert pc("--variable=cxx") == f"{PREFIX}/bin/x86_64-hermit-g++"
+    assert pc("--variable=fc") == f"{PREFIX}/bin/x86_64-hermit-gfortran"
     assert pc("--variable=crossfile") == f"{PREFIX}/share/meson/cross/x86_64-hermit"
     assert pc("--modversion") == meson_version(None, ROOT)
     assert pc("--cflags") == f"-I{PREFIX}/x86_64-hermit/include"
@@ -268,7 +285,10 @@ def test_two_build_trees_give_identical_packages(build_dir, tmp_path):
         assert r.returncode == 0, f"{' '.join(cmd)}:\n{r.stdout}{r.stderr}"
         return r.stdout
 
-    step(meson, "setup", str(other), str(ROOT), "--cross-file", str(ROOT / "hermit.ini"))
+    # The runtime libraries (minutes cold) reuse the first tree's source and configured
+    # trees; their archives are still copied into, and packaged from, the second tree.
+    step(meson, "setup", str(other), str(ROOT), "--cross-file", str(ROOT / "hermit.ini"),
+         f"-Druntime_work={build_dir / 'sdk/runtime/work'}")
     step(ninja, "-C", str(other))
     first = step(str(HERMIT), "deb", "--build", str(build_dir), "-o", str(tmp_path / "a"))
     step(str(HERMIT), "deb", "--build", str(other), "-o", str(tmp_path / "b"))

@@ -519,6 +519,8 @@ def test_render_cross_file(prefix):
     cp = parse_cross_file(text)
     assert set(cp.sections()) == {"binaries", "host_machine", "properties"}
     assert cp["binaries"]["c"] == f"'{p}/bin/x86_64-hermit-gcc'"
+    assert cp["binaries"]["cpp"] == f"'{p}/bin/x86_64-hermit-g++'"
+    assert cp["binaries"]["fortran"] == f"'{p}/bin/x86_64-hermit-gfortran'"
     assert cp["binaries"]["ar"] == f"'{p}/bin/x86_64-hermit-ar'"
     assert cp["binaries"]["strip"] == f"'{p}/bin/x86_64-hermit-strip'"
     assert cp["binaries"]["exe_wrapper"] == f"['{p}/bin/proxy']"
@@ -528,22 +530,48 @@ def test_render_cross_file(prefix):
     assert "//" not in text.replace("# ", "")
 
 
-def test_toolchain_install_into_destdir(tmp_path):
-    written = toolchain.install("/opt/sdk", destdir=str(tmp_path))
-    root = tmp_path / "opt" / "sdk"
-    cross = root / "share" / "meson" / "cross" / toolchain.CROSS_NAME
-    assert cross in written
-    assert cross.read_text() == toolchain.render_cross_file("/opt/sdk")
-    assert (root / "share" / "hermit" / "x86_64-hermit.ini").read_text() == cross.read_text()
-    for tool in toolchain.BINUTILS:
-        link = root / "bin" / f"x86_64-hermit-{tool}"
-        assert link.is_symlink(), tool
-        assert os.path.isabs(os.readlink(link)), tool
-    # Installing again over the old links works (meson install runs the script every time).
-    assert toolchain.install("/opt/sdk", destdir=str(tmp_path)) == written
+def test_cross_file_carries_the_cpu_options():
+    flags = ["-mtune=skylake", "-march=x86-64-v2"]
+    cp = parse_cross_file(toolchain.render_cross_file("/opt/hermit", flags))
+    for lang in ("c", "cpp", "fortran"):
+        assert cp["built-in options"][f"{lang}_args"] == "['-mtune=skylake', '-march=x86-64-v2']"
+    with pytest.raises(ValueError, match="not a CPU flag"):
+        toolchain.render_cross_file("/opt/hermit", ["-mtune=x'; evil"])
+
+
+def test_toolchain_install_byte_compiles_the_loader(tmp_path):
+    pkg = tmp_path / "opt/sdk/lib/hermit/python/hermit_build"
+    pkg.mkdir(parents=True)
+    (pkg / "mod.py").write_text("X = 1\n")
+    assert toolchain.main(["install", "--prefix", "/opt/sdk", "--destdir", str(tmp_path)]) == 0
+    assert list((pkg / "__pycache__").glob("mod.*.pyc"))
+
+
+def test_toolchain_cli_writes_cross_files_with_cpu_flags(tmp_path):
+    outs = [tmp_path / "a", tmp_path / "b.ini"]
+    argv = ["cross-file", "--prefix", "/srv/h", "--cpu-flag=-mtune=znver3"]
+    assert toolchain.main([*argv, "-o", str(outs[0]), "-o", str(outs[1])]) == 0
+    assert outs[0].read_text() == outs[1].read_text() == \
+        toolchain.render_cross_file("/srv/h", ["-mtune=znver3"])
+    assert toolchain.main(["cross-file", "--prefix", "/srv/h", "--cpu-flag=-mtune=a b"]) == 1
 
 
 def test_toolchain_cli_writes_cross_file(tmp_path):
     out = tmp_path / "x.ini"
     assert toolchain.main(["cross-file", "--prefix", "/srv/h", "-o", str(out)]) == 0
     assert out.read_text() == toolchain.render_cross_file("/srv/h")
+
+
+def test_python_dependencies_are_listed_once():
+    """pyproject.toml lists them; nox installs exactly those, and the hermit-loader package
+    depends on their Debian packages (tools/install-deps reads the same table)."""
+    import tomllib
+
+    from hermit_build.deb.layout import package_named
+
+    meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    deps = meta["project"]["dependencies"]
+    debian = meta["tool"]["hermit"]["debian"]
+    assert sorted(debian) == sorted(deps)
+    loader = package_named("hermit-loader").depends
+    assert [d for d in loader if not d.startswith("python3 ")] == [debian[d] for d in deps]

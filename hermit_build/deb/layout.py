@@ -48,7 +48,47 @@ class Package:
 
 SAME = "(= {version})"
 
+# The runtime libraries of C++ (with OpenMP's) and of Fortran, built for musl from
+# Debian's gcc source (tools/mkruntime.sh); claimed before libhermit-dev claims the rest
+# of the sysroot, so that a C-only SDK pulls in neither g++ nor gfortran.
+CXX_CLAIMS = tuple(f"{CROSS_NAME}/lib/{a}" for a in ("libstdc++.a", "libsupc++.a",
+                                                      "libatomic.a", "libgomp.a")) + (
+    f"{CROSS_NAME}/include/c++/*", f"{CROSS_NAME}/include/omp.h",
+    f"bin/{CROSS_NAME}-g++", f"bin/{CROSS_NAME}-c++")
+FORTRAN_CLAIMS = (f"{CROSS_NAME}/lib/libgfortran.a", f"{CROSS_NAME}/lib/libquadmath.a",
+                  f"bin/{CROSS_NAME}-gfortran")
+
 PACKAGES: tuple[Package, ...] = (
+    Package(
+        name="hermit-toolchain-c++",
+        section="devel",
+        architecture="amd64",
+        synopsis="hermit unikernel - C++ and OpenMP for hermit applications",
+        description=(
+            INTRO +
+            f"This package contains {PREFIX}/bin/x86_64-hermit-g++ (and -c++), GCC's C++ "
+            "runtime (libstdc++, libsupc++, libatomic) and OpenMP runtime (libgomp) "
+            "built for musl from Debian's gcc source, static, and their headers. "
+            "x86_64-hermit-gcc -fopenmp links libgomp from here."),
+        claims=CXX_CLAIMS,
+        depends=("g++", f"hermit-toolchain {SAME}"),
+        static_built_using=True,
+    ),
+    Package(
+        name="hermit-toolchain-fortran",
+        section="devel",
+        architecture="amd64",
+        synopsis="hermit unikernel - Fortran for hermit applications",
+        description=(
+            INTRO +
+            f"This package contains {PREFIX}/bin/x86_64-hermit-gfortran and GCC's "
+            "Fortran runtime (libgfortran, with libquadmath for real(16)) built for "
+            "musl from Debian's gcc source, static."),
+        claims=FORTRAN_CLAIMS,
+        depends=("gfortran", f"hermit-toolchain {SAME}"),
+        recommends=(f"hermit-toolchain-c++ {SAME}",),
+        static_built_using=True,
+    ),
     Package(
         name="libhermit-dev",
         section="libdevel",
