@@ -133,3 +133,60 @@ def test_binfmt_command_unregisters_and_registers(work):
     assert r.returncode == 0, r.stderr
     r = sh(hermit, "binfmt", "status", cwd=work)
     assert (r.returncode, r.stdout) == (0, f"hermit: images run through {PROXY} (enabled)\n")
+
+
+CXX_SRC = """#include <iostream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+#include <cstdlib>
+static int cmp(const void *a, const void *b) {
+  if (*(const int *)a == 3) throw std::runtime_error("from qsort");
+  return *(const int *)a - *(const int *)b;
+}
+int main() {
+  std::vector<int> v{3, 1, 2};
+  int sum = 0;
+  std::thread t([&] { for (int x : v) sum += x; });
+  t.join();
+  try { std::qsort(v.data(), v.size(), sizeof v[0], cmp); }
+  catch (const std::exception &e) { std::cout << "caught " << e.what() << "\\n"; }
+  std::cout << "sum " << sum << std::endl;
+}
+"""
+OMP_SRC = """#include <omp.h>
+#include <stdio.h>
+int main(void) {
+  long s = 0;
+#pragma omp parallel for reduction(+:s)
+  for (int i = 1; i <= 1000; i++) s += i;
+  printf("omp %ld %d\\n", s, omp_get_max_threads());
+  return 0;
+}
+"""
+F90_SRC = """program p
+  real(16) :: q
+  integer :: a(4) = [1, 2, 3, 4]
+  q = sqrt(2.0_16)
+  write(*, '(a, i0)') 'f90 ', sum(a)
+  write(*, '(f20.17)') q
+end program p
+"""
+
+
+@pytest.mark.parametrize("lang", ["c++", "openmp", "fortran"])
+def test_cxx_openmp_fortran_from_the_packages(work, lang):
+    """hermit-toolchain-c++ and -fortran: build and run as an HPC user would (TCG: the
+    same images under every loader are tests/test_hpc.py's)."""
+    src, tool, out, flags, want = {
+        "c++": (CXX_SRC, "x86_64-hermit-g++", "a.cpp", [], "caught from qsort\nsum 6\n"),
+        "openmp": (OMP_SRC, "x86_64-hermit-gcc", "a.c", ["-fopenmp"], "omp 500500 2\n"),
+        "fortran": (F90_SRC, "x86_64-hermit-gfortran", "a.f90", [],
+                    "f90 10\n 1.41421356237309505\n"),
+    }[lang]
+    (work / out).write_text(src)
+    r = sh(f"{PREFIX}/bin/{tool}", "-O2", *flags, out, "-o", "app", cwd=work, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = sh(PROXY, "app", cwd=work, env={"HERMIT_ISLE": "qemu", "HERMIT_KVM": "0",
+                                         "HERMIT_CPUS": "2", "GOMP_SPINCOUNT": "1000"})
+    assert (r.returncode, r.stdout) == (0, want), r.stdout + r.stderr
