@@ -64,7 +64,8 @@ class Events:
         self.thread.start()
 
     def stop(self) -> None:
-        """No kick after this returns (each vCPU thread calls it on its way out)."""
+        """No kick and no look at guest memory after this returns (each vCPU thread
+        calls it on its way out; the runner before it closes the memory)."""
         with self.lock:
             self.over.set()
 
@@ -103,24 +104,32 @@ class Events:
     def _tick(self) -> None:
         tick = IDLE_TICK_S
         while not self.over.wait(tick):
-            tick = IDLE_TICK_S
-            if not self.base:
-                info = boot_info(self.mem)
-                if not info or not info["hc_events"]:
-                    continue
-                self.entry, self.entry_start = info["event_entry"], info["entry_start"]
-                self.entry_end = info["entry_end"]
-                self.base = info["hc_events"]  # last: deliver() starts looking then
-            now = time.monotonic_ns()
-            for i, v in enumerate(self.vcpus):
-                if not v.in_run:
-                    continue
-                armed, wanted = self.state(i)
-                if armed:
-                    tick = TICK_S
-                if wanted and now - self.kicked_at[i] >= RETRY_NS:
-                    self.kicked_at[i] = now
-                    self._kick(v.thread)
+            with self.lock:  # the guest's memory stays open until stop() has returned
+                if self.over.is_set():
+                    return
+                tick = self._look()
+
+    def _look(self) -> float:
+        """One look at every running vCPU's slot, kicking those with an event due;
+        how long until the next look.  Under self.lock."""
+        if not self.base:
+            info = boot_info(self.mem)
+            if not info or not info["hc_events"]:
+                return IDLE_TICK_S
+            self.entry, self.entry_start = info["event_entry"], info["entry_start"]
+            self.entry_end = info["entry_end"]
+            self.base = info["hc_events"]  # last: deliver() starts looking then
+        tick, now = IDLE_TICK_S, time.monotonic_ns()
+        for i, v in enumerate(self.vcpus):
+            if not v.in_run:
+                continue
+            armed, wanted = self.state(i)
+            if armed:
+                tick = TICK_S
+            if wanted and now - self.kicked_at[i] >= RETRY_NS:
+                self.kicked_at[i] = now
+                signal.pthread_kill(v.thread, self.signum)  # not after stop(): the lock
+        return tick
 
     def deliver(self, v: Vcpu) -> None:
         """On v's thread, out of KVM_RUN: send it to event_entry if an event is due
