@@ -24,8 +24,9 @@ class Mailbox:
         self.lock = threading.Lock()  # take() against answer() on another thread
         self.serving: set[int] = set()  # slots taken and not answered yet
 
-    def take(self, slot: int) -> tuple[int, int, int] | None:
-        """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring.
+    def take(self, slot: int, only: int | None = None) -> tuple[int, int, int] | None:
+        """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring
+        (or, with `only`, a call of another number: its ring will come).
         ValueError when the kernel set no mailbox up or there is no such slot;
         GuestFault when the slot lies outside guest memory."""
         with self.lock:
@@ -40,6 +41,8 @@ class Mailbox:
             if slot in self.serving or seq == self.mem.read_u64(at + _OFF["done"]):
                 return None
             nr = self.mem.read_u64(at + _OFF["nr"])
+            if only is not None and nr != only:
+                return None
             gpa = self.mem.read_u64(at + _OFF["gpa"])
             self.serving.add(slot)
         return nr, gpa, seq

@@ -30,6 +30,14 @@ void arch_hypercall_init(void)
 	boot_info->hc_mailbox = (uint64_t)mailbox;
 }
 
+static void uhyve_ring(uint32_t slot, unsigned nr)
+{
+	__asm__ volatile("outl %0, %1"
+			 :
+			 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
+			 : "memory");
+}
+
 void arch_hypercall(unsigned nr, void *arg)
 {
 	const uint32_t slot = this_cpu_id();
@@ -40,10 +48,17 @@ void arch_hypercall(unsigned nr, void *arg)
 	s->nr = nr;
 	s->seq = seq; /* last: the loader reads it first, then the call it numbers */
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
-		__asm__ volatile("outl %0, %1"
-				 :
-				 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
-				 : "memory");
+		/* uhyve answers in the exit (done is set when the outl returns) or, for a
+		 * file call while its poller runs, from another host thread: no exit */
+		if (nr == HC_SYSCALL) {
+			__atomic_thread_fence(__ATOMIC_SEQ_CST); /* seq stored before the flag read */
+			if (!__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED))
+				uhyve_ring(slot, nr);
+			while (s->done != seq)
+				__asm__ volatile("pause" ::: "memory");
+			return;
+		}
+		uhyve_ring(slot, nr);
 		return;
 	}
 	/* cpus waiting for the host hold no kernel lock: one doorbell at a time, or

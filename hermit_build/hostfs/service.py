@@ -46,7 +46,7 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
         self.cwd: Node = Host(root, root.fd, root.guest, os.fstat(root.fd))
         self.cwd_owned = False  # whether cwd.fd is ours to close (not the mount's)
         self.table = {nr: getattr(self, "sys_" + name) for name, nr in L.NR.items()}
-        self.fast_rw = _UNLOADED  # _hermit_fastio.rw, imported at the first transfer
+        self.fast_rw = _UNLOADED  # _hermit_fastio.rw, imported at the first plain file's
 
     def load_fast(self, use: bool = True) -> None:
         """Import the compiled transfers (off the boot path); without them, or with
@@ -67,13 +67,10 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
     def call(self, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
         """(ret, node) for hc_syscall: the result or -errno, and the kernel device an
         open named."""
-        if nr in FAST:
-            if self.fast_rw is _UNLOADED:
-                self.load_fast()
-            if self.fast_rw is not None:
-                ret = self._fast(FAST[nr], args)
-                if ret is not None:
-                    return ret, 0
+        if nr in FAST and self.fast_rw is not None:
+            ret = self._fast(FAST[nr], args)
+            if ret is not None:
+                return ret, 0
         fn = self.table.get(nr)
         if fn is None:
             return -errno.ENOSYS, 0
@@ -106,6 +103,11 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
         if count == 0 and op < 2:  # read/write of nothing: no buffer check, as ops_io
             lock.release()
             return 0
+        if self.fast_rw is _UNLOADED:  # the first such file: a program that opens none
+            self.load_fast()  # never imports it (tests/test_startup.py)
+            if self.fast_rw is None:
+                lock.release()
+                return None
         f.busy += 1
         lock.waiting += 1
         lock.release()
