@@ -23,6 +23,8 @@ static void uart_put(uint16_t port, uint8_t c)
  * exit), QEMU's runner on a doorbell byte; the runner then sets `done` to the
  * call's `seq` (hermit_build/abi/spec.py: why a number and not a flag). */
 static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
+/* uhyve's poller answers in ~10 us when it runs; an exit costs ~35 us on kvm_pvm */
+#define POLL_PATIENCE_US 20
 static int doorbell_busy;
 
 void arch_hypercall_init(void)
@@ -52,10 +54,21 @@ void arch_hypercall(unsigned nr, void *arg)
 		 * file call while its poller runs, from another host thread: no exit */
 		if (nr == HC_SYSCALL) {
 			__atomic_thread_fence(__ATOMIC_SEQ_CST); /* seq stored before the flag read */
-			if (!__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED))
+			int rang = !__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED);
+			if (rang)
 				uhyve_ring(slot, nr);
-			while (s->done != seq)
+			/* a poller the host preempted would hold us up for its time slice:
+			 * ring after POLL_PATIENCE_US anyway (a ring is a hint: the call is
+			 * served once, by whichever thread takes it first) */
+			const uint64_t start = rdtsc();
+			const uint64_t patience = boot_info->tsc_khz * POLL_PATIENCE_US / 1000;
+			while (s->done != seq) {
 				__asm__ volatile("pause" ::: "memory");
+				if (!rang && rdtsc() - start > patience) {
+					uhyve_ring(slot, nr);
+					rang = 1;
+				}
+			}
 			return;
 		}
 		uhyve_ring(slot, nr);

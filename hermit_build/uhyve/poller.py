@@ -33,6 +33,8 @@ IDLE_S = 0.1  # a sleeping poller looks at `stop` this often
 START_AFTER = 16  # file calls before the thread starts (unless asked for: at once):
 # a short program never pays it
 BUSY_S = 0.01  # a host found busy is looked at again after this long
+WORTH_S = 25e-6  # a call served slower than this on average (a preempted spinner) ...
+BACKOFF_S = 0.1  # ... makes the poller stand aside this long
 FLAG = C.BOOT_INFO_ADDR + S.boot_info.offset["hc_poll"]
 
 
@@ -60,6 +62,7 @@ class Poller:
         self.busy_until = 0.0
         self.served = 0  # calls answered without a VM exit (HERMIT_VERBOSE's report)
         self.rings = 0
+        self.window = [0.0, 0]  # seconds awake and calls served since the last look
         self.start_after = START_AFTER
 
     @classmethod
@@ -125,11 +128,12 @@ class Poller:
                     continue
                 self.awake = True
                 mem.write_u64(FLAG, 1)
-                check, spin = time.monotonic() + BUSY_S, SPIN_NS
+                start, served, spin = time.monotonic(), self.served, SPIN_NS
                 while not self.stop:
-                    if spin and time.monotonic() >= check:  # a long burst: still free?
-                        check += BUSY_S
-                        spin = SPIN_NS if self._cpu_free() else 0  # else: a last look
+                    if spin and time.monotonic() - start + self.window[0] >= BUSY_S:
+                        if not self._pays(start, served):  # awake BUSY_S: did it pay?
+                            spin = 0  # a last look, then sleep
+                        start, served = time.monotonic(), self.served
                     slot = self.wait_slot(mem.regions, mb.base, slots, HC.SYSCALL,
                                           self._serving(), FLAG, spin)
                     if slot == -2:
@@ -138,8 +142,22 @@ class Poller:
                         break  # nothing for SPIN_NS: the flag is clear, sleep
                     self._serve(slot, mb, mem, slots)
                 self.awake = False
+                self.window[0] += time.monotonic() - start
+                self.window[1] += self.served - served
         except BaseException as e:  # noqa: BLE001 - ends the VM through a vCPU
             self._fail(0, UhyveError(f"hypercall poller: {e}"))
+
+    def _pays(self, start: float, served: int) -> bool:
+        """Whether to go on spinning, once awake BUSY_S in all (bursts add up): the
+        host still free, and a call served cheaper than an exit on average.  When
+        not, the poller stands aside for BACKOFF_S (the vCPU threads serve)."""
+        elapsed = self.window[0] + time.monotonic() - start
+        calls = self.window[1] + self.served - served
+        self.window = [0.0, 0]
+        if calls * WORTH_S >= elapsed and self._cpu_free():
+            return True
+        self.busy_until = max(self.busy_until, time.monotonic() + BACKOFF_S)
+        return False
 
     def _cpu_free(self) -> bool:
         """Whether every runnable host thread has a cpu (this one and the vCPUs
