@@ -38,6 +38,9 @@ class RunConfig:
         self.app_port: int | None = None
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
+        # uhyve only: serve file calls from a polling thread, without a VM exit each
+        # (uhyve/poller.py); None: when the host has more cpus than the guest vCPUs
+        self.hc_poll: bool | None = None
         self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
         # Landlock this process to the mounts once the VM is set up (landlock.py): the
         # proxy does; off by default for callers whose process goes on afterwards.
@@ -192,6 +195,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
         cfg.timeout = parse_timeout(environ["HERMIT_TIMEOUT"])
     cfg.machine = environ.get("HERMIT_MACHINE") or None
     cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
+    if environ.get("HERMIT_HC_POLL", "").strip().lower() not in ("", "auto"):
+        cfg.hc_poll = parse_bool(environ["HERMIT_HC_POLL"])
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]

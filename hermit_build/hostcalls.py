@@ -7,6 +7,7 @@ guest or the exit status when the guest is done.
 
 import errno
 import os
+import struct
 import sys
 import time
 
@@ -20,6 +21,12 @@ from .hostfs.service import FileService
 from .mailbox import Mailbox
 
 MAX_IO = 1 << 30  # largest single transfer the host performs for the guest
+_SYSCALL_IN = struct.Struct("<7Q")  # hc_syscall: nr, a0-a5
+_SYSCALL_OUT = struct.Struct("<2Q")  # hc_syscall: ret, node
+_RET = S.hc_syscall.offset["ret"]
+_U64 = (1 << 64) - 1
+assert S.hc_syscall.fields[:7] == ["nr", "a0", "a1", "a2", "a3", "a4", "a5"]
+assert S.hc_syscall.offset["node"] == _RET + 8
 
 
 class GuestError(Exception):
@@ -114,11 +121,11 @@ class HostServices:
         self._set(S.hc_write, gpa, "ret", ret)
 
     def _syscall(self, gpa: int) -> None:
-        a = self._struct(S.hc_syscall, gpa)
-        args = (a["a0"], a["a1"], a["a2"], a["a3"], a["a4"], a["a5"])
-        ret, node = self.files.call(a["nr"], args)
-        self._set(S.hc_syscall, gpa, "ret", ret)
-        self._set(S.hc_syscall, gpa, "node", node)
+        # the commonest call: one view, read as a tuple and answered in one write
+        view = self.mem.view(gpa, S.hc_syscall.size)
+        nr, *args = _SYSCALL_IN.unpack_from(view)
+        ret, node = self.files.call(nr, tuple(args))
+        _SYSCALL_OUT.pack_into(view, _RET, ret & _U64, node & _U64)
 
     def _discard(self, gpa: int) -> None:
         a = self._struct(S.hc_discard, gpa)

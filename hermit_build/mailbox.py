@@ -8,6 +8,7 @@ seq differs from done and no one serves it yet.  One per guest, shared by the
 threads that serve it.
 """
 
+import struct
 import threading
 
 from .abi import C, S
@@ -15,6 +16,9 @@ from .guestmem import GuestMemory
 from .kernlog import boot_info
 
 _OFF = S.hc_slot.offset
+_SEQ_DONE = struct.Struct("<2Q")  # hc_slot.seq, hc_slot.done
+_GPA_NR = struct.Struct("<2Q")  # hc_slot.gpa, hc_slot.nr
+assert S.hc_slot.fields == ["gpa", "nr", "seq", "done"]
 
 
 class Mailbox:
@@ -24,8 +28,9 @@ class Mailbox:
         self.lock = threading.Lock()  # take() against answer() on another thread
         self.serving: set[int] = set()  # slots taken and not answered yet
 
-    def take(self, slot: int) -> tuple[int, int, int] | None:
-        """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring.
+    def take(self, slot: int, only: int | None = None) -> tuple[int, int, int] | None:
+        """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring
+        (or, with `only`, a call of another number: its ring will come).
         ValueError when the kernel set no mailbox up or there is no such slot;
         GuestFault when the slot lies outside guest memory."""
         with self.lock:
@@ -34,13 +39,14 @@ class Mailbox:
                 self.base = info["hc_mailbox"] if info else 0
             if not self.base or not 0 <= slot < C.HC_MAILBOX_SLOTS:
                 raise ValueError(f"no mailbox slot {slot}")
-            at = self.base + S.hc_slot.size * slot
+            slot_view = self.mem.view(self.base + S.hc_slot.size * slot, S.hc_slot.size)
             # seq first: the kernel writes it last, so what follows is its call's.
-            seq = self.mem.read_u64(at + _OFF["seq"])
-            if slot in self.serving or seq == self.mem.read_u64(at + _OFF["done"]):
+            seq, done = _SEQ_DONE.unpack_from(slot_view, _OFF["seq"])
+            if slot in self.serving or seq == done:
                 return None
-            nr = self.mem.read_u64(at + _OFF["nr"])
-            gpa = self.mem.read_u64(at + _OFF["gpa"])
+            gpa, nr = _GPA_NR.unpack_from(slot_view, _OFF["gpa"])
+            if only is not None and nr != only:
+                return None
             self.serving.add(slot)
         return nr, gpa, seq
 

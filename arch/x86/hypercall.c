@@ -23,11 +23,21 @@ static void uart_put(uint16_t port, uint8_t c)
  * exit), QEMU's runner on a doorbell byte; the runner then sets `done` to the
  * call's `seq` (hermit_build/abi/spec.py: why a number and not a flag). */
 static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
+/* uhyve's poller answers in ~10 us when it runs; an exit costs ~35 us on kvm_pvm */
+#define POLL_PATIENCE_US 20
 static int doorbell_busy;
 
 void arch_hypercall_init(void)
 {
 	boot_info->hc_mailbox = (uint64_t)mailbox;
+}
+
+static void uhyve_ring(uint32_t slot, unsigned nr)
+{
+	__asm__ volatile("outl %0, %1"
+			 :
+			 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
+			 : "memory");
 }
 
 void arch_hypercall(unsigned nr, void *arg)
@@ -40,10 +50,28 @@ void arch_hypercall(unsigned nr, void *arg)
 	s->nr = nr;
 	s->seq = seq; /* last: the loader reads it first, then the call it numbers */
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
-		__asm__ volatile("outl %0, %1"
-				 :
-				 : "a"(slot), "Nd"((uint16_t)(HERMIT_HC_MAILBOX_PORT_BASE + nr))
-				 : "memory");
+		/* uhyve answers in the exit (done is set when the outl returns) or, for a
+		 * file call while its poller runs, from another host thread: no exit */
+		if (nr == HC_SYSCALL) {
+			__atomic_thread_fence(__ATOMIC_SEQ_CST); /* seq stored before the flag read */
+			int rang = !__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED);
+			if (rang)
+				uhyve_ring(slot, nr);
+			/* a poller the host preempted would hold us up for its time slice:
+			 * ring after POLL_PATIENCE_US anyway (a ring is a hint: the call is
+			 * served once, by whichever thread takes it first) */
+			const uint64_t start = rdtsc();
+			const uint64_t patience = boot_info->tsc_khz * POLL_PATIENCE_US / 1000;
+			while (s->done != seq) {
+				__asm__ volatile("pause" ::: "memory");
+				if (!rang && rdtsc() - start > patience) {
+					uhyve_ring(slot, nr);
+					rang = 1;
+				}
+			}
+			return;
+		}
+		uhyve_ring(slot, nr);
 		return;
 	}
 	/* cpus waiting for the host hold no kernel lock: one doorbell at a time, or

@@ -12,7 +12,8 @@ through padding rules.
 # 2: the kernel holds the fd table; hc_syscall.node; FORWARDED
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
 # 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
-ABI_VERSION = 4
+# 5: boot_info.hc_poll (uhyve's poller: HC_SYSCALL without a VM exit)
+ABI_VERSION = 5
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -168,6 +169,11 @@ STRUCTS: dict[str, list[str]] = {
         # right after it, all in the first BOOT_MAPPED_BYTES: the kernel keeps those
         # pages until it copied them (0: the kernel asks with HC_ARGS, as under QEMU).
         "args",
+        # uhyve: nonzero while a loader thread polls the mailbox; the kernel then puts
+        # an HC_SYSCALL in its slot without the `outl` (no VM exit) and waits for
+        # `done`.  The kernel stores seq, fences, then reads this; the poller clears
+        # it, fences, then looks at the slots once more: one sees the other.
+        "hc_poll",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

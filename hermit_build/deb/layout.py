@@ -140,7 +140,9 @@ PACKAGES: tuple[Package, ...] = (
             "under uhyve, a small KVM loader written in Python, or under QEMU, with "
             "or without KVM."),
         claims=("bin/proxy", "bin/hermit", "lib/hermit/*"),
-        depends=("python3 (>= 3.11)", "python3-pyelftools", "python3-jinja2"),
+        # libc6: the loader's compiled transfers (_hermit_fastio, used when its
+        # Python is the one it was built for; otherwise the Python path serves)
+        depends=("python3 (>= 3.11)", "python3-pyelftools", "python3-jinja2", "libc6"),
         recommends=("qemu-system-x86",),
         suggests=("hermit-binfmt",),
         scripts=("postinst", "prerm"),

@@ -17,7 +17,7 @@ import os
 
 from ..guestmem import GuestFault, GuestMemory
 from . import linux as L
-from .blocking import ServiceLock, outside
+from .blocking import ORDINARY, ServiceLock, _back, outside
 from .fdtable import Device, FdTable, OpenFile
 from .linux import s32
 from .ops_io import IoOps
@@ -30,6 +30,10 @@ from .resolve import Host, Node, Walk
 from .synthetic import Synth
 
 MAX_IO = 1 << 31
+# Served by _hermit_fastio (pyext/) when it is there: nr -> its op (READ, WRITE,
+# PREAD, PWRITE).  Only on a plain host fd; everything else takes the Python path.
+FAST = {L.NR["read"]: 0, L.NR["write"]: 1, L.NR["pread64"]: 2, L.NR["pwrite64"]: 3}
+_UNLOADED = object()
 
 
 class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
@@ -42,10 +46,31 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
         self.cwd: Node = Host(root, root.fd, root.guest, os.fstat(root.fd))
         self.cwd_owned = False  # whether cwd.fd is ours to close (not the mount's)
         self.table = {nr: getattr(self, "sys_" + name) for name, nr in L.NR.items()}
+        self.fast_rw = _UNLOADED  # _hermit_fastio.rw, imported at the first plain file's
+
+    def load_fast(self, use: bool = True) -> None:
+        """Import the compiled transfers (off the boot path); without them, or with
+        use=False (tests, the reference), every call takes the Python path."""
+        self.fast_rw = None
+        if not use:
+            return
+        try:
+            from _hermit_fastio import rw
+        except ImportError as e:
+            if os.environ.get("HERMIT_VERBOSE") == "1":
+                from ..errors import say
+
+                say(f"hermit: host file transfers in Python ({e}): slower, same results")
+            return
+        self.fast_rw = rw
 
     def call(self, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
         """(ret, node) for hc_syscall: the result or -errno, and the kernel device an
         open named."""
+        if nr in FAST and self.fast_rw is not None:
+            ret = self._fast(FAST[nr], args)
+            if ret is not None:
+                return ret, 0
         fn = self.table.get(nr)
         if fn is None:
             return -errno.ENOSYS, 0
@@ -59,6 +84,43 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
         except (ValueError, OverflowError):
             return -errno.EINVAL, 0
         return (0, ret.node) if isinstance(ret, Device) else (ret, 0)
+
+    def _fast(self, op: int, args: tuple[int, ...]) -> int | None:
+        """A read/write/pread64/pwrite64 on a plain host fd through _hermit_fastio,
+        with the results of ops_io's (tests compare the two); None for the Python path
+        (synthetic files, the descriptors shared with the loader, bad handles: the
+        Python path has their answers).  The file is pinned as blocking.outside pins
+        it, and the compiled call runs without the GIL and without the lock."""
+        handle, addr, count, offset = args[0], args[1], args[2], args[3]
+        if count > MAX_IO:
+            return None
+        lock = self.lock
+        lock.acquire()
+        f = self.fds.files.get(s32(handle))
+        if f is None or f.fd < 0 or f.synth is not None or f.status is not None:
+            lock.release()
+            return None
+        if count == 0 and op < 2:  # read/write of nothing: no buffer check, as ops_io
+            lock.release()
+            return 0
+        if self.fast_rw is _UNLOADED:  # the first such file: a program that opens none
+            self.load_fast()  # never imports it (tests/test_startup.py)
+            if self.fast_rw is None:
+                lock.release()
+                return None
+        f.busy += 1
+        lock.waiting += 1
+        lock.release()
+        try:
+            ret = self.fast_rw(self.mem.regions, op, f.fd, addr, count, offset)
+        except ORDINARY:
+            _back(lock, f)
+            lock.release()
+            return -errno.EINVAL  # what call() makes of ValueError
+        # anything else ends the VM: leave the lock and the file alone (outside())
+        _back(lock, f)
+        lock.release()
+        return ret
 
     # -- helpers shared by the operations --------------------------------------
 

@@ -59,6 +59,8 @@ class Vcpu:
         self.in_run = False  # inside KVM_RUN (where a signal interrupts it)
         self.thread = 0  # the ident of the thread that runs it
         self.events: Events | None = None  # kvm_pvm: the loader delivers timer and kicks
+        self.poller = None  # poller.Poller: told when this thread served a file call
+        self.poll_error: UhyveError | None = None  # the poller ends the VM through us
 
     def close(self) -> None:
         self.flush_uart()
@@ -170,6 +172,9 @@ class Vcpu:
                 self.in_run = False
                 if self.stopped:
                     raise VcpuStopped from None
+                if self.poll_error is not None:
+                    error, self.poll_error = self.poll_error, None
+                    raise error from None
                 if self.events:
                     self.events.deliver(self)
                 self.check_alive()
@@ -204,6 +209,8 @@ class Vcpu:
                         self.in_host = False
                     if status is not None:
                         return status
+                    if self.poller is not None and nr == HC.SYSCALL:
+                        self.poller.ring()
                 elif port == UART_PORT and uart:
                     self.uart_out(area[off : off + size * count])
             else:
