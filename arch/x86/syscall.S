@@ -24,15 +24,16 @@ syscall_call:
 	pop %rcx
 	pushfq
 	pop %r11
+	jmp syscall_saved
 	.globl syscall_entry
 	.hidden syscall_entry
 syscall_entry:
 	/* From syscall_trap: return to its caller directly, as from syscall_call
 	 * (a clone's child must not run the stub's `ret` on its new stack). */
 	cmpq $syscall_trap_end, %rcx
-	jne 1f
+	jne syscall_saved
 	pop %rcx
-1:
+syscall_saved:			/* rip in rcx, rflags in r11, rsp the application's */
 	movq $0, %gs:PERCPU_IN_USER
 	mov %rsp, %gs:PERCPU_USER_RSP
 	mov %gs:PERCPU_KSTACK, %rsp
@@ -107,7 +108,7 @@ event_entry_call:
 	pushfq
 	pop %r11
 	mov $SYS_EVENT, %eax
-	jmp syscall_entry
+	jmp syscall_saved		/* rcx is the loader's to restore: no stub check */
 
 	/* A new thread's first return to the application: drop the kernel lock its
 	 * creator held across the switch, then leave like any system call. */
