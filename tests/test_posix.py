@@ -112,7 +112,7 @@ def native_dir(tmp_path_factory) -> Path:
     if not shutil.which("musl-gcc"):
         pytest.skip("musl-gcc not found (apt install musl-tools)")
     out = tmp_path_factory.mktemp("native")
-    for name in APPS:
+    for name in [*APPS, "cancel_compute"]:
         p = subprocess.run(["musl-gcc", "-static", "-O2", "-pthread",
                             str(ROOT / "usr/tests" / f"{name}.c"), "-o", str(out / name)],
                            capture_output=True, text=True)
@@ -149,11 +149,7 @@ def test_asynchronous_cancel_of_a_computing_thread(sdk, loader, cpus):
 
 
 @pytest.mark.parametrize("cpus", [1, 2])
-def test_asynchronous_cancel_natively(tmp_path, cpus):
-    if not shutil.which("musl-gcc"):
-        pytest.skip("musl-gcc not found (apt install musl-tools)")
-    exe = tmp_path / "cancel_compute"
-    subprocess.run(["musl-gcc", "-static", "-O2", "-pthread", "-o", str(exe),
-                    str(ROOT / "usr/tests/cancel_compute.c")], check=True, timeout=120)
-    r = subprocess.run([str(exe), str(cpus)], capture_output=True, text=True, timeout=60)
+def test_asynchronous_cancel_natively(native_dir, cpus):
+    r = subprocess.run([str(native_dir / "cancel_compute"), str(cpus)], capture_output=True,
+                       text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "cancel_compute ok\n", r.stdout + r.stderr

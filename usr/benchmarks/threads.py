@@ -235,25 +235,24 @@ def run_bench(argv: list[str], env: dict[str, str] | None, bench: Bench, runs: i
     if env is not None and bench.cpus:
         env = dict(env, HERMIT_CPUS=str(bench.cpus))
 
-    def host_cpu(args: list[str]) -> float:
+    def timed(args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+        """The run, and the host cpu time it and everything it started used."""
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(args, env=env or clean_environment(), capture_output=True,
-                       timeout=TIMEOUT + 30, cwd=cwd)
+        p = subprocess.run(args, env=env or clean_environment(), capture_output=True,
+                           text=True, timeout=TIMEOUT + 30, cwd=cwd)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return p, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
     for _ in range(runs):
         try:
-            if bench.host_cpu:
-                start_only = host_cpu(argv[:-1] + ["0"])
-                whole = host_cpu(argv)
-                samples.setdefault("host_cpu_s", []).append(max(whole - start_only, 0.0))
-            p = subprocess.run(argv, env=env or clean_environment(), capture_output=True,
-                               text=True, timeout=TIMEOUT + 30, cwd=cwd)
+            start_only = timed(argv[:-1] + ["0"])[1] if bench.host_cpu else 0.0
+            p, used = timed(argv)
         except subprocess.TimeoutExpired:
             return Outcome(error=f"no answer in {TIMEOUT + 30} s")
         if p.returncode:
             return Outcome(error=reason(p))
+        if bench.host_cpu:
+            samples.setdefault("host_cpu_s", []).append(max(used - start_only, 0.0))
         for line in p.stdout.splitlines():
             key, eq, value = line.partition("=")
             if not eq:

@@ -4,8 +4,10 @@
 #ifndef USR_COMMON_CHECK_H
 #define USR_COMMON_CHECK_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static int failures, checks;
 
@@ -20,6 +22,20 @@ static inline int check_summary(void)
 {
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures;
+}
+
+/* Does directory `dir` list `name` (what a check of readdir asks)? */
+static inline int listed(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	while (d && (e = readdir(d)))
+		found |= !strcmp(e->d_name, name);
+	if (d)
+		closedir(d);
+	return found;
 }
 
 #define CHECK(cond) check((cond), #cond)

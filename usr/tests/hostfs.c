@@ -16,19 +16,6 @@
 
 #include "../common/check.h"
 
-static int listed(const char *dir, const char *name)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int found = 0;
-
-	while (d && (e = readdir(d)))
-		found |= !strcmp(e->d_name, name);
-	if (d)
-		closedir(d);
-	return found;
-}
-
 static void files(void)
 {
 	char buf[64] = "";

@@ -4,7 +4,6 @@
  * mapping's writes reaching the file at exit (checked by the test on the host:
  * mapped.dat and at_exit.dat in the working directory). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -17,19 +16,6 @@
 #include "../common/check.h"
 
 #define PAGE 4096
-
-static int listed(const char *dir, const char *name)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int found = 0;
-
-	while (d && (e = readdir(d)))
-		found |= !strcmp(e->d_name, name);
-	if (d)
-		closedir(d);
-	return found;
-}
 
 static void posix_shm(void)
 {
