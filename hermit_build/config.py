@@ -40,7 +40,7 @@ class RunConfig:
         self.uart = False  # also copy kernel messages to the serial console
         # uhyve only: serve file calls from a polling thread, without a VM exit each
         # (uhyve/poller.py); None: when the host has more cpus than the guest vCPUs
-        self.hc_poll: bool | None = None
+        self.hc_poll: bool | str | None = None  # None: auto; "always": even on a busy host
         self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
         # Landlock this process to the mounts once the VM is set up (landlock.py): the
         # proxy does; off by default for callers whose process goes on afterwards.
@@ -195,8 +195,11 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
         cfg.timeout = parse_timeout(environ["HERMIT_TIMEOUT"])
     cfg.machine = environ.get("HERMIT_MACHINE") or None
     cfg.uart = parse_bool(environ.get("HERMIT_UART", "0"))
-    if environ.get("HERMIT_HC_POLL", "").strip().lower() not in ("", "auto"):
-        cfg.hc_poll = parse_bool(environ["HERMIT_HC_POLL"])
+    poll = environ.get("HERMIT_HC_POLL", "").strip().lower()
+    if poll == "always":
+        cfg.hc_poll = poll
+    elif poll not in ("", "auto"):
+        cfg.hc_poll = parse_bool(poll)
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]

@@ -5,7 +5,9 @@ rings (uhyve: `outl` of the slot index; QEMU: a doorbell byte).  A loader takes
 the call, serves it and sets done = seq.  kvm_pvm now and then performs one port
 write twice, so a ring is a hint, never a count: a call is taken once, while its
 seq differs from done and no one serves it yet.  One per guest, shared by the
-threads that serve it.
+threads that serve it.  Once a poller runs (uhyve/poller.py) its compiled Server
+(pyext/serve.c) holds the claims, so that it can serve calls without Python: take()
+and answer() then ask it.
 """
 
 import struct
@@ -27,6 +29,14 @@ class Mailbox:
         self.base: int | None = None  # boot_info.hc_mailbox, read at the first ring
         self.lock = threading.Lock()  # take() against answer() on another thread
         self.serving: set[int] = set()  # slots taken and not answered yet
+        self.server = None  # _hermit_fastio.Server once attached: it holds the claims
+
+    def attach(self, server) -> None:
+        """From now on `server` (its base is this mailbox's) claims and answers."""
+        with self.lock:
+            for slot in self.serving:
+                server.mark(slot)
+            self.server = server
 
     def take(self, slot: int, only: int | None = None) -> tuple[int, int, int] | None:
         """The call waiting in `slot` as (nr, gpa, seq), or None for a repeated ring
@@ -34,6 +44,8 @@ class Mailbox:
         ValueError when the kernel set no mailbox up or there is no such slot;
         GuestFault when the slot lies outside guest memory."""
         with self.lock:
+            if self.server is not None:
+                return self.server.take(slot, -1 if only is None else only)
             if self.base is None:
                 info = boot_info(self.mem)
                 self.base = info["hc_mailbox"] if info else 0
@@ -53,6 +65,9 @@ class Mailbox:
     def answer(self, slot: int, seq: int) -> None:
         """The call numbered `seq` in `slot` (taken) is served: the guest may go on."""
         with self.lock:  # one step for take(): answered and free again
+            if self.server is not None:
+                self.server.answer(slot, seq)
+                return
             assert self.base
             self.mem.write_u64(self.base + S.hc_slot.size * slot + _OFF["done"], seq)
             self.serving.discard(slot)

@@ -53,7 +53,7 @@ class OpenFile:
     so a directory handle serves as the start of *at calls and fchdir."""
 
     __slots__ = ("fd", "gpath", "mount", "is_dir", "synth", "pos", "dir_entries", "dir_pos",
-                 "status", "busy", "closed")
+                 "status", "busy", "closed", "served")
 
     def __init__(self, fd: int, gpath: str | None, mount: Mount | None = None,
                  is_dir: bool = False, synth: Synth | None = None,
@@ -69,6 +69,7 @@ class OpenFile:
         self.status = status  # emulated status flags (shared with the loader), or None
         self.busy = 0  # calls using `fd` outside the service's lock
         self.closed = False  # closed while busy: the last call closes fd
+        self.served = False  # in the compiled Server's table (service.py: _fast)
 
     @property
     def readonly(self) -> bool:
@@ -94,6 +95,7 @@ class FdTable:
         # Held while an fd is taken from the table to be duplicated and while one is
         # closed, so a duplicate is never of a number already reused for another file.
         self.lock = threading.Lock()
+        self.server = None  # the poller's _hermit_fastio.Server: told of each close
         for handle, host_fd in enumerate(std):
             try:
                 fd = os.dup(host_fd)
@@ -125,6 +127,8 @@ class FdTable:
             f = self.files.pop(handle, None)
             if f is None:
                 raise GuestError(errno.EBADF, "bad file descriptor")
+            if f.served:
+                self.server.drop(handle)  # its dup closes when no transfer uses it
             f.release()
 
     def close_all(self) -> None:

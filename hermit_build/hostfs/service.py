@@ -14,6 +14,7 @@ call that may block on the host waits without it (blocking.py).
 
 import errno
 import os
+import stat
 
 from ..guestmem import GuestFault, GuestMemory
 from . import linux as L
@@ -108,6 +109,8 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
             if self.fast_rw is None:
                 lock.release()
                 return None
+        if not f.served and self.fds.server is not None:
+            self._offer(s32(handle), f)
         f.busy += 1
         lock.waiting += 1
         lock.release()
@@ -121,6 +124,17 @@ class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
         _back(lock, f)
         lock.release()
         return ret
+
+    def _offer(self, handle: int, f: OpenFile) -> None:
+        """Let the poller's compiled Server serve this handle's transfers from now on,
+        if its host file is regular (a pipe or a terminal may block: Python serves
+        those, outside the lock).  Under the service's lock."""
+        try:
+            regular = stat.S_ISREG(os.fstat(f.fd).st_mode)
+        except OSError:
+            return
+        if regular and self.fds.server.add(handle, f.fd):
+            f.served = True
 
     # -- helpers shared by the operations --------------------------------------
 

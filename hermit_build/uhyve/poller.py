@@ -2,14 +2,16 @@
 
 On kvm_pvm a VM exit and the return to the loader cost ~35 us, ~75% of a forwarded
 call.  While a burst of calls is in flight, this thread watches the mailbox
-(_hermit_fastio.wait_slot, spinning without the GIL) and says so in
+(_hermit_fastio.Server.serve, spinning without the GIL) and says so in
 boot_info.hc_poll; the kernel then leaves a call in its slot without the `outl` and
-waits for `done`.  After each call it spins SPIN_NS for the next, then clears the
-flag, looks once more (the kernel stores its seq before it reads the flag) and
-sleeps until a vCPU thread serves a call the classic way (`ring`): the first call of
-a burst costs an exit, the next ones none.  With several vCPUs it serves with the
-flag clear, so a call that blocks on the host never holds up others (they take the
-exit meanwhile), and a call seen in the look after clearing it gets a thread of its
+waits for `done`.  Transfers on regular host files are served there in compiled
+code (pyext/serve.c); any other call comes back here and Python serves it.  After
+each call it spins SPIN_NS for the next, then clears the flag, looks once more (the
+kernel stores its seq before it reads the flag) and sleeps until a vCPU thread
+serves a call the classic way (`ring`): the first call of a burst costs an exit,
+the next ones none.  With several vCPUs it serves with the flag clear, so a call
+that blocks on the host never holds up others (they take the exit meanwhile), and a
+call seen in the look after clearing it gets a thread of its
 own; with one, no other call can come while one waits.
 
 It spins only while every runnable host thread has a cpu (a spinner on a busy host
@@ -26,6 +28,9 @@ import time
 from ..abi import HC, C, S
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
+from ..hostfs import linux as L
+from ..hostfs.fdtable import MAX_HANDLES
+from ..hostfs.service import MAX_IO
 from .errors import UhyveError
 
 SPIN_NS = 50_000  # ~1.5 exits: longer than the guest takes between two calls of a burst
@@ -38,12 +43,13 @@ BACKOFF_S = 0.1  # ... makes the poller stand aside this long
 FLAG = C.BOOT_INFO_ADDR + S.boot_info.offset["hc_poll"]
 
 
-def wanted(setting: bool | None, cpus: int) -> bool:
+def wanted(setting: bool | str | None, cpus: int) -> bool:
     """Whether this VM gets a poller: RunConfig.hc_poll (HERMIT_HC_POLL) says, or
     (None) the host having more cpus than the guest has vCPUs.  Either way it spins
-    only while every runnable host thread has a cpu (_cpu_free)."""
+    only while every runnable host thread has a cpu (_cpu_free), unless "always"
+    (tests that must exercise it on a busy host, hosts that keep a cpu for it)."""
     if setting is not None:
-        return setting
+        return bool(setting)
     return len(os.sched_getaffinity(0)) > cpus
 
 
@@ -52,7 +58,7 @@ class Poller:
         self.services = services
         self.vcpus = vcpus
         self.kick = kick
-        self.wait_slot = None  # _hermit_fastio.wait_slot, imported by the thread
+        self.server = None  # _hermit_fastio.Server, made by the thread
         self.doorbell = threading.Event()
         self.awake = False
         self.stop = False
@@ -64,9 +70,10 @@ class Poller:
         self.rings = 0
         self.window = [0.0, 0]  # seconds awake and calls served since the last look
         self.start_after = START_AFTER
+        self.always = False  # spin even when the host is busy (HERMIT_HC_POLL=always)
 
     @classmethod
-    def start_for(cls, setting: bool | None, services: HostServices, vcpus: list,
+    def start_for(cls, setting: bool | str | None, services: HostServices, vcpus: list,
                   kick: int) -> "Poller | None":
         """A poller for this VM, or None; on the main thread (it may set the kick's
         handler).  Its thread, and the module's import, wait for the first file call:
@@ -75,6 +82,7 @@ class Poller:
             return None
         p = cls(services, vcpus, kick)
         p.start_after = 1 if setting else START_AFTER
+        p.always = setting == "always"
         if signal.getsignal(kick) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
             p.previous = signal.signal(kick, _ignore)
         return p
@@ -104,6 +112,8 @@ class Poller:
         self.doorbell.set()
         if self.thread is not None:
             self.thread.join(1.0)  # it spins SPIN_NS at most, unless a host call blocks it
+        if self.server is not None:
+            self.server.close()  # its dups, and its hold on guest memory
         try:
             self.services.mem.write_u64(FLAG, 0)
         except (GuestFault, ValueError):
@@ -113,11 +123,10 @@ class Poller:
 
     def _loop(self) -> None:
         try:
-            from _hermit_fastio import wait_slot
+            from _hermit_fastio import Server
         except ImportError:
             self.awake = True  # for good: spinning in Python would take the vCPUs' GIL
             return
-        self.wait_slot = wait_slot
         mb, mem = self.services.mailbox, self.services.mem
         slots = min(len(self.vcpus), C.HC_MAILBOX_SLOTS)
         try:
@@ -126,26 +135,46 @@ class Poller:
                 self.doorbell.clear()
                 if self.stop or not mb.base or not self._cpu_free():
                     continue
+                if self.server is None:
+                    try:
+                        self.server = self._server(Server, mb.base, slots)
+                    except ValueError:
+                        return  # the kernel's mailbox lies outside RAM: vCPUs serve
                 self.awake = True
                 mem.write_u64(FLAG, 1)
                 start, served, spin = time.monotonic(), self.served, SPIN_NS
                 while not self.stop:
-                    if spin and time.monotonic() - start + self.window[0] >= BUSY_S:
+                    awake = time.monotonic() - start + self.window[0]
+                    if spin and awake >= BUSY_S:
                         if not self._pays(start, served):  # awake BUSY_S: did it pay?
                             spin = 0  # a last look, then sleep
-                        start, served = time.monotonic(), self.served
-                    slot = self.wait_slot(mem.regions, mb.base, slots, HC.SYSCALL,
-                                          self._serving(), FLAG, spin)
+                        start, served, awake = time.monotonic(), self.served, 0.0
+                    slot, n = self.server.serve(spin, int((BUSY_S - awake) * 1e9))
+                    self.served += n
                     if slot == -2:
-                        return  # the kernel moved its mailbox out of RAM: vCPUs serve
-                    if slot < 0:
+                        return  # closed: the VM is ending
+                    if slot == -1:
                         break  # nothing for SPIN_NS: the flag is clear, sleep
-                    self._serve(slot, mb, mem, slots)
+                    if slot >= 0:
+                        self._serve(slot, mb, slots)
                 self.awake = False
                 self.window[0] += time.monotonic() - start
                 self.window[1] += self.served - served
         except BaseException as e:  # noqa: BLE001 - ends the VM through a vCPU
             self._fail(0, UhyveError(f"hypercall poller: {e}"))
+
+    def _server(self, Server, base: int, slots: int):
+        """The compiled server of this mailbox, holding its claims from now on; the
+        file service offers it each regular file at its first transfer."""
+        files = self.services.files
+        server = Server(self.services.mem.regions, base, C.HC_MAILBOX_SLOTS, slots, FLAG,
+                        HC.SYSCALL, tuple(L.NR[n] for n in ("read", "write", "pread64",
+                                                           "pwrite64")),
+                        MAX_HANDLES, MAX_IO)
+        self.services.mailbox.attach(server)
+        with files.lock:
+            files.fds.server = server
+        return server
 
     def _pays(self, start: float, served: int) -> bool:
         """Whether to go on spinning, once awake BUSY_S in all (bursts add up): the
@@ -154,7 +183,7 @@ class Poller:
         elapsed = self.window[0] + time.monotonic() - start
         calls = self.window[1] + self.served - served
         self.window = [0.0, 0]
-        if calls * WORTH_S >= elapsed and self._cpu_free():
+        if self.always or calls * WORTH_S >= elapsed and self._cpu_free():
             return True
         self.busy_until = max(self.busy_until, time.monotonic() + BACKOFF_S)
         return False
@@ -163,6 +192,8 @@ class Poller:
         """Whether every runnable host thread has a cpu (this one and the vCPUs
         included): /proc/loadavg's running count, looked at once per BUSY_S at most."""
         now = time.monotonic()
+        if self.always:
+            return True
         if now < self.busy_until:
             return False
         try:
@@ -175,10 +206,7 @@ class Poller:
         self.busy_until = now + BUSY_S
         return False
 
-    def _serving(self) -> int:
-        return sum(1 << s for s in self.services.mailbox.serving if s < 64)
-
-    def _serve(self, slot: int, mb, mem, slots: int) -> None:
+    def _serve(self, slot: int, mb, slots: int) -> None:
         call = mb.take(slot, HC.SYSCALL)
         if call is None:
             return  # a vCPU thread took it (its `outl` crossed our look)
@@ -188,8 +216,8 @@ class Poller:
             return
         # Served with the flag clear: a call that blocks here stops no other.  A call
         # made before the kernel saw it clear gets a thread of its own.
-        other = self.wait_slot(mem.regions, mb.base, slots, HC.SYSCALL, self._serving(),
-                               FLAG, 0)
+        other, n = self.server.serve(0, 0)
+        self.served += n
         if other >= 0:
             extra = mb.take(other, HC.SYSCALL)
             if extra is not None:
