@@ -38,8 +38,9 @@ class RunConfig:
         self.app_port: int | None = None
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
-        # uhyve only: serve file calls from a polling thread, without a VM exit each
-        # (uhyve/poller.py); None: when the host has more cpus than the guest vCPUs
+        # serve file calls from a polling thread, without a VM exit or doorbell each
+        # (poller.py); None: when the host has more cpus than the guest vCPUs (QEMU:
+        # with KVM only)
         self.hc_poll: bool | str | None = None  # None: auto; "always": even on a busy host
         self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
         # Landlock this process to the mounts once the VM is set up (landlock.py): the

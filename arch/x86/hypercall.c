@@ -23,7 +23,7 @@ static void uart_put(uint16_t port, uint8_t c)
  * exit), QEMU's runner on a doorbell byte; the runner then sets `done` to the
  * call's `seq` (hermit_build/abi/spec.py: why a number and not a flag). */
 static volatile struct hc_slot mailbox[HERMIT_HC_MAILBOX_SLOTS];
-/* uhyve's poller answers in ~10 us when it runs; an exit costs ~35 us on kvm_pvm */
+/* the loader's poller answers in a few us when it runs; an exit costs ~35 us on kvm_pvm */
 #define POLL_PATIENCE_US 20
 static int doorbell_busy;
 
@@ -40,37 +40,11 @@ static void uhyve_ring(uint32_t slot, unsigned nr)
 			 : "memory");
 }
 
-void arch_hypercall(unsigned nr, void *arg)
+/* Tell the loader a call waits in `slot`: uhyve's `outl` (one VM exit, answered
+ * within it unless the poller took the call), QEMU's doorbell byte. */
+static void ring(uint32_t slot, unsigned nr)
 {
-	const uint32_t slot = this_cpu_id();
-	volatile struct hc_slot *s = &mailbox[slot];
-	const uint64_t seq = s->seq + 1; /* only this cpu writes its slot's seq */
-
-	s->gpa = (uint64_t)arg;
-	s->nr = nr;
-	s->seq = seq; /* last: the loader reads it first, then the call it numbers */
 	if (boot_info->loader == HERMIT_LOADER_UHYVE) {
-		/* uhyve answers in the exit (done is set when the outl returns) or, for a
-		 * file call while its poller runs, from another host thread: no exit */
-		if (nr == HC_SYSCALL) {
-			__atomic_thread_fence(__ATOMIC_SEQ_CST); /* seq stored before the flag read */
-			int rang = !__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED);
-			if (rang)
-				uhyve_ring(slot, nr);
-			/* a poller the host preempted would hold us up for its time slice:
-			 * ring after POLL_PATIENCE_US anyway (a ring is a hint: the call is
-			 * served once, by whichever thread takes it first) */
-			const uint64_t start = rdtsc();
-			const uint64_t patience = boot_info->tsc_khz * POLL_PATIENCE_US / 1000;
-			while (s->done != seq) {
-				__asm__ volatile("pause" ::: "memory");
-				if (!rang && rdtsc() - start > patience) {
-					uhyve_ring(slot, nr);
-					rang = 1;
-				}
-			}
-			return;
-		}
 		uhyve_ring(slot, nr);
 		return;
 	}
@@ -80,6 +54,41 @@ void arch_hypercall(unsigned nr, void *arg)
 		__asm__ volatile("pause");
 	uart_put(HERMIT_HC_UART_PORT, (uint8_t)(HERMIT_HC_DOORBELL | slot));
 	__atomic_store_n(&doorbell_busy, 0, __ATOMIC_RELEASE);
+}
+
+void arch_hypercall(unsigned nr, void *arg)
+{
+	const uint32_t slot = this_cpu_id();
+	volatile struct hc_slot *s = &mailbox[slot];
+	const uint64_t seq = s->seq + 1; /* only this cpu writes its slot's seq */
+
+	s->gpa = (uint64_t)arg;
+	s->nr = nr;
+	s->seq = seq; /* last: the loader reads it first, then the call it numbers */
+	if (nr == HC_SYSCALL) {
+		/* a file call while the loader's poller runs (hermit_build/poller.py) is
+		 * taken from the slot by another host thread: no ring, no exit */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* seq stored before the flag read */
+		int rang = !__atomic_load_n(&boot_info->hc_poll, __ATOMIC_RELAXED);
+		if (rang)
+			ring(slot, nr);
+		/* a poller the host preempted would hold us up for its time slice:
+		 * ring after POLL_PATIENCE_US anyway (a ring is a hint: the call is
+		 * served once, by whichever thread takes it first) */
+		const uint64_t start = rdtsc();
+		const uint64_t patience = boot_info->tsc_khz * POLL_PATIENCE_US / 1000;
+		while (s->done != seq) {
+			__asm__ volatile("pause" ::: "memory");
+			if (!rang && rdtsc() - start > patience) {
+				ring(slot, nr);
+				rang = 1;
+			}
+		}
+		return;
+	}
+	ring(slot, nr);
+	if (boot_info->loader == HERMIT_LOADER_UHYVE)
+		return; /* answered in the exit */
 	while (s->done != seq) /* the answer comes through shared memory: no exits while waiting */
 		__asm__ volatile("pause" ::: "memory");
 }

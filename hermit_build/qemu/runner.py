@@ -20,13 +20,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .. import memlayout
-from ..abi import C
+from ..abi import HC, C
 from ..config import RunConfig, check_mem, kvm_problem
 from ..elfload import Image, check
 from ..errors import raise_terminated, say
 from ..guestmem import GuestFault, GuestMemory
 from ..hostcalls import GuestError, HostServices
 from ..kernlog import boot_info
+from ..poller import Poller
 from .command import (
     GDB_PORT,
     Machine,
@@ -107,6 +108,7 @@ class Session:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.errtext = b""
         self.workers = Workers()
+        self.poller: Poller | None = None  # file calls without a doorbell (poller.py)
         self.poll = select.poll()
         for f in (hc.fileno(), qemu.stderr, qemu.pidfd, con and con.fileno(),
                   self.workers.wake_r):
@@ -176,6 +178,12 @@ class Session:
         nr, gpa, seq = call
         self.check_backlog(slot)
         self.workers.submit(slot, lambda: self.slot_call(slot, nr, gpa, seq))
+        if nr == HC.SYSCALL and self.poller is not None:
+            self.poller.ring()
+
+    def poll_failed(self, _slot: int, why: str) -> None:
+        """The poller found the guest breaking the protocol: the VM ends."""
+        self.workers.hand_over(QemuError(f"{why} ({HINT})"))
 
     def check_backlog(self, key: int) -> None:
         """The kernel waits for each call's answer before the next on its slot (or
@@ -298,10 +306,15 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
         if cfg.landlock:
             services.confine()  # QEMU runs already, unconfined by it (its own process)
         session = Session(qemu, hc, con, services, cfg.timeout, machine.split(cfg.mem))
+        # TCG spends its host cpu on the guest's: a spinner would take it (unless asked)
+        session.poller = Poller.start_for(cfg.hc_poll if kvm or cfg.hc_poll else False,
+                                          services, cfg.cpus, session.poll_failed)
         try:
             with services, sigterm_as_interrupt():
                 return session.serve()
         finally:
+            if session.poller is not None:
+                session.poller.close()
             session.workers.close()  # one still blocked in the host is left behind
             qemu.close()
             session.pump_console()
@@ -312,6 +325,9 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
         if cfg.verbose:
             if session is not None and session.errtext:
                 say(session.qemu_stderr().rstrip("\n"))
+            if session is not None and session.poller is not None:
+                say(f"qemu: {session.poller.served} file calls served by the poller, "
+                    "without a doorbell")
             log_to_stderr(mem)
         try:
             ram.close()

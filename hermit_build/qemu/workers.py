@@ -69,9 +69,9 @@ class Workers:
             except BaseException as e:  # noqa: BLE001 - handed to the main thread
                 outcome = e
             if outcome is not None:
-                self._hand_over(outcome)
+                self.hand_over(outcome)
 
-    def _hand_over(self, outcome: int | BaseException) -> None:
+    def hand_over(self, outcome: int | BaseException) -> None:
         with self.lock:
             if self.over:
                 return

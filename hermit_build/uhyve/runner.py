@@ -10,9 +10,9 @@ from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
 from ..errors import say
 from ..hostcalls import HostServices
+from . import poller as polling
 from .errors import UhyveError
 from .events import Events
-from .poller import Poller
 from .smp import KICK, run_all
 from .vcpu import UART_PORT, Vcpu
 from .vm import Vm
@@ -66,7 +66,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             services.confine()  # last: every fd the VM needs is open, no vCPU thread runs yet
         with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm, tsc_khz):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
-            poller = Poller.start_for(cfg.hc_poll, services, vcpus, KICK)
+            poller, kick_handler = polling.start(cfg.hc_poll, services, vcpus, KICK)
             for v in vcpus:
                 v.poller = poller
             try:
@@ -79,6 +79,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
                 if poller:
                     poller.close()
                     timings["polled"] = poller.served
+                    if kick_handler is not None:
+                        signal.signal(KICK, kick_handler)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return status
     finally:
