@@ -33,6 +33,8 @@ def _run(a: argparse.Namespace) -> int:
         cfg.env = []
     cfg.mounts += a.mount
     cfg.landlock &= not a.no_landlock
+    if a.profile is not None:
+        cfg.profile = config.parse_profile(a.profile, "--profile")
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -105,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
                    help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")
     r.add_argument("--no-landlock", action="store_true",
                    help="do not confine the loader with Landlock (HERMIT_LANDLOCK=0)")
+    r.add_argument("--profile", nargs="?", const="1", metavar="HZ",
+                   help="uhyve: sample the guest (about 1 kHz, or HZ) and write a flame graph "
+                   "(HERMIT_PROFILE)")
     r.add_argument("image")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(fn=_run)

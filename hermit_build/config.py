@@ -43,6 +43,7 @@ class RunConfig:
         # with KVM only)
         self.hc_poll: bool | str | None = None  # None: auto; "always": even on a busy host
         self.mounts: list[str] = []  # HOST[:GUEST][:ro] besides the working directory
+        self.profile = 0  # uhyve: sample the vCPUs this many times a second (0: no profile)
         # Landlock this process to the mounts once the VM is set up (landlock.py): the
         # proxy does; off by default for callers whose process goes on afterwards.
         self.landlock = False
@@ -94,6 +95,24 @@ def parse_cpus(text: str, name: str = "HERMIT_CPUS") -> int:
 
 def parse_bool(text: str) -> bool:
     return text.strip().lower() not in ("", "0", "no", "false", "off")
+
+
+PROFILE_HZ = 999  # near 1 kHz, out of step with the guest's millisecond timers
+MAX_PROFILE_HZ = 10_000
+
+
+def parse_profile(text: str, name: str = "HERMIT_PROFILE") -> int:
+    """`1`/`on`: the default rate; a number of samples a second; `0`/empty: off."""
+    t = text.strip().lower()
+    if t in ("", "0", "no", "off", "false"):
+        return 0
+    if t in ("1", "yes", "on", "true"):
+        return PROFILE_HZ
+    n = _number(t)
+    if n is None or not 2 <= n <= MAX_PROFILE_HZ:
+        raise ConfigError(f"{name}={text!r}: 1 (about {PROFILE_HZ} samples a second) or a "
+                          f"rate from 2 to {MAX_PROFILE_HZ} Hz")
+    return n
 
 
 def parse_port(text: str, name: str) -> int:
@@ -202,6 +221,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     elif poll not in ("", "auto"):
         cfg.hc_poll = parse_bool(poll)
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
+    if "HERMIT_PROFILE" in environ:
+        cfg.profile = parse_profile(environ["HERMIT_PROFILE"])
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]
     return cfg

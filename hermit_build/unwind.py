@@ -15,6 +15,7 @@ RSP, RBP, RA = 7, 6, 16  # DWARF register numbers on x86_64
 class CfiTable:
     def __init__(self, elf):
         self.starts: list[int] = []
+        self.rows: dict[int, dict | None] = {}  # pc -> its row, as found
         self.fdes: list[tuple[int, int, object]] = []
         dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
         if not dwarf.has_EH_CFI():
@@ -30,6 +31,12 @@ class CfiTable:
         self.starts = [f[0] for f in fdes]
 
     def row(self, pc: int) -> dict | None:
+        if pc in self.rows:
+            return self.rows[pc]
+        found = self.rows[pc] = self._row(pc)
+        return found
+
+    def _row(self, pc: int) -> dict | None:
         i = bisect.bisect_right(self.starts, pc) - 1
         if i < 0:
             return None
@@ -51,13 +58,18 @@ def _rule_value(rule, cfa: int, mem: GuestMemory) -> int | None:
 
 def backtrace(elf, regs: dict[str, int], mem: GuestMemory, limit: int) -> list[int]:
     """Return addresses from the faulting rip outwards."""
-    cfi = CfiTable(elf)
+    return unwind(CfiTable(elf), regs, mem, limit)
+
+
+def unwind(cfi: CfiTable | None, regs: dict[str, int], mem, limit: int) -> list[int]:
+    """Return addresses from regs' rip outwards, with a table made once (the profiler
+    unwinds thousands of stacks); `mem` needs only read_u64."""
     pc, rsp, rbp = regs["rip"], regs["rsp"], regs["rbp"]
     frames = [pc]
     try:
         while len(frames) < limit:
             # A return address points after the call: look up the call itself.
-            row = cfi.row(pc if len(frames) == 1 else pc - 1)
+            row = cfi.row(pc if len(frames) == 1 else pc - 1) if cfi is not None else None
             if row is not None and row["cfa"].reg in (RSP, RBP) and row["cfa"].expr is None:
                 cfa = (rsp if row["cfa"].reg == RSP else rbp) + row["cfa"].offset
                 ra = _rule_value(row.get(RA), cfa, mem)

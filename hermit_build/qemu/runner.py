@@ -285,6 +285,9 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
         notice(f"QEMU monitor on telnet 127.0.0.1:{cfg.port + 1}")
     if cfg.app_port is not None:
         notice(f"HERMIT_APP_PORT={cfg.app_port} is ignored under QEMU for now (no networking)")
+    if cfg.profile:
+        notice("HERMIT_PROFILE is uhyve's (it samples uhyve's vCPUs); ignored under QEMU: "
+               "run with HERMIT_ISLE=uhyve, or sample QEMU with perf kvm")
 
     ram_fd, ram, mem = guest_memory(machine, cfg.mem)
     hc, hc_peer = socket.socketpair()

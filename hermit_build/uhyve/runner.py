@@ -67,8 +67,10 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm, tsc_khz):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             poller, kick_handler = polling.start(cfg.hc_poll, services, vcpus, KICK)
+            sampler = _sampler(cfg.profile, vm, vcpus)
             for v in vcpus:
                 v.poller = poller
+                v.sampler = sampler
             try:
                 status = run_all(vcpus, services, cfg.uart)
             except UhyveError as e:
@@ -81,6 +83,9 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
                     timings["polled"] = poller.served
                     if kick_handler is not None:
                         signal.signal(KICK, kick_handler)
+                if sampler is not None:
+                    sampler.stop()
+                    _write_profile(sampler, image.path)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return status
     finally:
@@ -89,6 +94,43 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         if cfg.verbose:
             _report(vm, timings)
         vm.close()
+
+
+def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu]):
+    """The profiler's sampling thread, started, or None (HERMIT_PROFILE unset)."""
+    if not hz:
+        return None
+    from .sampler import Sampler
+
+    if signal.getsignal(KICK) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
+        signal.signal(KICK, _ignore)
+    sampler = Sampler(vm, vcpus, hz, KICK)
+    sampler.start()
+    return sampler
+
+
+def _write_profile(sampler, image: str) -> None:
+    """The profile's files in the working directory and its table on stderr."""
+    from .. import profile
+    from ..elf import symbolizer
+
+    stacks = sampler.stacks(symbolizer(image))
+    runtime = (sampler.stopped or time.monotonic()) - sampler.started
+    say(f"hermit: profile: {sum(stacks.values())} samples in {runtime:.2f} s at "
+        f"{sampler.hz} Hz")
+    say(profile.table(stacks))
+    title = f"{os.path.basename(image)}: {sum(stacks.values())} samples at {sampler.hz} Hz"
+    try:
+        with open(profile.FOLDED, "w") as f:
+            f.write(profile.folded(stacks))
+        with open(profile.SVG, "w") as f:
+            f.write(profile.svg(stacks, title))
+    except OSError as e:
+        say(f"hermit: profile: cannot write {e.filename}: {e.strerror} (run from a writable "
+            "directory)")
+        return
+    say(f"hermit: profile: wrote {profile.FOLDED} (folded stacks) and {profile.SVG} "
+        "(flame graph)")
 
 
 class _Events:

@@ -56,6 +56,9 @@ class Vcpu:
         self.pending: dict[int, int] = {}  # hypercall nr -> low half of its argument GPA
         self.stopped = False  # another vCPU ended the guest: leave the run loop
         self.in_host = False  # serving a hypercall, outside KVM_RUN
+        self.host_nr = 0  # which (the profiler's label)
+        self.idle = False  # blocked in HC_IDLE
+        self.sampler = None  # sampler.Sampler: takes the sample it kicked us for
         self.in_run = False  # inside KVM_RUN (where a signal interrupts it)
         self.thread = 0  # the ident of the thread that runs it
         self.events: Events | None = None  # kvm_pvm: the loader delivers timer and kicks
@@ -157,6 +160,8 @@ class Vcpu:
             self.in_run = False
             if self.events:
                 self.events.stop()  # no kick may reach this thread once it is gone
+            if self.sampler is not None:
+                self.sampler.stop()
 
     def _run(self, services: HostServices, uart: bool) -> int:
         area, fd, run_request = self.area, self.fd, kvm.RUN
@@ -175,6 +180,8 @@ class Vcpu:
                 if self.poll_error is not None:
                     error, self.poll_error = self.poll_error, None
                     raise error from None
+                if self.sampler is not None:
+                    self.sampler.take(self)  # before an event moves rip
                 if self.events:
                     self.events.deliver(self)
                 self.check_alive()
@@ -197,6 +204,7 @@ class Vcpu:
                     if nr == HC.IDLE or nr == HC.WAKE:
                         self.idle_or_wake(services, nr, gpa)
                         continue
+                    self.host_nr = nr
                     self.in_host = True  # may block for good: see smp.py
                     try:
                         status = services.handle(nr, gpa)
@@ -235,7 +243,9 @@ class Vcpu:
             wake[value].set()
             return
         mine = wake[self.index]
+        self.idle = True
         mine.wait(min(value, MAX_IDLE_NS) / 1e9)
+        self.idle = False
         mine.clear()
         if self.stopped:
             raise VcpuStopped
