@@ -74,6 +74,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/threads.py"), "--sdk", str(sdk))
     # OpenMP (issue 13): STREAM triad and parallel-region/barrier overheads against Linux
     session.run("python", str(ROOT / "usr/benchmarks/openmp.py"), "--sdk", str(sdk))
+    # the profiler (issue 14): jacobi with and without HERMIT_PROFILE
+    session.run("python", str(ROOT / "usr/benchmarks/profile.py"), "--sdk", str(sdk))
 
 
 @nox.session
