@@ -11,6 +11,7 @@ DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the h
 MIN_MEM = 32 << 20
 MAX_CPUS = C.MAX_CPUS
 HERMIT_PORT = 18766
+GDB_PORT = 1234  # QEMU's -s; uhyve's GDB server listens there too (HERMIT_GDB_PORT)
 MONITOR_PORT_OFFSET = 1  # QEMU's monitor listens on HERMIT_PORT + 1
 MAX_TIMEOUT = 366 * 24 * 3600  # HERMIT_TIMEOUT: at most a (leap) year of seconds
 
@@ -32,7 +33,8 @@ class RunConfig:
         self.kvm = True  # QEMU only: accelerate with KVM
         self.timeout: float | None = None
         self.verbose = False  # print the kernel log at exit
-        self.debug = False  # QEMU only: wait for GDB on :1234
+        self.debug = False  # wait for GDB on gdb_port (uhyve: its own server)
+        self.gdb_port = GDB_PORT
         self.monitor = False  # QEMU only: monitor on telnet HERMIT_PORT+1
         self.port = HERMIT_PORT
         self.app_port: int | None = None
@@ -206,6 +208,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
         cfg.kvm = parse_bool(environ["HERMIT_KVM"])
     cfg.verbose = parse_bool(environ.get("HERMIT_VERBOSE", "0"))
     cfg.debug = parse_bool(environ.get("HERMIT_DEBUG", "0"))
+    if "HERMIT_GDB_PORT" in environ:
+        cfg.gdb_port = parse_port(environ["HERMIT_GDB_PORT"], "HERMIT_GDB_PORT")
     cfg.monitor = parse_bool(environ.get("HERMIT_MONITOR", "0"))
     if "HERMIT_PORT" in environ:
         cfg.port = parse_port(environ["HERMIT_PORT"], "HERMIT_PORT")

@@ -3,6 +3,9 @@
  * hermit_entry, with PERCPU_IN_USER kept as syscall.S says. */
 #include <asm/percpu.h>
 
+#define USER_CS (0x30 | 3)
+#define USER_CS_IRET (0x38 | 3)
+
 	.section hermit_entry, "ax", @progbits
 	/* struct trap_frame, from r15 (lowest) up to rax */
 	.macro SAVE_REGS
@@ -90,21 +93,23 @@ isr_common:
 	mov %gs:PERCPU_IN_USER, %rsi	/* whose fault: the report says */
 	movq $0, %gs:PERCPU_IN_USER
 	cld
-	mov %rsp, %rdi
-	call trap_handler
+	push %rsi			/* twice: the stack stays 16-byte aligned */
+	push %rsi
+	lea 16(%rsp), %rdi
+	call trap_handler		/* returns only for a debugger's trap (debug.c) */
+	pop %rsi
+	pop %rsi
+	mov %rsi, %gs:PERCPU_IN_USER	/* the mode it came from, as it was */
 	RESTORE_REGS
 	add $16, %rsp
-	testb $3, 8(%rsp)		/* back to ring 3? */
-	jz 1f
-	movq $1, %gs:PERCPU_IN_USER
-1:	iretq
+	cmpq $USER_CS, 8(%rsp)
+	je .Liret_app			/* kvm_pvm's alias, as arch_iret_frame's */
+	iretq
 
 /*
  * Interrupts: no IST (the thread may be switched away inside the handler), so
  * from the application they arrive on the thread's kernel stack (TSS.RSP0).
  */
-#define USER_CS (0x30 | 3)
-#define USER_CS_IRET (0x38 | 3)
 	.globl irq_timer
 	.hidden irq_timer
 irq_timer:
@@ -144,6 +149,7 @@ arch_iret_frame:
 	cmpq $USER_CS, 8(%rsp)
 	jne 1f
 	movq $1, %gs:PERCPU_IN_USER
+.Liret_app:
 	cmpb $0, arch_app_supervisor(%rip)
 	jne 1f
 	movq $USER_CS_IRET, 8(%rsp)

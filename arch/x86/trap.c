@@ -41,6 +41,8 @@ void trap_handler(struct trap_frame *f, uint64_t in_app)
 {
 	static struct hc_fault r;
 
+	if (arch_debug_trap(f, in_app))
+		return; /* the debugger's: back to the code (isr.S) */
 	if (in_trap++) {
 		/* A fault while reporting a fault: give up quietly but visibly. */
 		kernel_exit(255);

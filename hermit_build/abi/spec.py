@@ -13,7 +13,8 @@ through padding rules.
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
 # 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
 # 5: boot_info.hc_poll (uhyve's poller: HC_SYSCALL without a VM exit)
-ABI_VERSION = 5
+# 6: boot_info.debug, HC_DEBUG and hc_debug (uhyve's GDB server)
+ABI_VERSION = 6
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -131,6 +132,10 @@ HYPERCALLS: dict[str, int] = {
     # at once (the kernel then polls).
     "IDLE": 10,
     "WAKE": 11,  # end cpu's IDLE, or make its next one return at once
+    # A breakpoint (#BP) or a single step (#DB) while boot_info.debug is set: the cpu's
+    # registers; the loader holds the call while its debugger looks (and may change
+    # them) and the cpu goes on with the registers as they are then.
+    "DEBUG": 12,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -174,6 +179,9 @@ STRUCTS: dict[str, list[str]] = {
         # `done`.  The kernel stores seq, fences, then reads this; the poller clears
         # it, fences, then looks at the slots once more: one sees the other.
         "hc_poll",
+        # uhyve: 1 while its GDB server (HERMIT_DEBUG=1) is attached: breakpoints and
+        # single steps go to it (HC_DEBUG) instead of ending the guest.
+        "debug",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
@@ -186,6 +194,12 @@ STRUCTS: dict[str, list[str]] = {
                           "r15", "cs", "ss", "fs_base", "cr3")]
     + [f"frame{i}" for i in range(CONSTANTS["MAX_FRAMES"])],
     "hc_time": ["ns"],
+    # vector: 1 (#DB) or 3 (#BP, rip after the int3); in_app as in hc_fault; the
+    # registers in GDB's amd64 order.  The loader may change the general registers,
+    # rip and rflags' arithmetic flags, TF and RF.
+    "hc_debug": ["vector", "in_app", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+                 "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
+                 "rflags", "cs", "ss"],
     # node (out): an open/openat that names a kernel device (DEVICES) gets its id
     # here and ret 0; every other call leaves it 0.
     "hc_syscall": ["nr", "a0", "a1", "a2", "a3", "a4", "a5", "ret", "node"],

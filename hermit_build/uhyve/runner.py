@@ -68,11 +68,16 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             poller, kick_handler = polling.start(cfg.hc_poll, services, vcpus, KICK)
             sampler = _sampler(cfg.profile, vm, vcpus)
+            debugger = _debugger(cfg, vm, vcpus, pvm)
             for v in vcpus:
                 v.poller = poller
                 v.sampler = sampler
+                v.debugger = debugger
             try:
                 status = run_all(vcpus, services, cfg.uart)
+                if debugger is not None:
+                    debugger.exited(status)  # GDB hears it (W), then lets go
+                    debugger.thread.join(1.0)
             except UhyveError as e:
                 if e.status == TIMEOUT_STATUS:
                     _where_stuck(vcpus, image.path)
@@ -86,6 +91,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
                 if sampler is not None:
                     sampler.stop()
                     _write_profile(sampler, image.path)
+                if debugger is not None:
+                    debugger.close()
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return status
     finally:
@@ -107,6 +114,21 @@ def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu]):
     sampler = Sampler(vm, vcpus, hz, KICK)
     sampler.start()
     return sampler
+
+
+def _debugger(cfg: RunConfig, vm: Vm, vcpus: list[Vcpu], pvm: bool):
+    """uhyve's GDB server (HERMIT_DEBUG=1), listening, or None."""
+    if not cfg.debug:
+        return None
+    from .gdbstub import Debugger
+
+    if signal.getsignal(KICK) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
+        signal.signal(KICK, _ignore)
+    debugger = Debugger(vm, vcpus, cfg.gdb_port, KICK, pvm)
+    say(f"hermit: uhyve waits for GDB on localhost:{cfg.gdb_port} "
+        f"(gdb IMAGE -ex 'target remote :{cfg.gdb_port}')")
+    debugger.start()
+    return debugger
 
 
 def _write_profile(sampler, image: str) -> None:

@@ -59,6 +59,7 @@ class Vcpu:
         self.host_nr = 0  # which (the profiler's label)
         self.idle = False  # blocked in HC_IDLE
         self.sampler = None  # sampler.Sampler: takes the sample it kicked us for
+        self.debugger = None  # gdbstub.Debugger (HERMIT_DEBUG=1): holds us while GDB looks
         self.in_run = False  # inside KVM_RUN (where a signal interrupts it)
         self.thread = 0  # the ident of the thread that runs it
         self.events: Events | None = None  # kvm_pvm: the loader delivers timer and kicks
@@ -167,9 +168,13 @@ class Vcpu:
         area, fd, run_request = self.area, self.fd, kvm.RUN
         unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
         hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
+        dbg = self.debugger
         while True:
             if self.stopped:  # set while this thread was in a host call
                 raise VcpuStopped
+            if dbg is not None and not dbg.running:
+                dbg.hold(self)  # GDB looks at the guest: wait for its continue or step
+                continue
             try:
                 self.in_run = True
                 ioctl(fd, run_request, 0)
@@ -203,6 +208,12 @@ class Vcpu:
                         continue
                     if nr == HC.IDLE or nr == HC.WAKE:
                         self.idle_or_wake(services, nr, gpa)
+                        continue
+                    if nr == HC.DEBUG:
+                        if dbg is None:
+                            raise UhyveError(f"the guest stopped for a debugger, but none is "
+                                             f"attached ({self.where()})")
+                        dbg.trap(self, gpa)
                         continue
                     self.host_nr = nr
                     self.in_host = True  # may block for good: see smp.py

@@ -121,6 +121,8 @@ void syscall_return(void);
 void ret_from_clone(void);
 /* arch/x86/trap.c */
 void trap_handler(struct trap_frame *f, uint64_t in_app);
+/* arch/x86/debug.c: 1 when a debugger took the trap (the frame may have changed) */
+int arch_debug_trap(struct trap_frame *f, uint64_t in_app);
 /* arch/x86/sigctx.c: deliver signals on the way back from an interrupt */
 void arch_signal_irq(struct trap_frame *f);
 struct trap_frame arch_trap_frame(const struct syscall_frame *f, struct frame_clobbered c);
