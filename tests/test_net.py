@@ -15,7 +15,7 @@ GUEST_TIMEOUT = "90"
 RUN_TIMEOUT = 180
 
 # app -> arguments
-APPS = {"poll_pipes": []}
+APPS = {"poll_pipes": [], "net_loopback": []}
 
 
 def summary(stdout: str, name: str) -> int:
