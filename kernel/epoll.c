@@ -44,7 +44,7 @@ static struct epoll *ep_alloc(uint64_t pages)
 	if (!a)
 		return 0;
 	struct epoll *e = (struct epoll *)a;
-	e->pages = pages;
+	*e = (struct epoll){ .pages = pages }; /* the pages are not cleared: the items need not be */
 	e->cap = (uint32_t)((pages * PAGE_SIZE - sizeof(*e)) / sizeof(struct item));
 	return e;
 }

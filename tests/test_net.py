@@ -15,7 +15,7 @@ GUEST_TIMEOUT = "90"
 RUN_TIMEOUT = 180
 
 # app -> arguments
-APPS = {"poll_pipes": [], "net_loopback": []}
+APPS = {"poll_pipes": [], "net_loopback": [], "net_epoll": ["1000"]}
 
 
 def summary(stdout: str, name: str) -> int:
