@@ -54,3 +54,35 @@ def test_native(native_dir, tmp_path, name):
                        cwd=tmp_path, env=clean_env(), timeout=RUN_TIMEOUT)
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert summary(r.stdout, name) > 0
+
+
+def configure_without_lwip(tmp_path: Path, net: str) -> subprocess.CompletedProcess:
+    """`meson setup` with an apt-get that cannot fetch anything (the sources
+    unreachable), so tools/debsrc fails to fetch lwIP."""
+    meson = shutil.which("meson")
+    if not meson:
+        pytest.skip("meson not found (run the tests with `nox -s tests`)")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apt-get").write_text("#!/bin/sh\necho 'E: no network here' >&2\nexit 100\n")
+    (fake / "apt-get").chmod(0o755)
+    env = clean_env(PATH=f"{fake}:{Path(meson).parent}:/usr/bin:/bin")
+    return subprocess.run([meson, "setup", str(tmp_path / "build"), "--cross-file",
+                           str(ROOT / "hermit.ini"), f"-Dnet={net}", "-Dsdk_libc=disabled",
+                           "-Druntime=false", "-Dtests=false", "-Dbenchmarks=false"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_net_enabled_without_lwip_is_a_configure_error(tmp_path):
+    r = configure_without_lwip(tmp_path, "enabled")
+    assert r.returncode != 0, r.stdout
+    err = [ln for ln in r.stdout.splitlines() if "ERROR:" in ln]
+    assert len(err) == 1 and "tools/debsrc lwip" in err[0] and "no network here" in err[0], \
+        r.stdout
+
+
+def test_net_auto_without_lwip_says_once_how_to_fetch_it(tmp_path):
+    r = configure_without_lwip(tmp_path, "auto")
+    assert r.returncode == 0, r.stdout + r.stderr
+    said = [ln for ln in r.stdout.splitlines() if "tools/debsrc lwip" in ln]
+    assert len(said) == 1 and "WARNING: net:" in said[0], r.stdout
