@@ -324,6 +324,37 @@ static void names(void)
 	CHECK(inet_pton(AF_INET, "127.0.0.1", &in) == 1);
 }
 
+/* Bad pointers and lengths: Linux's errors, never a crash. */
+static void hostile(void)
+{
+	uint16_t port;
+	int l = listener(&port), s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = loopback(port);
+	char buf[16];
+
+	FAILS_WITH(bind(s, (struct sockaddr *)16, sizeof(a)), EFAULT);
+	FAILS_WITH(connect(s, (struct sockaddr *)&a, 3), EINVAL);
+	FAILS_WITH(bind(s, (struct sockaddr *)&a, (socklen_t)-1), EINVAL);
+	FAILS_WITH(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (void *)16, sizeof(int)), EFAULT);
+	FAILS_WITH(getsockopt(s, SOL_SOCKET, SO_TYPE, buf, (socklen_t *)16), EFAULT);
+	CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	int c = accept(l, 0, 0);
+	FAILS_WITH(getsockname(s, (struct sockaddr *)&a, (socklen_t *)16), EFAULT);
+	FAILS_WITH(send(s, (void *)16, 100, 0), EFAULT);
+	struct iovec bad = { (void *)16, 8 };
+	struct msghdr m = { .msg_iov = &bad, .msg_iovlen = 1 };
+	FAILS_WITH(sendmsg(s, &m, 0), EFAULT);
+	CHECK(send(s, "data", 4, 0) == 4 && setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0);
+	struct pollfd pf = { c, POLLIN, 0 };
+	CHECK(poll(&pf, 1, 2000) == 1);
+	FAILS_WITH(recv(c, (void *)16, sizeof(buf), 0), EFAULT);
+	FAILS_WITH(recvmsg(c, &m, 0), EFAULT);
+	CHECK(recv(c, buf, sizeof(buf), 0) == 4); /* the data is still there */
+	close(c);
+	close(s);
+	close(l);
+}
+
 int main(void)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
@@ -331,6 +362,7 @@ int main(void)
 	tcp_errors();
 	udp();
 	names();
+	hostile();
 	printf("net_loopback: ");
 	return check_summary();
 }

@@ -310,6 +310,32 @@ static void socketpairs(void)
 	FAILS_WITH(send(1, "x", 1, 0), ENOTSOCK);
 }
 
+/* Bad pointers: Linux's errors, never a crash. */
+static void hostile(void)
+{
+	int p[2], ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	int *volatile bad = (int *)16; /* hidden from the compiler's bounds checks */
+	FAILS_WITH(pipe(bad), EFAULT);
+	FAILS_WITH(poll((struct pollfd *)16, 1, 0), EFAULT);
+	CHECK(pipe(p) == 0);
+	FAILS_WITH(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], (struct epoll_event *)16), EFAULT);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+	CHECK(write(p[1], "x", 1) == 1);
+	FAILS_WITH(epoll_wait(ep, (struct epoll_event *)16, 1, 0), EFAULT);
+	FAILS_WITH(select(p[0] + 1, (fd_set *)16, 0, 0, 0), EFAULT);
+	FAILS_WITH(read(p[0], (void *)16, 1), EFAULT);
+	uint64_t v;
+	int e = eventfd(0, 0);
+	FAILS_WITH(write(e, (void *)16, 8), EFAULT);
+	CHECK(read(p[0], &v, 1) == 1);
+	close(e);
+	close(p[0]);
+	close(p[1]);
+	close(ep);
+}
+
 int main(void)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
@@ -318,6 +344,7 @@ int main(void)
 	eventfds();
 	epolls();
 	socketpairs();
+	hostile();
 	printf("poll_pipes: ");
 	return check_summary();
 }
