@@ -226,11 +226,18 @@ static const struct file_ops sock_ops = {
 	.poll = sock_poll,
 };
 
+/* s belongs to the new fd, or is closed and freed when there is none. */
 long sock_file(struct sock *s, int flags, int cloexec)
 {
 	struct file *f = file_alloc(FILE_SOCKET, &sock_ops, O_RDWR | (flags & O_NONBLOCK));
-	if (!f)
+	if (!f) {
+		if (s->type == SOCK_STREAM)
+			tcp_sock_close(s);
+		else
+			udp_sock_close(s);
+		sock_free(s);
 		return -ENFILE;
+	}
 	f->obj = s;
 	s->file = f;
 	long fd = fd_install(f, cloexec);

@@ -37,7 +37,7 @@
  * stack starts (net_heap), serves the pools too, so no pool runs out before the
  * heap does: 1,000 connections with their buffers fit (see README). */
 #define MEM_ALIGNMENT 8
-#define MEM_SIZE (64UL << 20)
+#define MEM_SIZE (32UL << 20)
 #define MEMP_MEM_MALLOC 1
 extern void *net_heap;
 #define LWIP_RAM_HEAP_POINTER net_heap
