@@ -47,10 +47,14 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	return ERR_OK;
 }
 
+/* Writers wake once a third of the send buffer is free again (as Linux's
+ * sk_stream_write_space), not at every acknowledgement: each wake-up of a
+ * thread on another cpu costs a round through the loader on kvm_pvm. */
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
-	(void)pcb, (void)len;
-	sock_notify(arg);
+	(void)len;
+	if (tcp_sndbuf(pcb) >= TCP_SND_BUF / 3 || tcp_sndqueuelen(pcb) < TCP_SND_QUEUELEN / 3)
+		sock_notify(arg);
 	return ERR_OK;
 }
 
