@@ -310,6 +310,59 @@ static void socketpairs(void)
 	FAILS_WITH(send(1, "x", 1, 0), ENOTSOCK);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct blocked {
+	int fd, how; /* 0: read, 1: poll, 2: epoll_wait */
+	int ret, err;
+};
+
+static void *block_in(void *arg)
+{
+	struct blocked *b = arg;
+	char c;
+	struct pollfd pf = { b->fd, POLLIN, 0 };
+	struct epoll_event ev;
+	if (b->how == 0)
+		b->ret = (int)read(b->fd, &c, 1);
+	else if (b->how == 1)
+		b->ret = poll(&pf, 1, 10000);
+	else
+		b->ret = epoll_wait(b->fd, &ev, 1, 10000);
+	b->err = errno;
+	return 0;
+}
+
+/* A signal handler (without SA_RESTART) ends a blocked read, poll or epoll_wait
+ * with EINTR. */
+static void interrupted(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	int p[2], ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	static const char *what[] = { "read", "poll", "epoll_wait" };
+
+	sigaction(SIGUSR1, &sa, 0);
+	CHECK(pipe(p) == 0 && epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+	for (int how = 0; how < 3; how++) {
+		struct blocked b = { how == 2 ? ep : p[0], how, 0, 0 };
+		pthread_t t;
+		pthread_create(&t, 0, block_in, &b);
+		usleep(50000);
+		pthread_kill(t, SIGUSR1);
+		pthread_join(t, 0);
+		char line[80];
+		snprintf(line, sizeof(line), "a signal ends a blocked %s with EINTR", what[how]);
+		check(b.ret == -1 && b.err == EINTR, line);
+	}
+	close(p[0]);
+	close(p[1]);
+	close(ep);
+}
+
 /* Bad pointers: Linux's errors, never a crash. */
 static void hostile(void)
 {
@@ -345,6 +398,7 @@ int main(void)
 	epolls();
 	socketpairs();
 	hostile();
+	interrupted();
 	printf("poll_pipes: ");
 	return check_summary();
 }
