@@ -160,6 +160,23 @@ static int uio_copy(const struct uio *u, size_t at, void *kbuf, size_t n, int to
 	return 0;
 }
 
+void *uio_span(const struct uio *u, size_t at, size_t max, size_t *len)
+{
+	for (long i = 0; i < (u->cnt ? u->cnt : 1); i++) {
+		struct iovec v = uio_at(u, i);
+		if (at >= v.iov_len) {
+			at -= v.iov_len;
+			continue;
+		}
+		size_t k = v.iov_len - at < max ? v.iov_len - at : max;
+		uint64_t addr = (uint64_t)v.iov_base + at;
+		*len = k;
+		return user_ok(addr, k) ? (void *)addr : 0;
+	}
+	*len = 0;
+	return 0;
+}
+
 int uio_get(const struct uio *u, size_t at, void *dst, size_t n)
 {
 	return uio_copy(u, at, dst, n, 0);

@@ -78,6 +78,10 @@ long uio_check(const struct uio *u);
 /* copy between the guest's buffers (from byte `at` of them) and kernel memory */
 int uio_get(const struct uio *u, size_t at, void *dst, size_t n);
 int uio_put(const struct uio *u, size_t at, const void *src, size_t n);
+/* The guest's bytes from `at` on, as far as they are contiguous (at most max):
+ * their address, checked now (no one can unmap them while the kernel lock is
+ * held), or 0 (-EFAULT); *len gets the length. */
+void *uio_span(const struct uio *u, size_t at, size_t max, size_t *len);
 
 /* net/sock_tcp.c */
 long tcp_sock_init(struct sock *s);

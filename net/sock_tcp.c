@@ -268,7 +268,6 @@ long tcp_sock_send(struct sock *s, const struct uio *u, int flags, int nonblock)
 {
 	size_t n = uio_len(u), done = 0;
 	uint64_t deadline = sock_deadline(s->sndtimeo);
-	uint8_t chunk[2048]; /* guest bytes pass through here: lwIP copies them again */
 
 	if (s->state == SS_NEW || s->state == SS_CONNECTING || s->state == SS_LISTENING)
 		return s->state == SS_CONNECTING && nonblock ? -EAGAIN : -ENOTCONN;
@@ -295,15 +294,14 @@ long tcp_sock_send(struct sock *s, const struct uio *u, int flags, int nonblock)
 				return done ? (long)done : r;
 			continue;
 		}
-		size_t k = n - done < room ? n - done : room;
-		if (k > sizeof(chunk))
-			k = sizeof(chunk);
-		if (uio_get(u, done, chunk, k))
+		size_t k;
+		const void *src = uio_span(u, done, room < 0xffff ? room : 0xffff, &k);
+		if (!src)
 			return done ? (long)done : -EFAULT;
 		u8_t wf = TCP_WRITE_FLAG_COPY;
 		if (done + k < n || (flags & MSG_MORE))
 			wf |= TCP_WRITE_FLAG_MORE;
-		err_t e = tcp_write(s->tcp, chunk, (u16_t)k, wf);
+		err_t e = tcp_write(s->tcp, src, (u16_t)k, wf); /* lwIP copies */
 		if (e == ERR_MEM) { /* lwIP's heap: wait for acknowledgements to free some */
 			tcp_output(s->tcp);
 			net_pump();
@@ -341,7 +339,6 @@ long tcp_sock_recv(struct sock *s, const struct uio *u, int flags, int nonblock)
 {
 	size_t n = uio_len(u), done = 0;
 	uint64_t deadline = sock_deadline(s->rcvtimeo);
-	uint8_t chunk[2048];
 
 	if (s->state == SS_NEW || s->state == SS_LISTENING || s->state == SS_CONNECTING)
 		return s->state == SS_CONNECTING && nonblock ? -EAGAIN : -ENOTCONN;
@@ -350,16 +347,13 @@ long tcp_sock_recv(struct sock *s, const struct uio *u, int flags, int nonblock)
 	for (;;) {
 		while (s->rx_len && done < n) {
 			size_t at = flags & MSG_PEEK ? done : 0;
-			size_t k = n - done;
-			if (k > s->rx_len - at)
-				k = s->rx_len - at;
-			if (k > sizeof(chunk))
-				k = sizeof(chunk);
-			if (!k)
+			size_t k, most = s->rx_len - at < 0xffff ? s->rx_len - at : 0xffff;
+			if (!most)
 				break;
-			pbuf_copy_partial(s->rx, chunk, (u16_t)k, (u16_t)at);
-			if (uio_put(u, done, chunk, k))
+			void *dst = uio_span(u, done, most, &k);
+			if (!dst)
 				return done ? (long)done : -EFAULT;
+			pbuf_copy_partial(s->rx, dst, (u16_t)k, (u16_t)at);
 			done += k;
 			if (!(flags & MSG_PEEK))
 				consumed(s, k);

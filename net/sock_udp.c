@@ -123,13 +123,11 @@ long udp_sock_recv(struct sock *s, const struct uio *u, int flags, int nonblock,
 	size_t n = uio_len(u), len = d->p->tot_len;
 	if (n > len)
 		n = len;
-	uint8_t chunk[2048];
-	for (size_t at = 0; at < n;) {
-		size_t k = n - at < sizeof(chunk) ? n - at : sizeof(chunk);
-		pbuf_copy_partial(d->p, chunk, (u16_t)k, (u16_t)at);
-		if (uio_put(u, at, chunk, k))
+	for (size_t at = 0, k; at < n; at += k) {
+		void *dst = uio_span(u, at, n - at, &k);
+		if (!dst)
 			return -EFAULT;
-		at += k;
+		pbuf_copy_partial(d->p, dst, (u16_t)k, (u16_t)at);
 	}
 	*from = d->addr;
 	*port = d->port;
