@@ -46,6 +46,7 @@ struct sock {
 	int acq_len, backlog;
 	/* options */
 	int reuseaddr, keepalive, nodelay, broadcast;
+	int linger_on, linger_secs; /* SO_LINGER: only {1, 0} acts (close resets) */
 	int rcvbuf, sndbuf;
 	uint64_t rcvtimeo, sndtimeo; /* ns; 0: none */
 	/* the addresses, kept for getpeername/getsockname after lwIP dropped the pcb */

@@ -453,8 +453,9 @@ void tcp_sock_close(struct sock *s)
 			pbuf_free(c->rx);
 		sock_free(c);
 	}
-	if (s->tcp) /* unread data: a reset, as Linux sends */
-		drop_pcb(s->tcp, s->rx_len != 0 && s->state != SS_LISTENING);
+	if (s->tcp) /* unread data or SO_LINGER {1, 0}: a reset, as Linux sends */
+		drop_pcb(s->tcp, (s->rx_len != 0 || (s->linger_on && !s->linger_secs)) &&
+				 s->state != SS_LISTENING);
 	s->tcp = 0;
 	if (s->rx)
 		pbuf_free(s->rx);

@@ -49,8 +49,14 @@ long sock_setsockopt(struct sock *s, int level, int name, uint64_t val, uint64_t
 		return -EFAULT;
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
 		return set_time(name == SO_RCVTIMEO ? &s->rcvtimeo : &s->sndtimeo, val, len);
-	if (level == SOL_SOCKET && name == SO_LINGER)
-		return len < sizeof(struct linger) ? -EINVAL : 0; /* close never waits here */
+	if (level == SOL_SOCKET && name == SO_LINGER) { /* close never waits here */
+		if (len < sizeof(struct linger))
+			return -EINVAL;
+		struct linger l = *(const volatile struct linger *)val;
+		s->linger_on = !!l.l_onoff;
+		s->linger_secs = l.l_linger < 0 ? 0 : l.l_linger;
+		return 0;
+	}
 	if (len < sizeof(int))
 		return -EINVAL;
 	int v = *(const volatile int *)val;
@@ -190,8 +196,10 @@ long sock_getsockopt(struct sock *s, int level, int name, uint64_t val, uint64_t
 		uint64_t ns = name == SO_RCVTIMEO ? s->rcvtimeo : s->sndtimeo;
 		union { struct timeval tv; struct linger l; } u = { 0 };
 		size_t n = sizeof(struct timeval);
-		if (name == SO_LINGER)
+		if (name == SO_LINGER) {
 			n = sizeof(struct linger);
+			u.l = (struct linger){ s->linger_on, s->linger_secs };
+		}
 		else
 			u.tv = (struct timeval){ (long)(ns / 1000000000ULL), (long)(ns % 1000000000ULL / 1000) };
 		if ((size_t)len > n)

@@ -146,6 +146,16 @@ static void tcp_echo(void)
 	close(l);
 }
 
+/* "01234", a pause, "56789": MSG_WAITALL must wait for the second half. */
+static void *send_in_two(void *arg)
+{
+	int fd = *(int *)arg;
+	if (send(fd, "01234", 5, 0) != 5)
+		return (void *)1;
+	usleep(50000);
+	return send(fd, "56789", 5, 0) == 5 ? 0 : (void *)1;
+}
+
 static void tcp_errors(void)
 {
 	uint16_t port;
@@ -238,6 +248,34 @@ static void tcp_errors(void)
 	CHECK(send(s, "unread", 6, 0) == 6);
 	usleep(10000);
 	close(acc);
+	pf = (struct pollfd){ s, POLLIN, 0 };
+	CHECK(poll(&pf, 1, 2000) == 1);
+	FAILS_WITH(recv(s, buf, sizeof(buf), 0), ECONNRESET);
+	close(s);
+	close(l);
+
+	/* SO_LINGER {1, 0}: close resets; MSG_WAITALL waits for all; FIONBIO */
+	l = listener(&port);
+	a = loopback(port);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	acc = accept(l, 0, 0);
+	CHECK(ioctl(s, FIONBIO, &on) == 0 && (fcntl(s, F_GETFL) & O_NONBLOCK));
+	FAILS_WITH(recv(s, buf, 1, 0), EAGAIN);
+	int off = 0;
+	CHECK(ioctl(s, FIONBIO, &off) == 0 && !(fcntl(s, F_GETFL) & O_NONBLOCK));
+	struct later_send { int fd; } ls = { acc };
+	pthread_t t;
+	pthread_create(&t, 0, send_in_two, &ls);
+	CHECK(recv(s, buf, 10, MSG_WAITALL) == 10 && !memcmp(buf, "0123456789", 10));
+	pthread_join(t, 0);
+	struct linger lg = { 1, 0 };
+	CHECK(setsockopt(acc, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+	len = sizeof(lg);
+	lg = (struct linger){ 5, 5 };
+	CHECK(getsockopt(acc, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff == 1 &&
+	      lg.l_linger == 0);
+	CHECK(close(acc) == 0);
 	pf = (struct pollfd){ s, POLLIN, 0 };
 	CHECK(poll(&pf, 1, 2000) == 1);
 	FAILS_WITH(recv(s, buf, sizeof(buf), 0), ECONNRESET);
