@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 
 #include <hermit/fd.h>
+#include <hermit/poll.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -49,6 +50,8 @@ long file_put(struct file *f)
 
 	if (--f->refs)
 		return 0;
+	if (f->kind != FILE_HOST && f->kind != FILE_DEVICE)
+		epoll_forget(f);
 	if (f->ops->release)
 		r = f->ops->release(f); /* may wait for the host: f is reachable by no one */
 	f->next_free = free_files;

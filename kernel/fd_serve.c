@@ -12,6 +12,7 @@
 
 #include <hermit/arch.h>
 #include <hermit/fd.h>
+#include <hermit/net.h>
 #include <hermit/syscalls.h>
 
 #define RW_MAX 0x7ffff000L /* the most one read or write moves (Linux's MAX_RW_COUNT) */
@@ -88,7 +89,13 @@ static long rwv(struct file *f, int write, uint64_t iov, long cnt, int64_t off)
 		uint64_t n = v.iov_len < (uint64_t)(RW_MAX - total) ? v.iov_len : (uint64_t)(RW_MAX - total);
 		if (!user_ok((uint64_t)v.iov_base, n))
 			return total ? total : -EFAULT;
+		/* a pipe's or eventfd's readv returns what it has once it has some */
+		int once = total && !write && f->kind != FILE_HOST && !(f->flags & O_NONBLOCK);
+		if (once)
+			f->flags |= O_NONBLOCK;
 		r = write ? f->ops->write(f, v.iov_base, n, off) : f->ops->read(f, v.iov_base, n, off);
+		if (once)
+			f->flags &= ~O_NONBLOCK;
 		if (r < 0)
 			return total ? total : r;
 		total += r;
@@ -139,6 +146,9 @@ static long do_fcntl(struct file *f, int cmd, long arg)
 
 long file_serve(uint64_t nr, const long a[6], struct file *f)
 {
+	if (f->kind == FILE_SOCKET && (nr == SYS_read || nr == SYS_write || nr == SYS_readv ||
+				       nr == SYS_writev))
+		return net_sockcall(nr, f, a); /* recv and send, iovecs and all (net/) */
 	switch (nr) {
 	case SYS_read:
 		return rw(f, 0, (uint64_t)a[1], (uint64_t)a[2], -1);

@@ -17,7 +17,8 @@ static void init(void)
 	for (int i = 0; i < RLIM_NLIMITS; i++)
 		limits[i].rlim_cur = limits[i].rlim_max = RLIM_INFINITY;
 	limits[RLIMIT_STACK].rlim_cur = 8 << 20;
-	limits[RLIMIT_NOFILE].rlim_cur = limits[RLIMIT_NOFILE].rlim_max = FD_MAX;
+	limits[RLIMIT_NOFILE].rlim_cur = FD_SOFT_MAX;
+	limits[RLIMIT_NOFILE].rlim_max = FD_MAX;
 	limits[RLIMIT_CORE].rlim_cur = 0;
 	ready = 1;
 }

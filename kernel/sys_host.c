@@ -119,8 +119,12 @@ long fd_forward(uint64_t nr, long a[6], uint64_t *node)
 		struct file *f = fd_file((int)a[i]);
 		if (!f)
 			return -EBADF;
-		if (f->kind != FILE_HOST)
-			return file_serve(nr, a, f);
+		if (f->kind != FILE_HOST) { /* held: a blocking read may outlive a close */
+			file_get(f);
+			long r = file_serve(nr, a, f);
+			file_put(f);
+			return r;
+		}
 		held[n++] = f;
 	}
 	if (!user_buffer_ok(nr, a))

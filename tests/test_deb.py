@@ -193,6 +193,21 @@ def test_every_package_has_copyright_and_changelog(debs, version):
         assert changelog.decode().startswith(f"hermit ({version}) unstable; urgency=medium")
 
 
+def test_lwip_notice_travels_with_the_kernel(debs, sdk):
+    """lwIP's BSD notice (net/lwip/meson.build installs it) is quoted by every package
+    whose files embed the kernel, and by none other."""
+    if not (sdk / "x86_64-hermit/lib/lwip.COPYRIGHT").is_file():
+        pytest.skip("built without the network (Meson option net)")
+    for name, deb in debs.items():
+        text = read_member(deb, f"usr/share/doc/{name}/copyright").decode()
+        names = members(deb)
+        embeds = any(n.endswith("/libhermit.a") or n.startswith("opt/hermit/extra/")
+                     for n in names)
+        assert ("License: BSD-3-Clause-lwIP\n" in text) == embeds, name
+        if embeds:
+            assert "Swedish Institute of Computer Science" in text, name
+
+
 def test_cross_file_is_found_by_name(debs):
     deb = debs["hermit-toolchain"]
     link = members(deb)[CROSS_LINK]

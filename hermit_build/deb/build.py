@@ -177,6 +177,14 @@ def lay_out(pkg: Package, files: list[str], sdk: Path, tree: Path, info: BuildIn
     musl = f"{CROSS_NAME}/lib/libc.COPYRIGHT"
     ctx["musl_copyright"] = ((sdk / musl).read_text().rstrip().splitlines()
                              if musl in files else [])
+    # lwIP is linked into libhermit.a and so into every image (the packages with
+    # images under extra, and the one with libhermit.a)
+    lwip = f"{CROSS_NAME}/lib/lwip.COPYRIGHT"
+    embeds = [f for f in files if f.endswith("/libhermit.a") or f.startswith("extra/")]
+    ctx["lwip_copyright"] = ((sdk / lwip).read_text().rstrip().splitlines()
+                             if embeds and (sdk / lwip).is_file() else [])
+    ctx["lwip_files"] = (f"{CROSS_NAME}/lib/libhermit.a" if f"{CROSS_NAME}/lib/libhermit.a" in files
+                         else "extra/*")
     _write(doc / "copyright", env.get_template("copyright.j2").render(ctx))
     _write(doc / "changelog.gz", _gzip(env.get_template("changelog.j2").render(ctx)))
     overrides = env.get_template("lintian-overrides.j2").render(ctx)

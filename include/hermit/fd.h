@@ -8,9 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FD_MAX 1024 /* RLIMIT_NOFILE, as getrlimit reports it */
+#define FD_MAX 4096      /* the table's size: RLIMIT_NOFILE's hard limit */
+#define FD_SOFT_MAX 1024 /* RLIMIT_NOFILE's soft limit at start, as on Linux */
 
-enum file_kind { FILE_HOST, FILE_DEVICE };
+/* Kinds the kernel serves itself besides devices: pipes and AF_UNIX socket
+ * pairs (FILE_UNIX, kernel/pipe.c), eventfds, epoll instances, and IPv4 sockets (net/). */
+enum file_kind { FILE_HOST, FILE_DEVICE, FILE_PIPE, FILE_UNIX, FILE_EVENTFD, FILE_EPOLL,
+		 FILE_SOCKET };
 
 struct file;
 struct stat;
@@ -26,6 +30,9 @@ struct file_ops {
 	void (*fstat)(struct file *f, struct stat *st);
 	long (*ioctl)(struct file *f, unsigned long req, long arg);
 	long (*release)(struct file *f); /* the last reference went */
+	/* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP as it stands now; none: a file
+	 * that never blocks (host files, devices), always POLLIN | POLLOUT */
+	unsigned (*poll)(struct file *f);
 };
 
 struct file {
@@ -38,6 +45,11 @@ struct file {
 	struct file *next_free;
 	int ident_known;           /* FILE_HOST: st_dev and st_ino below are known */
 	uint64_t st_dev, st_ino;   /* (kernel/shmap.c asks when shared mappings exist) */
+	uint32_t ev_seq; /* bumped at each poll_notify(f): edge-triggered epoll's edges */
+	void *obj;       /* the pipe, socket or epoll instance behind it */
+	void *obj2;      /* an AF_UNIX pair's end: the pipe it writes (obj: the one it reads) */
+	uint64_t count;  /* FILE_EVENTFD: the counter */
+	int efd_flags;   /* FILE_EVENTFD: EFD_SEMAPHORE */
 };
 
 /* kernel/fd.c */

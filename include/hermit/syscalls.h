@@ -40,6 +40,39 @@ long sys_dup2(SYSCALL_PARAMS);
 long sys_dup3(SYSCALL_PARAMS);
 long sys_fcntl(SYSCALL_PARAMS);
 
+/* kernel/poll.c, epoll.c, pipe.c, eventfd.c: the kernel's own files and their waits */
+long sys_poll(SYSCALL_PARAMS);
+long sys_ppoll(SYSCALL_PARAMS);
+long sys_select(SYSCALL_PARAMS);
+long sys_pselect6(SYSCALL_PARAMS);
+long sys_epoll_create(SYSCALL_PARAMS);
+long sys_epoll_create1(SYSCALL_PARAMS);
+long sys_epoll_ctl(SYSCALL_PARAMS);
+long sys_epoll_wait(SYSCALL_PARAMS);
+long sys_epoll_pwait(SYSCALL_PARAMS);
+long sys_pipe(SYSCALL_PARAMS);
+long sys_pipe2(SYSCALL_PARAMS);
+long sys_eventfd(SYSCALL_PARAMS);
+long sys_eventfd2(SYSCALL_PARAMS);
+
+/* kernel/socket.c: the socket calls (include/hermit/net.h) */
+long sys_socket(SYSCALL_PARAMS);
+long sys_socketpair(SYSCALL_PARAMS);
+long sys_bind(SYSCALL_PARAMS);
+long sys_listen(SYSCALL_PARAMS);
+long sys_accept(SYSCALL_PARAMS);
+long sys_accept4(SYSCALL_PARAMS);
+long sys_connect(SYSCALL_PARAMS);
+long sys_sendto(SYSCALL_PARAMS);
+long sys_recvfrom(SYSCALL_PARAMS);
+long sys_sendmsg(SYSCALL_PARAMS);
+long sys_recvmsg(SYSCALL_PARAMS);
+long sys_shutdown(SYSCALL_PARAMS);
+long sys_getsockname(SYSCALL_PARAMS);
+long sys_getpeername(SYSCALL_PARAMS);
+long sys_setsockopt(SYSCALL_PARAMS);
+long sys_getsockopt(SYSCALL_PARAMS);
+
 /* kernel/sys_mem.c */
 long sys_brk(SYSCALL_PARAMS);
 long sys_mmap(SYSCALL_PARAMS);

@@ -32,6 +32,7 @@ struct task {
 	uint64_t sigwait_set;              /* rt_sigtimedwait: blocked signals that wake it */
 	uint64_t altstack_sp, altstack_size;
 	int interrupted;                   /* a signal cut its blocking call short */
+	int nosigpipe;                     /* in send(MSG_NOSIGNAL): EPIPE without SIGPIPE */
 	void *fpu;               /* xsave area */
 	uint64_t pages, npages;  /* the allocation holding kstack and fpu area */
 	/* scheduling */

@@ -1,0 +1,29 @@
+/* One wait mechanism for every kind of file (kernel/poll.c): a file's readiness
+ * is its file_ops->poll; whoever changes it calls poll_notify(f), which wakes
+ * every thread waiting in poll_block() to look again.  poll, select, epoll and
+ * the blocking calls of pipes, eventfds and sockets all wait this way, so one
+ * wake-up rule serves them all.  Everything runs under the kernel lock. */
+#ifndef HERMIT_POLL_H
+#define HERMIT_POLL_H
+
+#include <stdint.h>
+
+struct file;
+
+/* f's readiness may have changed (f may be 0: something else did, e.g. lwIP's
+ * timers): f->ev_seq moves on and every waiter looks again. */
+void poll_notify(struct file *f);
+/* Wait for a poll_notify, the deadline (-ETIMEDOUT) or a signal (-EINTR); 0. */
+int poll_block(uint64_t deadline);
+/* f's POLL* bits now (a file without a poll op: POLLIN | POLLOUT). */
+unsigned file_poll(struct file *f);
+
+/* kernel/epoll.c: f's last reference went; no epoll instance watches it any more */
+void epoll_forget(struct file *f);
+
+/* The network stack's part of a wait (net/, or net/none.c without it): process
+ * what arrived and what is due, and the deadline capped by lwIP's next timer. */
+void net_pump(void);
+uint64_t net_wait_deadline(uint64_t deadline);
+
+#endif

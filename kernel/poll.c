@@ -1,0 +1,280 @@
+/* The one wait of the kernel's own files, and poll/ppoll/select/pselect6 over it.
+ * Waiters sit on one list and every poll_notify wakes them all to look again:
+ * with one kernel lock and a handful of threads, a list per file would buy
+ * nothing but its bookkeeping (1,000 sockets through one epoll still wake one
+ * thread).  A waiter checks, queues itself and blocks without dropping the lock,
+ * so no notify falls between its look and its sleep. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hermit/fd.h>
+#include <hermit/poll.h>
+#include <hermit/syscalls.h>
+#include <hermit/task.h>
+
+
+struct waiter {
+	struct task *t;
+	struct waiter *next;
+};
+
+static struct waiter *waiters;
+
+void poll_notify(struct file *f)
+{
+	if (f)
+		f->ev_seq++;
+	for (struct waiter *w = waiters; w; w = w->next)
+		sched_wake(w->t);
+}
+
+int poll_block(uint64_t deadline)
+{
+	struct waiter me = { .t = current, .next = waiters };
+	uint64_t d = net_wait_deadline(deadline);
+
+	waiters = &me;
+	int r = sched_block(d);
+	for (struct waiter **p = &waiters; *p; p = &(*p)->next)
+		if (*p == &me) {
+			*p = me.next;
+			break;
+		}
+	net_pump();
+	if (r == -ETIMEDOUT && time_monotonic_ns() < deadline)
+		r = 0; /* lwIP's timer, not the caller's deadline */
+	return r;
+}
+
+unsigned file_poll(struct file *f)
+{
+	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+}
+
+#define POLL_MAX FD_MAX
+
+/* One pass over the pollfds: how many have revents. */
+static long poll_scan(struct pollfd *fds, unsigned long n)
+{
+	long ready = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		volatile struct pollfd *p = &fds[i];
+		int fd = p->fd;
+		short ev = p->events, rev = 0;
+		if (fd >= 0) {
+			struct file *f = fd_file(fd);
+			if (!f)
+				rev = POLLNVAL;
+			else
+				rev = (short)(file_poll(f) & ((unsigned short)ev | POLLERR | POLLHUP));
+		}
+		p->revents = rev;
+		ready += rev != 0;
+	}
+	return ready;
+}
+
+/* A relative timeout as a deadline (monotonic ns); 0: none. */
+static long ts_deadline(const struct timespec *ts, uint64_t *deadline)
+{
+	*deadline = NO_DEADLINE;
+	if (!ts)
+		return 0;
+	if (!user_ok((uint64_t)ts, sizeof(*ts)))
+		return -EFAULT;
+	struct timespec t = *(const volatile struct timespec *)ts;
+	if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000L)
+		return -EINVAL;
+	*deadline = time_monotonic_ns() + (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+	return 0;
+}
+
+/* The signal mask of ppoll/pselect6 for the wait; the old one back afterwards
+ * (a signal it let through is delivered on the way out, under the wait's mask
+ * already restored: the handler runs, the call says EINTR). */
+static long mask_swap(const uint64_t *set, uint64_t *old)
+{
+	*old = current->sigmask;
+	if (!set)
+		return 0;
+	if (!user_ok((uint64_t)set, sizeof(*set)))
+		return -EFAULT;
+	current->sigmask = *(const volatile uint64_t *)set & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+	return 0;
+}
+
+static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, const uint64_t *set)
+{
+	uint64_t old;
+
+	if (n > POLL_MAX)
+		return -EINVAL;
+	if (!user_ok((uint64_t)fds, n * sizeof(*fds)))
+		return -EFAULT;
+	long r = mask_swap(set, &old);
+	if (r)
+		return r;
+	net_pump();
+	for (;;) {
+		r = poll_scan(fds, n);
+		if (r || time_monotonic_ns() >= deadline)
+			break;
+		int w = poll_block(deadline);
+		if (w == -EINTR) {
+			r = -EINTR;
+			break;
+		}
+	}
+	current->sigmask = old;
+	return r;
+}
+
+long sys_poll(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	int ms = (int)a2;
+	uint64_t deadline = ms < 0 ? NO_DEADLINE : time_monotonic_ns() + (uint64_t)ms * 1000000ULL;
+	return do_poll((struct pollfd *)a0, (unsigned long)a1, deadline, 0);
+}
+
+long sys_ppoll(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	uint64_t deadline;
+	long r = ts_deadline((const struct timespec *)a2, &deadline);
+
+	if (r)
+		return r;
+	if (a3 && (uint64_t)a4 != sizeof(uint64_t))
+		return -EINVAL;
+	return do_poll((struct pollfd *)a0, (unsigned long)a1, deadline, (const uint64_t *)a3);
+}
+
+/* select's three sets, read once into kernel copies and written back at the end. */
+struct fdsets {
+	uint64_t in[FD_MAX / 64], out[FD_MAX / 64], ex[FD_MAX / 64];
+};
+
+static long select_scan(int n, const struct fdsets *want, struct fdsets *got)
+{
+	long ready = 0;
+
+	*got = (struct fdsets){ 0 };
+	for (int fd = 0; fd < n; fd++) {
+		uint64_t bit = 1ULL << (fd % 64);
+		int w = fd / 64;
+		if (!((want->in[w] | want->out[w] | want->ex[w]) & bit))
+			continue;
+		struct file *f = fd_file(fd);
+		if (!f)
+			return -EBADF;
+		unsigned ev = file_poll(f);
+		if ((want->in[w] & bit) && (ev & (POLLIN | POLLHUP | POLLERR)))
+			got->in[w] |= bit, ready++;
+		if ((want->out[w] & bit) && (ev & (POLLOUT | POLLERR)))
+			got->out[w] |= bit, ready++;
+		if ((want->ex[w] & bit) && (ev & POLLPRI))
+			got->ex[w] |= bit, ready++;
+	}
+	return ready;
+}
+
+static long copy_set(uint64_t *dst, uint64_t user, size_t bytes, int in)
+{
+	if (!user)
+		return 0;
+	if (!user_ok(user, bytes))
+		return -EFAULT;
+	if (in)
+		memcpy(dst, (const void *)user, bytes);
+	else
+		memcpy((void *)user, dst, bytes);
+	return 0;
+}
+
+/* The sets live on the kernel stack (3 KiB with FD_MAX 4096): the thread may
+ * block, so nothing per-cpu would do. */
+static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t deadline,
+		      const uint64_t *set)
+{
+	struct fdsets want = { 0 }, got;
+
+	if (n < 0)
+		return -EINVAL;
+	if (n > FD_MAX)
+		n = FD_MAX;
+	size_t bytes = (size_t)(n + 63) / 64 * 8;
+	if (copy_set(want.in, rd, bytes, 1) || copy_set(want.out, wr, bytes, 1) ||
+	    copy_set(want.ex, ex, bytes, 1))
+		return -EFAULT;
+	uint64_t old;
+	long r = mask_swap(set, &old);
+	if (r)
+		return r;
+	net_pump();
+	for (;;) {
+		r = select_scan(n, &want, &got);
+		if (r || time_monotonic_ns() >= deadline)
+			break;
+		if (poll_block(deadline) == -EINTR) {
+			r = -EINTR;
+			break;
+		}
+	}
+	current->sigmask = old;
+	if (r >= 0 && (copy_set(got.in, rd, bytes, 0) || copy_set(got.out, wr, bytes, 0) ||
+		       copy_set(got.ex, ex, bytes, 0)))
+		return -EFAULT;
+	return r;
+}
+
+long sys_select(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	uint64_t deadline = NO_DEADLINE;
+	struct timeval *tv = (struct timeval *)a4;
+
+	if (tv) {
+		if (!user_ok((uint64_t)tv, sizeof(*tv)))
+			return -EFAULT;
+		struct timeval t = *(volatile struct timeval *)tv;
+		if (t.tv_sec < 0 || t.tv_usec < 0 || t.tv_usec >= 1000000)
+			return -EINVAL;
+		deadline = time_monotonic_ns() + (uint64_t)t.tv_sec * 1000000000ULL +
+			   (uint64_t)t.tv_usec * 1000ULL;
+	}
+	long r = do_select((int)a0, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3, deadline, 0);
+	if (tv && r >= 0) { /* Linux writes back the time left */
+		uint64_t now = time_monotonic_ns(), left = now < deadline ? deadline - now : 0;
+		tv->tv_sec = (long)(left / 1000000000ULL);
+		tv->tv_usec = (long)(left % 1000000000ULL / 1000);
+	}
+	return r;
+}
+
+/* pselect6's sixth argument: { const sigset_t *set; size_t size; } */
+long sys_pselect6(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	uint64_t deadline;
+	const uint64_t *set = 0;
+	long r = ts_deadline((const struct timespec *)a4, &deadline);
+
+	if (r)
+		return r;
+	if (a5) {
+		if (!user_ok((uint64_t)a5, 16))
+			return -EFAULT;
+		const volatile uint64_t *p = (const volatile uint64_t *)a5;
+		set = (const uint64_t *)p[0];
+		if (set && p[1] != sizeof(uint64_t))
+			return -EINVAL;
+	}
+	return do_select((int)a0, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3, deadline, set);
+}
