@@ -5,7 +5,7 @@ rings (uhyve: `outl` of the slot index; QEMU: a doorbell byte).  A loader takes
 the call, serves it and sets done = seq.  kvm_pvm now and then performs one port
 write twice, so a ring is a hint, never a count: a call is taken once, while its
 seq differs from done and no one serves it yet.  One per guest, shared by the
-threads that serve it.  Once a poller runs (uhyve/poller.py) its compiled Server
+threads that serve it.  Once a poller runs (poller.py) its compiled Server
 (pyext/serve.c) holds the claims, so that it can serve calls without Python: take()
 and answer() then ask it.
 """

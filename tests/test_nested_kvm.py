@@ -50,6 +50,23 @@ for name, env in loaders.items():
         r = subprocess.run([sdk + "/bin/proxy", sdk + "/extra/tests/" + app, *args], env=env,
                            capture_output=True, text=True, timeout=120)
         out[name + "/" + case] = [r.returncode, r.stdout, r.stderr]
+# GDB under uhyve with a hardware watchpoint (real KVM fires the guest's debug registers)
+env = dict(HERMIT_ISLE="uhyve", HERMIT_DEBUG="1", HERMIT_TIMEOUT="60", PATH="/usr/bin:/bin")
+p = subprocess.Popen([sdk + "/bin/proxy", sdk + "/extra/tests/gdbme"], env=env, cwd="/tmp",
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+notice = p.stderr.readline()
+g = subprocess.run(["gdb", "-q", "-batch", "-nx", "-ex", "target remote :1234",
+                    "-ex", "break add", "-ex", "continue", "-ex", "bt", "-ex", "delete",
+                    "-ex", "watch global_value", "-ex", "continue", "-ex", "detach",
+                    sdk + "/extra/tests/gdbme"], capture_output=True, text=True, timeout=120)
+o, e = p.communicate(timeout=60)
+out["gdb"] = [p.returncode, g.stdout + g.stderr, o + notice + e]
+# the profiler, whose mode comes from CS under ordinary KVM
+r = subprocess.run([sdk + "/bin/proxy", sdk + "/extra/tests/hotspots", "2"], cwd="/tmp",
+                   env=dict(HERMIT_ISLE="uhyve", HERMIT_PROFILE="1", PATH="/usr/bin:/bin"),
+                   capture_output=True, text=True, timeout=120)
+folded = open("/tmp/hermit-profile.folded").read() if r.returncode == 0 else ""
+out["profile"] = [r.returncode, folded, r.stderr]
 print("NESTED-KVM-RESULTS " + json.dumps(out))
 """
 
@@ -112,3 +129,23 @@ def test_threads_timer_smp(results, loader, case):
 def test_the_sdks_libc_traps_from_ring_3(results, loader):
     status, out, err = results[f"{loader}/callsys-2"]
     assert status == 0 and out.endswith("callsys ok\n"), out + err
+
+
+def test_gdb_with_a_hardware_watchpoint(results):
+    status, gdb, err = results["gdb"]
+    assert "Breakpoint 1, add (a=0, b=1)" in gdb and "in main () at" in gdb, gdb
+    assert "Hardware watchpoint 2: global_value" in gdb, gdb
+    assert "Old value = 42\nNew value = 6\n" in gdb, gdb
+    assert status == 0, err
+
+
+def test_the_profiler(results):
+    status, folded, err = results["profile"]
+    assert status == 0, err
+    leaves = {}
+    for line in folded.splitlines():
+        stack, n = line.rsplit(" ", 1)
+        leaf = stack.split(";")[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + int(n)
+    a, b = leaves.get("hot_a", 0), leaves.get("hot_b", 0)
+    assert a + b > 500 and abs(a / (a + b) - 2 / 3) <= 2 / 3 * 0.1, leaves

@@ -174,9 +174,9 @@ STRUCTS: dict[str, list[str]] = {
         # right after it, all in the first BOOT_MAPPED_BYTES: the kernel keeps those
         # pages until it copied them (0: the kernel asks with HC_ARGS, as under QEMU).
         "args",
-        # uhyve: nonzero while a loader thread polls the mailbox; the kernel then puts
-        # an HC_SYSCALL in its slot without the `outl` (no VM exit) and waits for
-        # `done`.  The kernel stores seq, fences, then reads this; the poller clears
+        # nonzero while a loader thread polls the mailbox (poller.py); the kernel then
+        # puts an HC_SYSCALL in its slot without ringing (uhyve's `outl`, QEMU's
+        # doorbell) and waits for `done`.  The kernel stores seq, fences, then reads this; the poller clears
         # it, fences, then looks at the slots once more: one sees the other.
         "hc_poll",
         # uhyve: 1 while its GDB server (HERMIT_DEBUG=1) is attached: breakpoints and
