@@ -176,8 +176,9 @@ STRUCTS: dict[str, list[str]] = {
         "args",
         # nonzero while a loader thread polls the mailbox (poller.py); the kernel then
         # puts an HC_SYSCALL in its slot without ringing (uhyve's `outl`, QEMU's
-        # doorbell) and waits for `done`.  The kernel stores seq, fences, then reads this; the poller clears
-        # it, fences, then looks at the slots once more: one sees the other.
+        # doorbell) and waits for `done`.  The kernel stores seq, fences, then reads
+        # this; the poller clears it, fences, then looks at the slots once more: one
+        # sees the other.
         "hc_poll",
         # uhyve: 1 while its GDB server (HERMIT_DEBUG=1) is attached: breakpoints and
         # single steps go to it (HC_DEBUG) instead of ending the guest.
