@@ -117,3 +117,27 @@ def test_a_breakpoint_without_a_debugger_is_a_crash_report(sdk, tmp_path):
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 128 + 5 and "breakpoint (#BP)" in r.stderr, r.stderr
     assert os.path.exists(exe)
+
+
+def test_malformed_packets_get_errors_not_a_dead_server(sdk, tmp_path):
+    """A client that is not GDB (or a broken one): errors, then a clean detach."""
+    guest = Guest(sdk, "extra/tests/gdbme", cwd=tmp_path)
+
+    def packet(s, body: bytes) -> bytes:
+        s.sendall(b"$" + body + b"#" + b"%02x" % (sum(body) & 0xFF))
+        data = b""
+        while not data.endswith(b"#") and b"#" not in data[1:]:
+            data += s.recv(4096)
+        while len(data) - data.index(b"#") < 3:
+            data += s.recv(4096)
+        return data[data.index(b"$") + 1 : data.index(b"#")]
+
+    with socket.create_connection(("127.0.0.1", guest.port)) as s:
+        for bad in (b"mzz,4", b"m10", b"Pq=1", b"Z0,zz,1", b"Hg9999", b"p999"):
+            assert packet(s, bad).startswith(b"E"), bad
+        assert packet(s, b"m1000000000000,8") == b"E01"  # outside guest memory
+        assert packet(s, b"?").startswith(b"T05thread:01;")
+        assert packet(s, b"D") == b"OK"
+    status, stdout, stderr = guest.finish()
+    assert status == 0 and stdout == "total 6, global 6, calls 3\n", stderr
+    assert "Traceback" not in stderr

@@ -50,7 +50,9 @@ for name, env in loaders.items():
         r = subprocess.run([sdk + "/bin/proxy", sdk + "/extra/tests/" + app, *args], env=env,
                            capture_output=True, text=True, timeout=120)
         out[name + "/" + case] = [r.returncode, r.stdout, r.stderr]
-# GDB under uhyve with a hardware watchpoint (real KVM fires the guest's debug registers)
+# GDB under uhyve with a hardware watchpoint (real KVM fires the guest's debug registers);
+# the VM's init leaves the loopback interface down
+subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True)
 env = dict(HERMIT_ISLE="uhyve", HERMIT_DEBUG="1", HERMIT_TIMEOUT="60", PATH="/usr/bin:/bin")
 p = subprocess.Popen([sdk + "/bin/proxy", sdk + "/extra/tests/gdbme"], env=env, cwd="/tmp",
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

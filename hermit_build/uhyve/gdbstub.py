@@ -286,7 +286,10 @@ class Debugger:
                     break
                 packet, buf = buf[start + 1 : end], buf[end + 3 :]
                 self.conn.sendall(b"+")
-                reply = self._packet(packet)
+                try:
+                    reply = self._packet(packet)
+                except (ValueError, IndexError, OverflowError):
+                    reply = b"E01"  # a malformed packet: GDB says what it sent
                 if reply is None:  # detach or kill: the last reply is sent
                     return
                 if reply is not False:  # False: resumed, the reply is the next stop
