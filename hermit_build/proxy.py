@@ -27,6 +27,10 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
     """Boot cfg.image under the chosen loader; return the guest's exit status."""
     check_args(cfg.argv, cfg.env)
     check_ports(cfg)
+    if cfg.forwards:
+        from .net.options import check_forwards_free
+
+        check_forwards_free(cfg.forwards)  # before a VM: a port in use is one line
     image = load(cfg.image, cfg.mem)  # before any VM or QEMU: a bad image costs nothing
     if cfg.mounts:
         from .hostfs.policy import MountTable

@@ -8,6 +8,7 @@
 #include <hermit/task.h>
 
 static const syscall_fn table[NR_SYSCALLS] = {
+	[SYS_hermit_net_selftest] = sys_hermit_net_selftest, /* test only, until lwIP */
 	[SYS_brk] = sys_brk,
 	[SYS_mmap] = sys_mmap,
 	[SYS_munmap] = sys_munmap,

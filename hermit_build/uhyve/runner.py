@@ -54,6 +54,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             loader_events=pvm,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        if cfg.net:
+            services.nic_factory = _nic_factory(vm, cfg)
         # The arguments lie in guest memory before boot (no HC_ARGS round trip): at the
         # top of what the boot page tables map, far above the image and the kernel's
         # bitmaps (it reserves 8 MiB for them), else the kernel asks by hypercall.
@@ -87,6 +89,28 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         if cfg.verbose:
             _report(vm, timings)
         vm.close()
+
+
+def _nic_factory(vm: Vm, cfg: RunConfig):
+    """What makes the NIC at the guest's first HC_NET_OPEN (net/nic.py, libslirp); only
+    the capture file is opened now, before the loader confines itself."""
+    capture = None
+    if cfg.capture_net:
+        from ..net.options import CAPTURE_FILE
+        from ..net.pcap import Capture
+
+        capture = Capture(CAPTURE_FILE)
+
+    def make():
+        from ..net.nic import Nic
+
+        def wake() -> None:
+            for e in vm.wake:
+                e.set()
+
+        return Nic(vm.mem, wake, cfg.forwards, cfg.host_ports, capture)
+
+    return make
 
 
 class _Events:

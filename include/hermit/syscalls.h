@@ -9,6 +9,10 @@
 typedef long (*syscall_fn)(SYSCALL_PARAMS);
 #define NR_SYSCALLS 512
 
+/* drivers/net/selftest.c: TEST ONLY until the network stack lands (then dropped) */
+#define SYS_hermit_net_selftest 511
+long sys_hermit_net_selftest(SYSCALL_PARAMS);
+
 /* kernel/syscall.c */
 long sys_zero(SYSCALL_PARAMS);
 int syscall_first_time(uint64_t nr); /* 1 once per call number: log it then */

@@ -1,0 +1,74 @@
+/*
+ * TEST ONLY, until the network stack (net/, lwIP) lands: the merge drops this file
+ * and its system call.  SYS_hermit_net_selftest(n) sends n ARP requests for the
+ * user-mode network's gateway (10.0.2.2, from 10.0.2.15) through netdev_first(),
+ * one at a time, each waiting up to a second for its reply; it returns how many
+ * were answered, or -ENODEV without a NIC.  netdev_rx() here is the frame consumer
+ * the stack will replace.
+ */
+#include <errno.h>
+
+#include <hermit/netdev.h>
+#include <hermit/syscalls.h>
+#include <hermit/task.h>
+
+#define ETH_ARP 0x0806
+#define ARP_REQUEST 1
+#define ARP_REPLY 2
+
+static const uint8_t gateway[4] = {10, 0, 2, 2}, self[4] = {10, 0, 2, 15};
+static uint64_t replies, frames;
+
+void netdev_rx(struct netdev *dev, const void *frame, size_t len)
+{
+	const uint8_t *f = frame;
+
+	frames++;
+	if (len < 42 || f[12] != ETH_ARP >> 8 || f[13] != (ETH_ARP & 0xff))
+		return;
+	if (f[20] != 0 || f[21] != ARP_REPLY || memcmp(f + 28, gateway, 4) ||
+	    memcmp(f + 32, dev->mac, 6) || memcmp(f + 38, self, 4))
+		return;
+	replies++;
+}
+
+static void arp_request(struct netdev *dev, uint8_t f[42])
+{
+	static const uint8_t head[8] = {0, 1, 8, 0, 6, 4, 0, ARP_REQUEST};
+
+	memset(f, 0xff, 6); /* broadcast */
+	memcpy(f + 6, dev->mac, 6);
+	f[12] = ETH_ARP >> 8;
+	f[13] = ETH_ARP & 0xff;
+	memcpy(f + 14, head, 8);
+	memcpy(f + 22, dev->mac, 6);
+	memcpy(f + 28, self, 4);
+	memset(f + 32, 0, 6);
+	memcpy(f + 38, gateway, 4);
+}
+
+long sys_hermit_net_selftest(SYSCALL_PARAMS)
+{
+	UNUSED_ARGS();
+	struct netdev *dev = netdev_first();
+	uint8_t f[42];
+	long answered = 0;
+
+	if (!dev)
+		return -ENODEV;
+	arp_request(dev, f);
+	for (long i = 0; i < a0; i++) {
+		uint64_t before = replies, deadline = time_monotonic_ns() + 1000000000ULL;
+		int r;
+		while ((r = dev->xmit(dev, f, sizeof(f))) == -EAGAIN)
+			dev->poll(dev);
+		if (r)
+			return r;
+		while (dev->poll(dev), replies == before && time_monotonic_ns() < deadline)
+			sched_sleep_until(time_monotonic_ns() + 200000); /* idle: the loader may wake us */
+		answered += replies != before;
+	}
+	kprintf("hermit: net selftest: %ld of %ld ARP requests answered, %lu frames in\n",
+		answered, a0, (unsigned long)frames);
+	return answered;
+}

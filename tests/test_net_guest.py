@@ -1,0 +1,80 @@
+"""The guest's NIC under every loader: drivers/net/ (uhyve's rings, virtio-net over
+virtio-mmio on QEMU microvm) against each loader's user-mode network.  Until the
+network stack lands, the kernel's test-only selftest (drivers/net/selftest.c, app
+net_selftest) sends ARP requests for the gateway through netdev_first() and counts
+the replies; then these become the stack's tests."""
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+from conftest import run
+
+SELFTEST = "extra/tests/net_selftest"
+
+
+def one_line(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_arp_for_the_gateway(sdk, loader, count):
+    """300 > the 256 slots of uhyve's rings and the 128 of virtio's queues: both wrap."""
+    r = run(sdk, SELFTEST, str(count), env=dict(loader, HERMIT_VERBOSE="1"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"net selftest: {count} of {count} answered\n"
+    nic = "uhyve-net" if loader["HERMIT_ISLE"] == "uhyve" else "virtio-net"
+    assert f"hermit: {nic} 52:54:00:12:34:56, MTU 1500" in r.stderr
+
+
+def test_no_nic_when_switched_off(sdk, loader):
+    r = run(sdk, SELFTEST, env=dict(loader, HERMIT_NET="0"))
+    assert r.returncode == 2 and "No such device" in r.stderr
+
+
+def test_capture_is_read_by_tcpdump(sdk, loader, tmp_path):
+    r = run(sdk, SELFTEST, "2", env=dict(loader, HERMIT_CAPTURE_NET="1"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pcap = tmp_path / "hermit-net.pcap"
+    assert pcap.read_bytes()[:4] == b"\xd4\xc3\xb2\xa1"
+    if shutil.which("tcpdump") is None:
+        pytest.skip("tcpdump is not installed (apt-get install tcpdump): the header was checked")
+    t = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True)
+    assert t.returncode == 0, t.stderr
+    assert t.stdout.count("Request who-has 10.0.2.2 tell 10.0.2.15") == 2
+    assert t.stdout.count("Reply 10.0.2.2 is-at") == 2
+
+
+def test_an_image_without_network_never_loads_libslirp(sdk, kvm_loader):
+    r = run(sdk, "extra/tests/hello", env={"HERMIT_ISLE": "uhyve",
+                                           "HERMIT_LIBSLIRP": "libslirp-not-there.so.0"})
+    assert r.returncode == 0, r.stderr
+
+
+def test_libslirp_missing_is_one_line(sdk, kvm_loader):
+    r = run(sdk, SELFTEST, env={"HERMIT_ISLE": "uhyve",
+                                "HERMIT_LIBSLIRP": "libslirp-not-there.so.0"})
+    line = one_line(r)
+    assert line.startswith("proxy: the guest asks for a network, but libslirp.so.0 cannot")
+    assert line.endswith("install libslirp0 (apt-get install libslirp0)")
+
+
+@pytest.mark.parametrize("value", ["http", "8080:", "0", "70000", "80,80"])
+def test_malformed_app_port_is_one_line(sdk, loader, value):
+    r = run(sdk, "extra/tests/hello", env=dict(loader, HERMIT_APP_PORT=value))
+    assert one_line(r).startswith(f"proxy: HERMIT_APP_PORT={value!r} ")
+
+
+def test_forwarded_port_in_use_is_one_line(sdk, loader):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run(sdk, SELFTEST, env=dict(loader, HERMIT_APP_PORT=f"{port}:80"))
+    line = one_line(r)
+    assert f"host port {port} (HERMIT_APP_PORT) is in use" in line
