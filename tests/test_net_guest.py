@@ -78,3 +78,29 @@ def test_forwarded_port_in_use_is_one_line(sdk, loader):
         r = run(sdk, SELFTEST, env=dict(loader, HERMIT_APP_PORT=f"{port}:80"))
     line = one_line(r)
     assert f"host port {port} (HERMIT_APP_PORT) is in use" in line
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_through_a_forwarded_port_reaches_the_guest(sdk, loader):
+    """HERMIT_APP_PORT=H:7777: the host's connect to 127.0.0.1:H arrives in the guest as a
+    SYN to its port 7777 (the selftest has no TCP: that it arrives is what is checked)."""
+    from conftest import clean_env
+
+    host = free_port()
+    env = clean_env(**loader, HERMIT_APP_PORT=f"{host}:7777")
+    p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / SELFTEST), "1", "7777"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "net selftest: 1 of 1 answered\n"
+        with socket.create_connection(("127.0.0.1", host), timeout=10):
+            out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 0, err
+    assert out == "net selftest: SYN to port 7777\n"

@@ -1,6 +1,7 @@
 /* TEST ONLY until the network stack lands (then dropped with drivers/net/selftest.c):
  * asks the kernel's NIC selftest to send argv[1] (default 3) ARP requests for the
- * gateway and prints how many were answered; exit 0 when all were. */
+ * gateway and prints how many were answered; exit 0 when all were.  With argv[2], a
+ * port: then waits up to 60 s for a TCP SYN to it (a forwarded host port). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,8 +11,17 @@
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 3;
-	long r = syscall(SYS_hermit_net_selftest, n);
+	long port = argc > 2 ? atol(argv[2]) : 0;
+	long r = syscall(SYS_hermit_net_selftest, n, 0L, 0L);
 
+	if (r >= 0 && port) {
+		printf("net selftest: %ld of %ld answered\n", r, n);
+		fflush(stdout);
+		r = syscall(SYS_hermit_net_selftest, 0L, port, 60L);
+		if (r >= 0)
+			printf("net selftest: %s to port %ld\n", r ? "SYN" : "no SYN", port);
+		return r == 1 ? 0 : 1;
+	}
 	if (r < 0) {
 		perror("net selftest");
 		return 2;
