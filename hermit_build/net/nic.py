@@ -58,6 +58,7 @@ class Nic:
         self.stopping = False
         self.fence = threading.Lock()  # acquire+release: a locked instruction, a full fence
         self.dropped = 0
+        self.sent = self.received = self.kicks = self.wakes = 0  # frames from/to the guest
         self.error: BaseException | None = None
 
     # -- the hypercalls (a vCPU thread) ---------------------------------------------------
@@ -91,8 +92,13 @@ class Nic:
 
     def kick(self) -> None:
         """HC_NET_KICK: the kernel queued frames while this thread slept."""
+        self.kicks += 1
         if self.kick_fd >= 0:
             os.eventfd_write(self.kick_fd, 1)
+
+    def summary(self) -> str:
+        return (f"uhyve: NIC: {self.sent} frames sent ({self.kicks} HC_NET_KICK exits), "
+                f"{self.received} received ({self.wakes} idle wake-ups), {self.dropped} dropped")
 
     def close(self) -> None:
         self.stopping = True
@@ -156,6 +162,7 @@ class Nic:
             tail = (tail + 1) & _MASK
             tx.set(_TAIL, tail)
             n += 1
+        self.sent += n
         return n
 
     def _to_guest(self, frame: bytes) -> None:
@@ -172,8 +179,10 @@ class Nic:
             rx.set(at, len(frame))
             rx.view[at + 8 : at + 8 + len(frame)] = frame
             rx.set(_HEAD, head + 1)  # after the slot: x86 keeps stores in order
+            self.received += 1
         with self.fence:  # head stored before wait is read (the kernel: the reverse)
             pass
         if rx.get(_WAIT):
             rx.set(_WAIT, 0)
+            self.wakes += 1
             self.wake()

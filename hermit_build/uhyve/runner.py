@@ -35,6 +35,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
     `timings` gets milliseconds since `t0` (a perf_counter() value taken at run()).
     """
     vcpus: list[Vcpu] = []
+    services: HostServices | None = None
     try:
         vm.load(image)
         vm.write_boot_tables()
@@ -87,7 +88,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         for vcpu in vcpus:
             vcpu.close()
         if cfg.verbose:
-            _report(vm, timings)
+            _report(vm, timings, services)
         vm.close()
 
 
@@ -151,7 +152,7 @@ def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
             say(f"hermit: vCPU {v.index} was at {where(sym, rip)}")
 
 
-def _report(vm: Vm, timings: dict[str, float]) -> None:
+def _report(vm: Vm, timings: dict[str, float], services: HostServices | None) -> None:
     from ..kernlog import kernel_log
 
     log = kernel_log(vm.mem)
@@ -161,3 +162,5 @@ def _report(vm: Vm, timings: dict[str, float]) -> None:
         say(f"uhyve: {timings['setup']:.1f} ms from run() to the first KVM_RUN")
     if "polled" in timings:
         say(f"uhyve: {timings['polled']} file calls served by the poller, without a VM exit")
+    if services is not None and services.nic is not None:
+        say(services.nic.summary())
