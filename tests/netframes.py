@@ -66,15 +66,17 @@ class Guest:
         return S.hc_net.unpack(self.mem.read(HC, S.hc_net.size))
 
     def u64(self, gpa: int) -> int:
-        return self.mem.read_u64(gpa)
+        return memoryview(self.buf)[gpa : gpa + 8].cast("Q")[0]
 
+    def set_u64(self, gpa: int, value: int) -> None:
+        memoryview(self.buf)[gpa : gpa + 8].cast("Q")[0] = value  # one store, as the kernel
     def send(self, nic, frame: bytes) -> None:
         head = self.u64(TX + HEAD)
         at = TX + C.NET_RING_SLOTS + head % C.NET_SLOTS * C.NET_SLOT_SIZE
         self.mem.write(at, _U64.pack(len(frame)) + frame)
-        self.mem.write_u64(TX + HEAD, head + 1)
+        self.set_u64(TX + HEAD, head + 1)
         if self.u64(TX + WAIT):
-            self.mem.write_u64(TX + WAIT, 0)
+            self.set_u64(TX + WAIT, 0)
             nic.kick()
 
     def frames(self) -> list[bytes]:
@@ -84,7 +86,7 @@ class Guest:
             at = RX + C.NET_RING_SLOTS + tail % C.NET_SLOTS * C.NET_SLOT_SIZE
             out.append(self.mem.read(at + 8, self.u64(at)))
             tail += 1
-        self.mem.write_u64(RX + TAIL, tail)
+        self.set_u64(RX + TAIL, tail)
         return out
 
     def wait_for(self, match, timeout: float = 5.0) -> bytes | None:

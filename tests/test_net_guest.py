@@ -119,3 +119,11 @@ def test_a_burst_costs_few_exits(sdk, loader):
         assert m, line
         sent, kicks = int(m[1]), int(m[2])
         assert sent == 200 and kicks <= 10, line
+
+
+def test_a_long_burst_keeps_the_rings_whole(sdk, loader):
+    """5000 frames each way, the rings' counters wrapping their slots ~20 times while
+    both sides run (once, Python's byte-wise stores let the kernel see a counter half
+    written: it ran past the loader's and never stopped)."""
+    r = run(sdk, SELFTEST, "5000", "burst", env=dict(loader, HERMIT_TIMEOUT="60"))
+    assert r.returncode == 0, r.stderr

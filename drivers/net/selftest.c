@@ -73,6 +73,7 @@ long sys_hermit_net_selftest(SYSCALL_PARAMS)
 
 	if (!dev)
 		return -ENODEV;
+	syn_port = (uint16_t)a1; /* before any poll: a SYN may be waiting already */
 	arp_request(dev, f);
 	if (a3) { /* a burst: every request at once, then the replies */
 		uint64_t before = replies, deadline = time_monotonic_ns() + 2000000000ULL;
@@ -102,7 +103,6 @@ long sys_hermit_net_selftest(SYSCALL_PARAMS)
 		answered, a0, (unsigned long)frames);
 	if (!a1)
 		return answered;
-	syn_port = (uint16_t)a1;
 	uint64_t deadline = time_monotonic_ns() + (uint64_t)a2 * 1000000000ULL;
 	while (dev->poll(dev), !syns && time_monotonic_ns() < deadline)
 		sched_sleep_until(time_monotonic_ns() + 200000);

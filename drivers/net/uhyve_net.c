@@ -56,8 +56,12 @@ static int uhyve_poll(struct netdev *dev)
 	int count = 0;
 
 	for (;;) {
-		uint64_t tail = r->tail;
-		if (tail == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) {
+		uint64_t tail = r->tail, head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+		if (head - tail > HERMIT_NET_SLOTS) { /* the loader broke the ring: resync */
+			__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+			break;
+		}
+		if (tail == head) {
 			if (count)
 				break;
 			/* empty: ask to be woken by the next frame (the loader ends the

@@ -2,8 +2,8 @@
  * virtio-net 1.x over virtio-mmio (QEMU microvm), polled: no interrupt is used,
  * so it works where none reaches the guest (kvm_pvm).  Receiving costs no VM
  * exit: poll() reads the used ring in memory and gives the buffers back, and
- * notifies the device only when it may have found the ring empty (every buffer
- * used).  Sending notifies the device unless it said it needs no notice.
+ * notifies the device only when it asks for it (VRING_USED_F_NO_NOTIFY clear).
+ * Sending notifies the device unless it said it needs no notice.
  */
 #include <errno.h>
 
@@ -140,8 +140,10 @@ static int virtio_poll(struct netdev *dev)
 		__atomic_store_n(&q->avail->idx, (uint16_t)(a + 1), __ATOMIC_RELEASE);
 	}
 	q->last_used = used;
-	/* fewer than QSIZE used: the device always had a buffer and never waits */
-	if (n >= QSIZE)
+	/* the device clears NO_NOTIFY when it found no buffer and waits for a notice
+	 * (QEMU then holds frames back until one comes); while it has buffers, none */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (n && !(q->used->flags & VRING_USED_F_NO_NOTIFY))
 		notify(RXQ);
 	tx_reclaim(&vn.q[TXQ]);
 	return n;

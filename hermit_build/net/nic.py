@@ -32,12 +32,23 @@ _HEAD, _TAIL, _WAIT = (S.net_ring.offset[f] for f in ("head", "tail", "wait"))
 class Ring:
     def __init__(self, mem: GuestMemory, gpa: int):
         self.view = mem.view(gpa, C.NET_RING_BYTES)  # GuestFault outside guest RAM
+        # The counters through a u64 view: an item is read and stored as one 8-byte
+        # access, where struct.pack_into stores byte by byte and the kernel could see a
+        # counter half written (a head that went back, a tail that ran past it).
+        self.words = self.view[: S.net_ring.size].cast("Q")
 
     def get(self, off: int) -> int:
-        return _U64.unpack_from(self.view, off)[0]
+        return self.words[off // 8]
 
     def set(self, off: int, value: int) -> None:
-        _U64.pack_into(self.view, off, value & _MASK)
+        self.words[off // 8] = value & _MASK
+
+    def length(self, at: int) -> int:
+        """A slot's length word (written before the counter that hands the slot over)."""
+        return _U64.unpack_from(self.view, at)[0]
+
+    def set_length(self, at: int, value: int) -> None:
+        _U64.pack_into(self.view, at, value)
 
     def slot(self, i: int) -> int:
         return C.NET_RING_SLOTS + (i % C.NET_SLOTS) * C.NET_SLOT_SIZE
@@ -98,15 +109,25 @@ class Nic:
 
     def summary(self) -> str:
         return (f"uhyve: NIC: {self.sent} frames sent ({self.kicks} HC_NET_KICK exits), "
-                f"{self.received} received ({self.wakes} idle wake-ups), {self.dropped} dropped")
+                f"{self.received} received ({self.wakes} idle wake-ups), {self.dropped} dropped"
+                + (f"; the NIC thread failed: {self.error!r}" if self.error else ""))
 
     def close(self) -> None:
         self.stopping = True
         if self.thread is not None:
             self.kick()
             self.thread.join(2)
-        if self.slirp is not None and not (self.thread and self.thread.is_alive()):
+        if self.thread and self.thread.is_alive():
+            return  # stuck in slirp: leave it all to the process's end
+        if self.slirp is not None:
             self.slirp.close()
+        for ring in (self.rx, self.tx):
+            if ring is not None:
+                ring.words.release()
+                ring.view.release()
+        self.rx = self.tx = None
+        if self.capture:
+            self.capture.close()
         if self.kick_fd >= 0:
             os.close(self.kick_fd)
             self.kick_fd = -1
@@ -150,7 +171,7 @@ class Nic:
         n = 0
         while tail != head:
             at = tx.slot(tail)
-            length = tx.get(at)
+            length = tx.length(at)
             if 14 <= length <= C.NET_FRAME_MAX:
                 frame = bytes(tx.view[at + 8 : at + 8 + length])
                 if self.capture:
@@ -176,7 +197,7 @@ class Nic:
             self.dropped += 1
         else:
             at = rx.slot(head)
-            rx.set(at, len(frame))
+            rx.set_length(at, len(frame))
             rx.view[at + 8 : at + 8 + len(frame)] = frame
             rx.set(_HEAD, head + 1)  # after the slot: x86 keeps stores in order
             self.received += 1

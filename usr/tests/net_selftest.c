@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 	if (r >= 0 && port) {
 		printf("net selftest: %ld of %ld answered\n", r, n);
 		fflush(stdout);
-		r = syscall(SYS_hermit_net_selftest, 0L, port, 60L);
+		r = syscall(SYS_hermit_net_selftest, 0L, port, 60L, 0L);
 		if (r >= 0)
 			printf("net selftest: %s to port %ld\n", r ? "SYN" : "no SYN", port);
 		return r == 1 ? 0 : 1;
