@@ -7,9 +7,11 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
+from conftest import ROOT
 from netframes import GATEWAY, GUEST_IP, Guest, arp_request, dhcp_discover, tcp_syn
 
 from hermit_build.config import ConfigError
@@ -229,3 +231,49 @@ def test_qemu_refuses_what_it_cannot_do():
     with pytest.raises(QemuError, match="needs HERMIT_MACHINE=microvm"):
         _qemu_cmd(machine="q35", forwards=[(8080, 8080)])
     assert "-netdev" not in _qemu_cmd(machine="q35")
+
+
+@pytest.mark.parametrize("rx,tx", [
+    (0x10000, 0x10000),          # the same ring twice
+    (0x10000, 0x10000 + 4096),   # overlapping
+    (0x10800, 0x100000),         # not page-aligned
+    (2 << 20, 0x100000),         # past the end of guest memory
+    ((1 << 64) - 4096, 0x100000),
+])
+def test_hostile_rings_are_refused(guest, rx, tx):
+    nic = guest.make()
+    guest.mem.write(0x1000, struct.pack("<5Q", rx, tx, 0, 0, 0))
+    nic.open(0x1000)
+    assert guest.mem.read_u64(0x1000 + 32) == (-14) & (2**64 - 1)  # -EFAULT, no thread
+    assert nic.thread is None
+    nic.kick()  # a kick before any NIC is harmless
+
+
+def test_hostile_counters_and_lengths_drop_frames(guest):
+    """A tx head far ahead of tail, then a length past NET_FRAME_MAX: dropped, the NIC
+    goes on (an ARP request after them is still answered)."""
+    from netframes import TX
+
+    nic = guest.make()
+    guest.open(nic)
+    guest.set_u64(TX, 10_000)  # head: 10,000 frames queued in a ring of 256
+    nic.kick()
+    time.sleep(0.2)
+    assert nic.dropped == 1 and guest.u64(TX + 8) == 10_000  # tail resynced
+    at = TX + 4096 + 10_000 % 256 * 2048
+    guest.mem.write(at, struct.pack("<Q", 1 << 40))
+    guest.set_u64(TX, 10_001)
+    nic.kick()
+    guest.send(nic, arp_request())
+    assert guest.wait_for(is_arp_reply) is not None
+    assert nic.dropped == 2 and nic.error is None
+
+
+def test_hermit_run_publish_flag(tmp_path):
+    r = subprocess.run([sys.executable, "-c", "import sys; from hermit_build.cli import main;"
+                        " sys.exit(main())", "run", "-p", "8080:", "/nonexistent"],
+                       capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("hermit: -p '8080:' is not a list of TCP ports; use e.g. "
+                                "-p 8080 or -p 8080:80,2222:22 (host:guest, 1-65535)")

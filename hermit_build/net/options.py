@@ -11,11 +11,18 @@ CAPTURE_FILE = "hermit-net.pcap"  # HERMIT_CAPTURE_NET=1 writes it in the workin
 ALL = "all"
 
 
+def _what(name: str, value: str) -> str:
+    """How the user wrote it: HERMIT_APP_PORT='x' or -p 'x'."""
+    return f"{name} {value!r}" if name.startswith("-") else f"{name}={value!r}"
+
+
 def _port(text: str, name: str, whole: str) -> int:
     t = text.strip()
     if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= 65535:
-        raise ConfigError(f"{name}={whole!r} is not a list of TCP ports; use e.g. "
-                          f"{name}=8080 or {name}=8080:80,2222:22 (host:guest, 1-65535)")
+        sep = " " if name.startswith("-") else "="
+        raise ConfigError(f"{_what(name, whole)} is not a list of TCP ports; use e.g. "
+                          f"{name}{sep}8080 or {name}{sep}8080:80,2222:22 (host:guest, "
+                          f"1-65535)")
     return int(t)
 
 
@@ -29,10 +36,10 @@ def parse_forwards(text: str, name: str = "HERMIT_APP_PORT") -> list[tuple[int, 
         host, sep, guest = item.partition(":")
         pair = (_port(host, name, text), _port(guest if sep else host, name, text))
         if any(h == pair[0] for h, _g in out):
-            raise ConfigError(f"{name}={text!r} forwards host port {pair[0]} twice")
+            raise ConfigError(f"{_what(name, text)} forwards host port {pair[0]} twice")
         out.append(pair)
     if not out:
-        raise ConfigError(f"{name}={text!r} names no port; use e.g. {name}=8080")
+        raise ConfigError(f"{_what(name, text)} names no port; use e.g. 8080")
     return out
 
 
