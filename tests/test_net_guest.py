@@ -31,6 +31,19 @@ def test_arp_for_the_gateway(sdk, loader, count):
     assert r.stdout == f"net selftest: {count} of {count} answered\n"
     nic = "uhyve-net" if loader["HERMIT_ISLE"] == "uhyve" else "virtio-net"
     assert f"hermit: {nic} 52:54:00:12:34:56, MTU 1500" in r.stderr
+    if nic == "virtio-net":
+        assert "hermit: virtio-net over virtio-mmio" in r.stderr
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_virtio_net_pci(sdk, machine):
+    """pc and q35 (TCG: with KVM on kvm_pvm their firmware alone takes seconds)."""
+    env = {"HERMIT_ISLE": "qemu", "HERMIT_KVM": "0", "HERMIT_MACHINE": machine,
+           "HERMIT_VERBOSE": "1"}
+    r = run(sdk, SELFTEST, "300", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "net selftest: 300 of 300 answered\n"
+    assert "hermit: virtio-net over virtio-pci" in r.stderr
 
 
 def test_no_nic_when_switched_off(sdk, loader):

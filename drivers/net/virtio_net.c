@@ -1,21 +1,46 @@
 /*
- * virtio-net 1.x over virtio-mmio (QEMU microvm), polled: no interrupt is used,
- * so it works where none reaches the guest (kvm_pvm).  Receiving costs no VM
- * exit: poll() reads the used ring in memory and gives the buffers back, and
- * notifies the device only when it asks for it (VRING_USED_F_NO_NOTIFY clear).
- * Sending notifies the device unless it said it needs no notice.
+ * virtio-net 1.x, polled: no interrupt is used, so it works where none reaches the
+ * guest (kvm_pvm).  Over virtio-mmio (QEMU microvm) or PCI (pc, q35): virtio.h.
+ * Receiving costs no VM exit: poll() reads the used ring in memory and gives the
+ * buffers back, and notifies the device only when it asks for it (NO_NOTIFY
+ * clear).  Sending notifies the device unless it said it needs no notice.
  */
 #include <errno.h>
 
 #include <hermit/arch.h>
 #include "drivers.h"
-#include "virtio_mmio.h"
+#include "virtio.h"
 
 #define QSIZE 128  /* descriptors per queue, a power of two */
 #define BUF_SIZE 2048
 #define HDR_LEN 12 /* struct virtio_net_hdr_v1: with VERSION_1 num_buffers is always there */
 #define RXQ 0
 #define TXQ 1
+#define VIRTIO_NET_F_MTU 3
+#define VIRTIO_NET_F_MAC 5
+#define VRING_DESC_F_WRITE 2
+#define VRING_USED_F_NO_NOTIFY 1
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vring_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];
+};
+
+struct vring_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct {
+		uint32_t id, len;
+	} ring[];
+};
 
 struct vq {
 	struct vring_desc *desc;
@@ -28,24 +53,14 @@ struct vq {
 
 static struct virtio_net {
 	struct netdev dev;
-	volatile uint32_t *regs;
+	const struct virtio_transport *t;
 	struct vq q[2];
 } vn;
-
-static uint32_t rd(unsigned off)
-{
-	return vn.regs[off / 4];
-}
-
-static void wr(unsigned off, uint32_t v)
-{
-	vn.regs[off / 4] = v;
-}
 
 static void notify(unsigned q)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the ring before the doorbell */
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+	vn.t->notify(q);
 }
 
 static int vq_setup(unsigned index)
@@ -60,19 +75,6 @@ static int vq_setup(unsigned index)
 	q->avail = (volatile struct vring_avail *)(at + PAGE_SIZE);
 	q->used = (volatile struct vring_used *)(at + 2 * PAGE_SIZE);
 	q->bufs = (uint8_t *)(at + 3 * PAGE_SIZE);
-	wr(VIRTIO_MMIO_QUEUE_SEL, index);
-	if (rd(VIRTIO_MMIO_QUEUE_READY) || rd(VIRTIO_MMIO_QUEUE_NUM_MAX) < QSIZE) {
-		page_free(at, pages);
-		return -ENODEV;
-	}
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	uint64_t d = (uint64_t)q->desc, a = (uint64_t)q->avail, u = (uint64_t)q->used;
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)d);
-	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(d >> 32));
-	wr(VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)a);
-	wr(VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(a >> 32));
-	wr(VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)u);
-	wr(VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(u >> 32));
 	for (unsigned i = 0; i < QSIZE; i++) {
 		q->desc[i].addr = (uint64_t)(q->bufs + i * BUF_SIZE);
 		q->desc[i].len = BUF_SIZE;
@@ -87,7 +89,10 @@ static int vq_setup(unsigned index)
 	} else {
 		q->free = QSIZE;
 	}
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	if (vn.t->queue(index, QSIZE, at, at + PAGE_SIZE, at + 2 * PAGE_SIZE)) {
+		page_free(at, pages);
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -130,13 +135,16 @@ static int virtio_poll(struct netdev *dev)
 	uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
 	uint16_t n = (uint16_t)(used - q->last_used);
 
+	if (n > QSIZE) /* the device broke the ring: take nothing */
+		return 0;
 	for (uint16_t i = 0; i < n; i++) {
-		volatile struct vring_used_elem *e = &q->used->ring[(q->last_used + i) & (QSIZE - 1)];
-		uint32_t id = e->id, len = e->len;
-		if (id < QSIZE && len > HDR_LEN && len <= BUF_SIZE)
+		uint32_t id = q->used->ring[(q->last_used + i) & (QSIZE - 1)].id;
+		uint32_t len = q->used->ring[(q->last_used + i) & (QSIZE - 1)].len;
+		id &= QSIZE - 1;
+		if (len > HDR_LEN && len <= BUF_SIZE)
 			netdev_rx(dev, q->bufs + id * BUF_SIZE + HDR_LEN, len - HDR_LEN);
 		uint16_t a = q->avail->idx;
-		q->avail->ring[a & (QSIZE - 1)] = (uint16_t)(id & (QSIZE - 1));
+		q->avail->ring[a & (QSIZE - 1)] = (uint16_t)id;
 		__atomic_store_n(&q->avail->idx, (uint16_t)(a + 1), __ATOMIC_RELEASE);
 	}
 	q->last_used = used;
@@ -151,61 +159,46 @@ static int virtio_poll(struct netdev *dev)
 
 static int setup(void)
 {
-	if (rd(VIRTIO_MMIO_MAGIC) != VIRTIO_MMIO_MAGIC_VALUE || rd(VIRTIO_MMIO_VERSION) != 2 ||
-	    rd(VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_NET)
+	const struct virtio_transport *t = vn.t;
+
+	t->set_status(0); /* reset */
+	t->set_status(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	uint64_t offered = t->features();
+	if (!(offered & (1ULL << VIRTIO_F_VERSION_1)))
 		return -ENODEV;
-	wr(VIRTIO_MMIO_STATUS, 0); /* reset */
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	uint32_t lo = rd(VIRTIO_MMIO_DEVICE_FEATURES);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	uint32_t hi = rd(VIRTIO_MMIO_DEVICE_FEATURES);
-	if (!(hi & (1u << (VIRTIO_F_VERSION_1 - 32))))
-		return -ENODEV;
-	uint32_t want = lo & ((1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_MTU));
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, want);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1u << (VIRTIO_F_VERSION_1 - 32));
-	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_FEATURES_OK);
-	if (!(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK))
+	uint64_t want = offered & ((1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MTU));
+	t->set_features(want | 1ULL << VIRTIO_F_VERSION_1);
+	t->set_status(t->status() | VIRTIO_STATUS_FEATURES_OK);
+	if (!(t->status() & VIRTIO_STATUS_FEATURES_OK))
 		return -ENODEV;
 	if (vq_setup(RXQ) || vq_setup(TXQ))
 		return -ENODEV;
-	volatile uint8_t *cfg = (volatile uint8_t *)vn.regs + VIRTIO_MMIO_CONFIG;
-	for (int i = 0; i < 6; i++)
-		vn.dev.mac[i] = want & (1u << VIRTIO_NET_F_MAC) ? cfg[i] : (uint8_t)(i ? 0x56 + i : 0x52);
-	uint16_t mtu = want & (1u << VIRTIO_NET_F_MTU) ? (uint16_t)(cfg[10] | cfg[11] << 8) : 0;
+	for (unsigned i = 0; i < 6; i++)
+		vn.dev.mac[i] = want & (1ULL << VIRTIO_NET_F_MAC) ? t->config8(i)
+								   : (uint8_t)(i ? 0x56 + i : 0x52);
+	uint16_t mtu = want & (1ULL << VIRTIO_NET_F_MTU) ? (uint16_t)(t->config8(10) |
+								     t->config8(11) << 8) : 0;
 	vn.dev.mtu = mtu >= 576 && mtu <= BUF_SIZE - HDR_LEN - 14 ? mtu : 1500;
-	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	t->set_status(t->status() | VIRTIO_STATUS_DRIVER_OK);
 	notify(RXQ); /* the buffers are there */
 	return 0;
 }
 
 struct netdev *virtio_net_probe(void)
 {
-	uint64_t base, stride;
-	unsigned count;
-
-	arch_virtio_mmio(&base, &count, &stride);
-	if (!count || arch_map_mmio(base, count * stride))
+	vn.t = virtio_pci_present() ? virtio_pci_find(VIRTIO_ID_NET)
+				    : virtio_mmio_find(VIRTIO_ID_NET);
+	if (!vn.t)
 		return 0;
-	for (unsigned i = 0; i < count; i++) {
-		vn.regs = (volatile uint32_t *)(base + i * stride);
-		if (rd(VIRTIO_MMIO_MAGIC) != VIRTIO_MMIO_MAGIC_VALUE ||
-		    rd(VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_NET)
-			continue;
-		if (setup()) {
-			wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_FAILED);
-			kprintf("hermit: virtio-net at %#lx: not a virtio 1.x device we can drive\n",
-				(unsigned long)(base + i * stride));
-			continue;
-		}
-		vn.dev.name = "virtio-net";
-		vn.dev.xmit = virtio_xmit;
-		vn.dev.poll = virtio_poll;
-		vn.dev.priv = &vn;
-		return &vn.dev;
+	if (setup()) {
+		vn.t->set_status(VIRTIO_STATUS_FAILED);
+		kprintf("hermit: %s: a virtio-net we cannot drive\n", vn.t->name);
+		return 0;
 	}
-	return 0;
+	kprintf("hermit: virtio-net over %s\n", vn.t->name);
+	vn.dev.name = "virtio-net";
+	vn.dev.xmit = virtio_xmit;
+	vn.dev.poll = virtio_poll;
+	vn.dev.priv = &vn;
+	return &vn.dev;
 }

@@ -147,14 +147,11 @@ NIC_MAC = "52:54:00:12:34:56"
 
 
 def netdev_args(cfg: RunConfig, machine: Machine) -> list[str]:
-    """`-netdev user` and a virtio-net on microvm's virtio-mmio (the kernel drives no
-    PCI NIC yet: pc and q35 get none).  QEMU's user networking cannot open the host's
-    loopback port by port: `restrict=on` (no host, no outside; forwards still work)
-    unless HERMIT_HOST_PORTS=all, and a list of ports is refused."""
-    if not cfg.net or machine.name != "microvm":
-        if cfg.forwards or cfg.capture_net:
-            raise QemuError(f"networking under QEMU needs HERMIT_MACHINE=microvm (the "
-                            f"default); {machine.name} has no NIC hermit drives yet")
+    """`-netdev user` and a virtio-net: on microvm's virtio-mmio, on pc and q35 a
+    modern-only virtio-net-pci without its option ROM.  QEMU's user networking cannot
+    open the host's loopback port by port: `restrict=on` (no host, no outside;
+    forwards still work) unless HERMIT_HOST_PORTS=all, and a list of ports is refused."""
+    if not cfg.net:
         return []
     if cfg.host_ports and cfg.host_ports != "all":
         raise QemuError("HERMIT_HOST_PORTS lists ports, but QEMU's user networking cannot "
@@ -164,8 +161,12 @@ def netdev_args(cfg: RunConfig, machine: Machine) -> list[str]:
     opts = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns=10.0.2.3"
     opts += ",restrict=off" if cfg.host_ports == "all" else ",restrict=on"
     opts += "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in cfg.forwards)
-    args = ["-global", "virtio-mmio.force-legacy=false", "-netdev", opts,
-            "-device", f"virtio-net-device,netdev=net0,mac={NIC_MAC}"]
+    if machine.name == "microvm":
+        args = ["-global", "virtio-mmio.force-legacy=false", "-netdev", opts,
+                "-device", f"virtio-net-device,netdev=net0,mac={NIC_MAC}"]
+    else:
+        args = ["-netdev", opts, "-device",
+                f"virtio-net-pci,netdev=net0,mac={NIC_MAC},disable-legacy=on,romfile="]
     if cfg.capture_net:
         from ..net.options import CAPTURE_FILE
 

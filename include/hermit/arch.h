@@ -33,6 +33,9 @@ int arch_map_mmio(uint64_t addr, uint64_t len);
 /* Where the machine puts its virtio-mmio transports (QEMU microvm), how many and
  * how far apart; count 0: none. */
 void arch_virtio_mmio(uint64_t *base, unsigned *count, uint64_t *stride);
+/* PCI configuration space (aligned 32-bit words); all ones where nothing answers. */
+uint32_t arch_pci_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off);
+void arch_pci_write32(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);
 
 uint64_t arch_cycles(void);
 /* The one-shot timer (TSC-deadline or the APIC's count) and waiting for it. */
