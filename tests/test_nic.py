@@ -276,3 +276,25 @@ def test_hermit_run_publish_flag(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip() == ("hermit: -p '8080:' is not a list of TCP ports; use e.g. "
                                 "-p 8080 or -p 8080:80,2222:22 (host:guest, 1-65535)")
+
+
+def test_net_open_through_the_host_services():
+    """HC_NET_OPEN where the loader offers no NIC (QEMU's runner) is -ENODEV; with one
+    (uhyve), an argument struct outside RAM ends the VM (GuestError) and a kick before
+    any NIC is nothing."""
+    from hermit_build.abi import HC, S, signed
+    from hermit_build.hostcalls import GuestError, HostServices
+
+    g = Guest()
+    with HostServices(g.mem, ["prog"], []) as hs:
+        g.mem.write(0x1000, S.hc_net.pack(rx=0x10000, tx=0x100000))
+        hs.handle(HC.NET_OPEN, 0x1000)
+        assert signed(g.mem.read_u64(0x1000 + S.hc_net.offset["ret"])) == -19  # ENODEV
+        hs.handle(HC.NET_KICK, 0x1000)
+        hs.nic_factory = lambda: Nic(g.mem, lambda: None)
+        with pytest.raises(GuestError, match="outside guest memory"):
+            hs.handle(HC.NET_OPEN, (2 << 20) - 8)
+        hs.handle(HC.NET_OPEN, 0x1000)
+        assert g.mem.read_u64(0x1000 + S.hc_net.offset["ret"]) == 0
+        assert hs.nic.thread.is_alive()
+    assert not hs.nic.thread.is_alive()  # the services' end stops the NIC
