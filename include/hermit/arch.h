@@ -27,8 +27,8 @@ int arch_unmap_pages_stale(uint64_t addr, uint64_t npages);
 /* Present again on their way to the free pool: no clearing (page_alloc does it). */
 int arch_release_pages(uint64_t addr, uint64_t npages);
 int arch_is_mapped(uint64_t addr);
-/* Device registers at [addr, addr + len) (never RAM: the hole below 4 GiB, a BAR above), mapped uncached
- * (drivers: virtio-mmio); 0 or -1 when no page table can be had. */
+/* Device registers at [addr, addr + len), never RAM (the hole below 4 GiB, a BAR
+ * above), mapped uncached for drivers; 0, or -1 when no page table can be had. */
 int arch_map_mmio(uint64_t addr, uint64_t len);
 /* Where the machine puts its virtio-mmio transports (QEMU microvm), how many and
  * how far apart; count 0: none. */
