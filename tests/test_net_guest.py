@@ -140,3 +140,50 @@ def test_a_long_burst_keeps_the_rings_whole(sdk, loader):
     written: it ran past the loader's and never stopped)."""
     r = run(sdk, SELFTEST, "5000", "burst", env=dict(loader, HERMIT_TIMEOUT="60"))
     assert r.returncode == 0, r.stderr
+
+
+def connect_env(loader: dict[str, str], ports: str | None) -> dict[str, str]:
+    env = dict(loader)
+    if ports is not None:  # QEMU opens the host's loopback whole or not at all
+        env["HERMIT_HOST_PORTS"] = ports if loader["HERMIT_ISLE"] == "uhyve" else "all"
+    return env
+
+
+def test_host_loopback_only_on_listed_ports(sdk, loader):
+    """The guest's SYN to 10.0.2.2:P reaches a host service on 127.0.0.1:P only when P
+    is listed (uhyve: HERMIT_HOST_PORTS=P; QEMU: only all or nothing)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        closed = run(sdk, SELFTEST, "1", "connect", port, env=connect_env(loader, None))
+        opened = run(sdk, SELFTEST, "1", "connect", port, env=connect_env(loader, port))
+        if loader["HERMIT_ISLE"] == "uhyve":
+            other = run(sdk, SELFTEST, "1", "connect", port,
+                        env=connect_env(loader, str(free_port())))
+            assert other.stdout == f"net selftest: no SYN-ACK from 10.0.2.2:{port}\n"
+    assert closed.stdout == f"net selftest: no SYN-ACK from 10.0.2.2:{port}\n"
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout == f"net selftest: SYN-ACK from 10.0.2.2:{port}\n"
+
+
+def test_two_guests_through_a_forwarded_port(sdk, loader):
+    """Guest A forwards host port H to its port 7777; guest B, allowed to reach H on the
+    host's loopback, connects to 10.0.2.2:H: B gets its SYN-ACK, A sees the SYN."""
+    from conftest import clean_env
+
+    host = free_port()
+    a = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / SELFTEST), "1", "7777"],
+                         env=clean_env(**loader, HERMIT_APP_PORT=f"{host}:7777"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert a.stdout.readline() == "net selftest: 1 of 1 answered\n"
+        b = run(sdk, SELFTEST, "1", "connect", str(host), env=connect_env(loader, str(host)))
+        out, err = a.communicate(timeout=60)
+    finally:
+        a.kill()
+        a.wait()
+    assert b.returncode == 0, b.stderr
+    assert b.stdout == f"net selftest: SYN-ACK from 10.0.2.2:{host}\n"
+    assert a.returncode == 0, err
+    assert out == "net selftest: SYN to port 7777\n"

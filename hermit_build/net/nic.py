@@ -114,8 +114,8 @@ class Nic:
 
     def close(self) -> None:
         self.stopping = True
-        if self.thread is not None:
-            self.kick()
+        if self.thread is not None and self.kick_fd >= 0:
+            os.eventfd_write(self.kick_fd, 1)  # not a kick the guest sent: uncounted
             self.thread.join(2)
         if self.thread and self.thread.is_alive():
             return  # stuck in slirp: leave it all to the process's end
