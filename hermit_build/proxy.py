@@ -16,7 +16,9 @@ from .errors import HermitError, Terminated, raise_terminated, say
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
 Environment: HERMIT_ISLE=uhyve|qemu  HERMIT_CPUS=N  HERMIT_MEM=512M|2G  HERMIT_KVM=0
-  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS"""
+  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS
+  HERMIT_APP_PORT=HOST[:GUEST],...  HERMIT_HOST_PORTS=PORT,...|all  HERMIT_CAPTURE_NET=1
+  HERMIT_NET=0"""
 
 
 class LaunchError(HermitError):
