@@ -35,6 +35,14 @@ def _run(a: argparse.Namespace) -> int:
     cfg.landlock &= not a.no_landlock
     if a.profile is not None:
         cfg.profile = config.parse_profile(a.profile, "--profile")
+    if a.publish or a.host_ports is not None:
+        from .net import options
+
+        for p in a.publish:
+            cfg.forwards += options.parse_forwards(p, "-p")
+        if a.host_ports is not None:
+            cfg.host_ports = options.parse_host_ports(a.host_ports, "--host-ports")
+    cfg.capture_net |= a.capture_net
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -105,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
     r.add_argument("--mount", action="append", default=[], metavar="HOST[:GUEST][:ro]",
                    help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")
+    r.add_argument("-p", "--publish", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="forward the host's loopback port to the guest (HERMIT_APP_PORT)")
+    r.add_argument("--host-ports", metavar="PORT,...|all",
+                   help="host loopback ports the guest reaches at 10.0.2.2 (HERMIT_HOST_PORTS)")
+    r.add_argument("--capture-net", action="store_true",
+                   help="write the guest's frames to hermit-net.pcap (HERMIT_CAPTURE_NET)")
     r.add_argument("--no-landlock", action="store_true",
                    help="do not confine the loader with Landlock (HERMIT_LANDLOCK=0)")
     r.add_argument("--profile", nargs="?", const="1", metavar="HZ",

@@ -37,7 +37,13 @@ class RunConfig:
         self.gdb_port = GDB_PORT
         self.monitor = False  # QEMU only: monitor on telnet HERMIT_PORT+1
         self.port = HERMIT_PORT
-        self.app_port: int | None = None
+        # HERMIT_APP_PORT: (host port, guest port) forwards to the guest (net/options.py)
+        self.forwards: list[tuple[int, int]] = []
+        # HERMIT_HOST_PORTS: the host loopback ports the guest may reach at 10.0.2.2
+        # (a frozenset, or "all")
+        self.host_ports: frozenset[int] | str = frozenset()
+        self.capture_net = False  # HERMIT_CAPTURE_NET: a pcap of the guest's frames
+        self.net = True  # offer the guest a NIC (HERMIT_NET=0: none)
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
         # serve file calls from a polling thread, without a VM exit or doorbell each
@@ -213,8 +219,15 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     cfg.monitor = parse_bool(environ.get("HERMIT_MONITOR", "0"))
     if "HERMIT_PORT" in environ:
         cfg.port = parse_port(environ["HERMIT_PORT"], "HERMIT_PORT")
-    if "HERMIT_APP_PORT" in environ:
-        cfg.app_port = parse_port(environ["HERMIT_APP_PORT"], "HERMIT_APP_PORT")
+    if any(k in environ for k in ("HERMIT_APP_PORT", "HERMIT_HOST_PORTS")):
+        from .net import options  # not on the boot path of a run without them
+
+        if "HERMIT_APP_PORT" in environ:
+            cfg.forwards = options.parse_forwards(environ["HERMIT_APP_PORT"])
+        if "HERMIT_HOST_PORTS" in environ:
+            cfg.host_ports = options.parse_host_ports(environ["HERMIT_HOST_PORTS"])
+    cfg.capture_net = parse_bool(environ.get("HERMIT_CAPTURE_NET", "0"))
+    cfg.net = parse_bool(environ.get("HERMIT_NET", "1"))
     if "HERMIT_TIMEOUT" in environ:
         cfg.timeout = parse_timeout(environ["HERMIT_TIMEOUT"])
     cfg.machine = environ.get("HERMIT_MACHINE") or None

@@ -49,6 +49,10 @@ class HostServices:
         self.env_blob = b"".join(os.fsencode(e) + b"\0" for e in env)
         self.argc, self.envc = len(argv), len(env)
         self.fault: dict | None = None
+        # uhyve's NIC (net/nic.py), made at the guest's first HC_NET_OPEN by this
+        # factory; None: the loader offers none (QEMU's guest has virtio-net instead)
+        self.nic_factory = None
+        self.nic = None
         self._table = {
             HC.WRITE: self._write,
             HC.EXIT: self._exit,
@@ -60,6 +64,8 @@ class HostServices:
             # uhyve blocks an idle cpu itself (uhyve/vcpu.py); here the kernel polls
             HC.IDLE: lambda gpa: None,
             HC.WAKE: lambda gpa: None,
+            HC.NET_OPEN: self._net_open,
+            HC.NET_KICK: self._net_kick,
         }
 
     def _private_dir(self, name: str) -> str:
@@ -72,13 +78,21 @@ class HostServices:
         itself reads (landlock.confine); before the vCPU threads start."""
         from .landlock import confine
 
-        return confine([(m.host, m.readonly) for m in self.files.mounts.mounts], self.image)
+        reads: tuple[str, ...] = ()
+        if self.nic_factory is not None:
+            from .net import library_reads
+
+            reads = tuple(library_reads())
+        return confine([(m.host, m.readonly) for m in self.files.mounts.mounts], self.image,
+                       reads=reads)
 
     def __enter__(self) -> "HostServices":
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
+            if self.nic is not None:
+                self.nic.close()
             self.files.close_all()  # the guest's open host files end with it
         finally:
             if self.tmp:
@@ -126,6 +140,18 @@ class HostServices:
         nr, *args = _SYSCALL_IN.unpack_from(view)
         ret, node = self.files.call(nr, tuple(args))
         _SYSCALL_OUT.pack_into(view, _RET, ret & _U64, node & _U64)
+
+    def _net_open(self, gpa: int) -> None:
+        if self.nic is None and self.nic_factory is not None:
+            self.nic = self.nic_factory()
+        if self.nic is None:
+            self._set(S.hc_net, gpa, "ret", -errno.ENODEV)
+            return
+        self.nic.open(gpa)  # a missing libslirp or a port taken since: one line, the end
+
+    def _net_kick(self, gpa: int) -> None:
+        if self.nic is not None:
+            self.nic.kick()
 
     def _discard(self, gpa: int) -> None:
         a = self._struct(S.hc_discard, gpa)

@@ -197,9 +197,11 @@ def restrict(mounts: list[tuple[str, bool]], reads: list[str], abi: int,
 
 
 def confine(mounts: list[tuple[str, bool]], image: str | None,
-            environ: dict[str, str] | None = None, writes: tuple[str, ...] = ()) -> int:
+            environ: dict[str, str] | None = None, writes: tuple[str, ...] = (),
+            reads: tuple[str, ...] = ()) -> int:
     """The loader's second line: Landlock to `mounts`, what the loader reads and the
-    files it writes itself (`writes`: none yet; captures and profiles will be), and
+    files it writes itself (`writes`: none yet; captures and profiles will be), what it
+    may still load (`reads`: uhyve's libslirp, net/__init__.py), and
     no file-system capabilities (privs.drop_fs_caps).  A kernel without Landlock gets
     one line on stderr (RunConfig.landlock, HERMIT_LANDLOCK=0, turns both off, and
     with them the line).  Call it in the thread that will start the others, before
@@ -216,7 +218,7 @@ def confine(mounts: list[tuple[str, bool]], image: str | None,
         print(NOTICE, file=sys.stderr, flush=True)
         return 0
     _preload_unwinder()
-    restrict(mounts, loader_reads(image), abi, writes)
+    restrict(mounts, loader_reads(image) + list(reads), abi, writes)
     return abi
 
 

@@ -16,7 +16,9 @@ from .errors import HermitError, Terminated, raise_terminated, say
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
 Environment: HERMIT_ISLE=uhyve|qemu  HERMIT_CPUS=N  HERMIT_MEM=512M|2G  HERMIT_KVM=0
-  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS"""
+  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS
+  HERMIT_APP_PORT=HOST[:GUEST],...  HERMIT_HOST_PORTS=PORT,...|all  HERMIT_CAPTURE_NET=1
+  HERMIT_NET=0"""
 
 
 class LaunchError(HermitError):
@@ -27,6 +29,10 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
     """Boot cfg.image under the chosen loader; return the guest's exit status."""
     check_args(cfg.argv, cfg.env)
     check_ports(cfg)
+    if cfg.forwards:
+        from .net.options import check_forwards_free
+
+        check_forwards_free(cfg.forwards)  # before a VM: a port in use is one line
     image = load(cfg.image, cfg.mem)  # before any VM or QEMU: a bad image costs nothing
     if cfg.mounts:
         from .hostfs.policy import MountTable

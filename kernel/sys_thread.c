@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 
 #include <hermit/syscalls.h>
+#include <hermit/net.h>
 #include <hermit/task.h>
 
 /* What musl's pthread_create asks for; a new process (fork) is not possible here. */
@@ -52,6 +53,7 @@ long sys_exit(SYSCALL_PARAMS)
 long sys_exit_group(SYSCALL_PARAMS)
 {
 	UNUSED_ARGS();
+	net_linger(); /* what TCP still holds reaches its peers, as after a Linux exit */
 	kernel_exit((int)(a0 & 0xff));
 }
 

@@ -1,4 +1,5 @@
 /* Threads: creation, the table of live ones, exit. */
+#include <hermit/net.h>
 #include <hermit/task.h>
 
 #include "sigqueue.h"
@@ -107,8 +108,10 @@ noreturn void task_exit(int code)
 		*(volatile uint32_t *)current->clear_child_tid = 0;
 		futex_wake((uint64_t *)current->clear_child_tid, 1, ~0u);
 	}
-	if (--live == 0)
+	if (--live == 0) {
+		net_linger(); /* as exit_group */
 		kernel_exit(code);
+	}
 	current->state = TASK_DEAD;
 	schedule();
 	for (;;)

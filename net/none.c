@@ -27,6 +27,10 @@ void net_pump(void)
 {
 }
 
+void net_linger(void)
+{
+}
+
 uint64_t net_wait_deadline(uint64_t deadline)
 {
 	return deadline;

@@ -15,6 +15,7 @@
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -26,6 +27,7 @@ static struct netif nic_netif;
 
 #define DHCP_WAIT_NS (3000ULL * 1000000ULL)
 #define NIC_POLL_NS (1000ULL * 1000ULL) /* no interrupts on kvm_pvm: a waiter polls */
+#define LINGER_NS (5000ULL * 1000000ULL) /* at exit, for what TCP has not delivered */
 
 static err_t nic_output(struct netif *netif, struct pbuf *p)
 {
@@ -143,6 +145,30 @@ uint64_t net_wait_deadline(uint64_t deadline)
 	if (nic && d > now + NIC_POLL_NS)
 		d = now + NIC_POLL_NS;
 	return d < deadline ? d : deadline;
+}
+
+static int tcp_pending(void)
+{
+	for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+		if (p->unsent || p->unacked)
+			return 1;
+	return 0;
+}
+
+/* The process ends (exit_group, the last thread): what it wrote to TCP connections,
+ * closed or not, may still wait in lwIP's queues.  Linux sends it after the process
+ * is gone; here the VM would end first, so the stack runs on until the peers have
+ * acknowledged all of it, for LINGER_NS at most.  Under the kernel lock. */
+void net_linger(void)
+{
+	if (!started)
+		return;
+	const uint64_t until = time_monotonic_ns() + LINGER_NS;
+	net_pump();
+	while (tcp_pending() && time_monotonic_ns() < until) {
+		sched_block(net_wait_deadline(time_monotonic_ns() + NIC_POLL_NS));
+		net_pump();
+	}
 }
 
 /* Is addr one of ours (bind's EADDRNOTAVAIL)? */

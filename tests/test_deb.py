@@ -101,7 +101,7 @@ def test_control_fields(debs, version):
         "hermit-toolchain": {"Depends": f"gcc, binutils, musl-dev, libhermit-dev {same}, "
                                         f"hermit-loader {same}", "Architecture": "amd64"},
         "hermit-loader": {"Depends": "python3 (>= 3.11), python3-pyelftools, python3-jinja2, libc6",
-                          "Recommends": "qemu-system-x86", "Architecture": "amd64"},
+                          "Recommends": "qemu-system-x86, libslirp0", "Architecture": "amd64"},
         "hermit-examples": {"Depends": f"hermit-loader {same}", "Architecture": "amd64"},
         "hermit-binfmt": {"Depends": f"hermit-loader {same}", "Architecture": "all"},
         "hermit-toolchain-c++": {"Depends": f"g++, hermit-toolchain {same}"},

@@ -41,7 +41,7 @@ def test_unknown_number(hs, nr):
 
 
 @pytest.mark.parametrize("nr", [HC.WRITE, HC.ARGS, HC.FAULT, HC.EXIT, HC.SYSCALL, HC.DISCARD,
-                                HC.TIME])
+                                HC.TIME, HC.NET_OPEN])
 @pytest.mark.parametrize("gpa", BAD_GPAS)
 def test_struct_outside_or_straddling_ram(hs, nr, gpa):
     with pytest.raises(GuestError, match="outside guest memory"):

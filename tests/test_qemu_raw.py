@@ -188,12 +188,6 @@ def test_debug_and_monitor_wait_for_gdb(guests, capfd) -> None:
     assert f"hermit: QEMU monitor on telnet 127.0.0.1:{port + 1}\n" in err
 
 
-def test_app_port_notice(guests, capfd) -> None:
-    status, _ = boot(guests["hello"], app_port=8080)
-    assert status == 7
-    assert "HERMIT_APP_PORT=8080 is ignored" in capfd.readouterr().err
-
-
 def test_build_command_honours_debug_and_monitor() -> None:
     plain = build_command(config(Path("/x.elf")))
     assert "-s" not in plain and "-S" not in plain and "-monitor" not in plain

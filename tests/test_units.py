@@ -192,7 +192,7 @@ def test_defaults():
     assert cfg.mem == 2 << 30 and cfg.cpus == 1
     assert cfg.kvm is True
     assert (cfg.verbose, cfg.debug, cfg.monitor, cfg.uart) == (False, False, False, False)
-    assert cfg.port == config.HERMIT_PORT and cfg.app_port is None
+    assert cfg.port == config.HERMIT_PORT and cfg.forwards == []
     assert cfg.timeout is None and cfg.machine is None
 
 
@@ -218,7 +218,7 @@ def test_settings_from_environment():
     cfg = env_config(HERMIT_ISLE="qemu", HERMIT_MEM="256M", HERMIT_CPUS="2", HERMIT_PORT="20000",
                      HERMIT_APP_PORT="8080", HERMIT_TIMEOUT="2.5", HERMIT_MACHINE="q35",
                      HERMIT_DEBUG="1", HERMIT_MONITOR="1", HERMIT_UART="1")
-    assert (cfg.mem, cfg.cpus, cfg.port, cfg.app_port) == (256 << 20, 2, 20000, 8080)
+    assert (cfg.mem, cfg.cpus, cfg.port, cfg.forwards) == (256 << 20, 2, 20000, [(8080, 8080)])
     assert (cfg.timeout, cfg.machine) == (2.5, "q35")
     assert cfg.debug and cfg.monitor and cfg.uart
 
@@ -227,7 +227,7 @@ def test_settings_from_environment():
     ("HERMIT_PORT", "abc", "HERMIT_PORT='abc' is not a TCP port (1-65535)"),
     ("HERMIT_PORT", "0", "HERMIT_PORT='0' is not a TCP port"),
     ("HERMIT_PORT", "65536", "HERMIT_PORT='65536' is not a TCP port"),
-    ("HERMIT_APP_PORT", "-5", "HERMIT_APP_PORT='-5' is not a TCP port"),
+    ("HERMIT_APP_PORT", "-5", "HERMIT_APP_PORT='-5' is not a list of TCP ports"),
     ("HERMIT_TIMEOUT", "soon", "HERMIT_TIMEOUT='soon' is not a number of seconds"),
     ("HERMIT_MEM", "huge", "HERMIT_MEM='huge' is not a size"),
     ("HERMIT_CPUS", "0", "HERMIT_CPUS='0' is not a cpu count"),

@@ -143,7 +143,10 @@ void trap_init(void)
 		uint64_t h = isr_table[v];
 		/* IST1 for exceptions; own stacks for #DF, NMI and #MC. */
 		uint8_t ist = v == 8 ? 2 : v == 2 ? 3 : v == 18 ? 4 : 1;
-		idt[v] = (struct idt_entry){ (uint16_t)h, KERNEL_CS, ist, 0x8e, (uint16_t)(h >> 16),
+		/* int3 from the application must reach #BP (a debugger's breakpoint), not
+		 * #GP: its gate is DPL 3, as Linux's; every other gate is the kernel's */
+		uint8_t flags = v == 3 ? 0xee : 0x8e;
+		idt[v] = (struct idt_entry){ (uint16_t)h, KERNEL_CS, ist, flags, (uint16_t)(h >> 16),
 					     (uint32_t)(h >> 32), 0 };
 	}
 	set_gate(TIMER_VECTOR, (uint64_t)irq_timer);

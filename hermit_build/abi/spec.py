@@ -13,7 +13,8 @@ through padding rules.
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
 # 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
 # 5: boot_info.hc_poll (uhyve's poller: HC_SYSCALL without a VM exit)
-# 6: boot_info.debug, HC_DEBUG and hc_debug (uhyve's GDB server)
+# 6: boot_info.debug, HC_DEBUG and hc_debug (uhyve's GDB server); uhyve's NIC
+#    (HC_NET_OPEN, HC_NET_KICK, struct hc_net, struct net_ring)
 ABI_VERSION = 6
 MAX_CPUS = 64
 
@@ -92,6 +93,14 @@ CONSTANTS: dict[str, int] = {
     # kvm_pvm (this project's nested hosts): writing the address of a zeroed page to
     # this MSR switches the guest's supervisor code from emulation to native execution.
     "PVM_MSR_NATIVE": 0x4B564D10,
+    # uhyve's NIC: two rings in guest memory (struct net_ring at the ring's GPA, then
+    # NET_SLOTS slots from NET_RING_SLOTS on), rx filled by the loader, tx by the
+    # kernel.  A slot is a u64 frame length, then the Ethernet frame (no FCS).
+    "NET_SLOTS": 256,  # a power of two: indices are free-running u64 counters
+    "NET_SLOT_SIZE": 2048,
+    "NET_FRAME_MAX": 2040,  # NET_SLOT_SIZE less the length word
+    "NET_RING_SLOTS": 4096,  # the slots start one page into the ring
+    "NET_RING_BYTES": 4096 + 256 * 2048,
 }
 
 # QEMU: the boot_info fields the runner sets through the kernel command line, as
@@ -136,6 +145,14 @@ HYPERCALLS: dict[str, int] = {
     # registers; the loader holds the call while its debugger looks (and may change
     # them) and the cpu goes on with the registers as they are then.
     "DEBUG": 12,
+    # uhyve's NIC (struct hc_net): the kernel gives the GPAs of its two rings (each
+    # NET_RING_BYTES, page-aligned, zeroed); the loader starts its network backend and
+    # fills mac and mtu, ret = 0, or -ENODEV when the loader offers no NIC (QEMU: the
+    # kernel probes virtio-net instead).  Called once, at the first netdev_first().
+    "NET_OPEN": 13,
+    # The kernel queued frames on tx while tx.wait said the loader's NIC thread
+    # sleeps: wake it (the same struct hc_net; nothing is read but the call).
+    "NET_KICK": 14,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -219,6 +236,16 @@ STRUCTS: dict[str, list[str]] = {
     "hc_idle": ["ns"],
     "hc_wake": ["cpu"],
     "hc_discard": ["addr", "len", "ret"],
+    # mac: the six bytes of the NIC's address in the low bytes (byte 0 first), mtu: the
+    # IP MTU.  rx and tx: GPAs of the rings.
+    "hc_net": ["rx", "tx", "mac", "mtu", "ret"],
+    # One ring, one producer and one consumer: head counts the frames put in (by the
+    # producer), tail the frames taken (by the consumer); slot i % NET_SLOTS.  The
+    # producer fills the slot before it stores head; the consumer reads it before it
+    # stores tail.  wait: the consumer may sleep, so the producer wakes it (tx: the
+    # kernel sends HC_NET_KICK; rx: the loader ends the cpus' HC_IDLE) and clears it.
+    # The consumer sets wait, fences, and looks at head once more before it sleeps.
+    "net_ring": ["head", "tail", "wait"],
     # At VVAR_ADDR.  monotonic ns = (tsc - tsc_base) * ns_mult >> 32 (one formula for the
     # kernel and the vDSO: <hermit/clock.h>); realtime ns = realtime_base + monotonic ns,
     # realtime_base 0 until the kernel first asked the host for the wall clock.

@@ -143,7 +143,8 @@ PACKAGES: tuple[Package, ...] = (
         # libc6: the loader's compiled transfers (_hermit_fastio, used when its
         # Python is the one it was built for; otherwise the Python path serves)
         depends=("python3 (>= 3.11)", "python3-pyelftools", "python3-jinja2", "libc6"),
-        recommends=("qemu-system-x86",),
+        # libslirp0: uhyve's user-mode network, loaded when a guest asks for a NIC
+        recommends=("qemu-system-x86", "libslirp0"),
         suggests=("hermit-binfmt",),
         scripts=("postinst", "prerm"),
     ),

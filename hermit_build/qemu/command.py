@@ -141,6 +141,39 @@ def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str
                     for key, field in CMDLINE.items() if values[field] is not None)
 
 
+# QEMU's user networking (the guest's virtio-net, drivers/net/virtio_net.c): the same
+# addresses as uhyve's libslirp (net/slirp.py) and the same MAC.
+NIC_MAC = "52:54:00:12:34:56"
+
+
+def netdev_args(cfg: RunConfig, machine: Machine) -> list[str]:
+    """`-netdev user` and a virtio-net: on microvm's virtio-mmio, on pc and q35 a
+    modern-only virtio-net-pci without its option ROM.  QEMU's user networking cannot
+    open the host's loopback port by port: `restrict=on` (no host, no outside;
+    forwards still work) unless HERMIT_HOST_PORTS=all, and a list of ports is refused."""
+    if not cfg.net:
+        return []
+    if cfg.host_ports and cfg.host_ports != "all":
+        raise QemuError("HERMIT_HOST_PORTS lists ports, but QEMU's user networking cannot "
+                        "open the host's loopback port by port: run under uhyve "
+                        "(HERMIT_ISLE=uhyve), or give the guest every port with "
+                        "HERMIT_HOST_PORTS=all")
+    opts = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns=10.0.2.3"
+    opts += ",restrict=off" if cfg.host_ports == "all" else ",restrict=on"
+    opts += "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in cfg.forwards)
+    if machine.name == "microvm":
+        args = ["-global", "virtio-mmio.force-legacy=false", "-netdev", opts,
+                "-device", f"virtio-net-device,netdev=net0,mac={NIC_MAC}"]
+    else:
+        args = ["-netdev", opts, "-device",
+                f"virtio-net-pci,netdev=net0,mac={NIC_MAC},disable-legacy=on,romfile="]
+    if cfg.capture_net:
+        from ..net.options import CAPTURE_FILE
+
+        args += ["-object", f"filter-dump,id=capture,netdev=net0,file={CAPTURE_FILE}"]
+    return args
+
+
 def build_command(
     cfg: RunConfig,
     *,
@@ -192,6 +225,7 @@ def build_command(
         cmd += ["-s", "-S"]
     if cfg.monitor:
         cmd += ["-monitor", f"telnet:127.0.0.1:{cfg.port + 1},server=on,wait=off"]
+    cmd += netdev_args(cfg, machine)
     pvm = kvm and kvm_is_pvm()
     cmd += ["-kernel", kernel or cfg.image, "-append", kernel_cmdline(cfg, tsc, tty, pvm)]
     return cmd

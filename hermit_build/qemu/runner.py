@@ -283,8 +283,6 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
         notice(f"QEMU waits for GDB on localhost:{GDB_PORT} (target remote :{GDB_PORT})")
     if cfg.monitor:
         notice(f"QEMU monitor on telnet 127.0.0.1:{cfg.port + 1}")
-    if cfg.app_port is not None:
-        notice(f"HERMIT_APP_PORT={cfg.app_port} is ignored under QEMU for now (no networking)")
     if cfg.profile:
         notice("HERMIT_PROFILE is uhyve's (it samples uhyve's vCPUs); ignored under QEMU: "
                "run with HERMIT_ISLE=uhyve, or sample QEMU with perf kvm")

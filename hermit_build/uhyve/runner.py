@@ -35,6 +35,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
     `timings` gets milliseconds since `t0` (a perf_counter() value taken at run()).
     """
     vcpus: list[Vcpu] = []
+    services: HostServices | None = None
     try:
         vm.load(image)
         vm.write_boot_tables()
@@ -54,6 +55,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             loader_events=pvm,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        if cfg.net:
+            services.nic_factory = _nic_factory(vm, cfg)
         # The arguments lie in guest memory before boot (no HC_ARGS round trip): at the
         # top of what the boot page tables map, far above the image and the kernel's
         # bitmaps (it reserves 8 MiB for them), else the kernel asks by hypercall.
@@ -99,7 +102,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         for vcpu in vcpus:
             vcpu.close()
         if cfg.verbose:
-            _report(vm, timings)
+            _report(vm, timings, services)
         vm.close()
 
 
@@ -153,6 +156,26 @@ def _write_profile(sampler, image: str) -> None:
         return
     say(f"hermit: profile: wrote {profile.FOLDED} (folded stacks) and {profile.SVG} "
         "(flame graph)")
+def _nic_factory(vm: Vm, cfg: RunConfig):
+    """What makes the NIC at the guest's first HC_NET_OPEN (net/nic.py, libslirp); only
+    the capture file is opened now, before the loader confines itself."""
+    capture = None
+    if cfg.capture_net:
+        from ..net.options import CAPTURE_FILE
+        from ..net.pcap import Capture
+
+        capture = Capture(CAPTURE_FILE)
+
+    def make():
+        from ..net.nic import Nic
+
+        def wake() -> None:
+            for e in vm.wake:
+                e.set()
+
+        return Nic(vm.mem, wake, cfg.forwards, cfg.host_ports, capture)
+
+    return make
 
 
 class _Events:
@@ -193,7 +216,7 @@ def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
             say(f"hermit: vCPU {v.index} was at {where(sym, rip)}")
 
 
-def _report(vm: Vm, timings: dict[str, float]) -> None:
+def _report(vm: Vm, timings: dict[str, float], services: HostServices | None) -> None:
     from ..kernlog import kernel_log
 
     log = kernel_log(vm.mem)
@@ -203,3 +226,5 @@ def _report(vm: Vm, timings: dict[str, float]) -> None:
         say(f"uhyve: {timings['setup']:.1f} ms from run() to the first KVM_RUN")
     if "polled" in timings:
         say(f"uhyve: {timings['polled']} file calls served by the poller, without a VM exit")
+    if services is not None and services.nic is not None:
+        say(services.nic.summary())

@@ -27,6 +27,15 @@ int arch_unmap_pages_stale(uint64_t addr, uint64_t npages);
 /* Present again on their way to the free pool: no clearing (page_alloc does it). */
 int arch_release_pages(uint64_t addr, uint64_t npages);
 int arch_is_mapped(uint64_t addr);
+/* Device registers at [addr, addr + len), never RAM (the hole below 4 GiB, a BAR
+ * above), mapped uncached for drivers; 0, or -1 when no page table can be had. */
+int arch_map_mmio(uint64_t addr, uint64_t len);
+/* Where the machine puts its virtio-mmio transports (QEMU microvm), how many and
+ * how far apart; count 0: none. */
+void arch_virtio_mmio(uint64_t *base, unsigned *count, uint64_t *stride);
+/* PCI configuration space (aligned 32-bit words); all ones where nothing answers. */
+uint32_t arch_pci_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off);
+void arch_pci_write32(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);
 
 uint64_t arch_cycles(void);
 /* The one-shot timer (TSC-deadline or the APIC's count) and waiting for it. */

@@ -15,6 +15,9 @@ long net_socket(int domain, int type, int proto);
  * application passed them, f held for the call */
 long net_sockcall(uint64_t nr, struct file *f, const long a[6]);
 
+/* net/: the process ends; TCP's queued data goes out first (a few seconds at most) */
+void net_linger(void);
+
 /* kernel/pipe.c: AF_UNIX stream pairs */
 long unix_socketpair(long domain, long type, long proto, int *out);
 long unix_shutdown(struct file *f, int how);

@@ -9,6 +9,7 @@
 typedef long (*syscall_fn)(SYSCALL_PARAMS);
 #define NR_SYSCALLS 512
 
+
 /* kernel/syscall.c */
 long sys_zero(SYSCALL_PARAMS);
 int syscall_first_time(uint64_t nr); /* 1 once per call number: log it then */

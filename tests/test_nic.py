@@ -1,0 +1,300 @@
+"""uhyve's NIC on the host (hermit_build/net): the rings, libslirp, forwards, the
+host-port filter and captures, driven by a stand-in kernel (netframes.Guest) without
+a VM; the guest's side under every loader is test_net_guest.py."""
+
+import ctypes.util
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+from netframes import GATEWAY, GUEST_IP, Guest, arp_request, dhcp_discover, tcp_syn
+
+from hermit_build.config import ConfigError
+from hermit_build.net import hostfilter, options
+from hermit_build.net.nic import MAC, Nic
+from hermit_build.net.pcap import Capture
+
+pytestmark = pytest.mark.skipif(ctypes.util.find_library("slirp") is None,
+                                reason="libslirp0 is not installed (tools/install-deps)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def guest():
+    g = Guest()
+    woken = []
+    nics = []
+
+    def make(**kw):
+        nic = Nic(g.mem, lambda: woken.append(1), **kw)
+        nics.append(nic)
+        return nic
+
+    g.make, g.woken = make, woken
+    yield g
+    for n in nics:
+        n.close()
+
+
+def is_arp_reply(f: bytes) -> bool:
+    return f[12:14] == b"\x08\x06" and f[21] == 2 and f[28:32] == GATEWAY and f[38:42] == GUEST_IP
+
+
+def test_open_answers_mac_and_mtu(guest):
+    nic = guest.make()
+    a = guest.open(nic)
+    assert a["ret"] == 0 and a["mtu"] == 1500
+    assert a["mac"].to_bytes(6, "little") == MAC
+    assert guest.open(nic)["ret"] != 0  # once
+
+
+def test_open_refuses_rings_outside_memory(guest):
+    nic = guest.make()
+    guest.mem.write(0x1000, struct.pack("<5Q", 0x7FF000, 0x100000, 0, 0, 0))
+    nic.open(0x1000)
+    assert guest.mem.read_u64(0x1000 + 32) == (-14) & (2**64 - 1)  # -EFAULT
+    assert nic.thread is None
+
+
+def test_arp_for_the_gateway_is_answered(guest):
+    nic = guest.make()
+    guest.open(nic)
+    guest.send(nic, arp_request())
+    reply = guest.wait_for(is_arp_reply)
+    assert reply is not None and reply[0:6] == MAC
+
+
+def test_many_frames_wrap_the_rings(guest):
+    """More frames than a ring holds, up to 128 requests in flight: none lost (with more
+    in flight than rx holds, the NIC drops what does not fit, as a NIC does)."""
+    nic = guest.make()
+    guest.open(nic)
+    answered, end = 0, time.monotonic() + 20
+    for sent in range(600):
+        while sent - answered >= 128 and time.monotonic() < end:
+            answered += sum(map(is_arp_reply, guest.frames()))
+        guest.send(nic, arp_request())
+    while answered < 600 and time.monotonic() < end:
+        answered += sum(map(is_arp_reply, guest.frames()))
+    assert (answered, nic.dropped) == (600, 0)
+
+
+def test_dhcp_offer(guest):
+    nic = guest.make()
+    guest.open(nic)
+    guest.send(nic, dhcp_discover(0xBEEF))
+
+    def offer(f: bytes) -> bool:
+        return (f[12:14] == b"\x08\x00" and f[23] == 17 and f[36:38] == b"\x00\x44"
+                and f[46:50] == b"\x00\x00\xbe\xef" and b"\x35\x01\x02" in f[282:])
+
+    f = guest.wait_for(offer)
+    assert f is not None
+    assert f[58:62] == GUEST_IP  # yiaddr
+
+
+def test_forwarded_port_reaches_the_guest(guest):
+    host = free_port()
+    nic = guest.make(forwards=[(host, 8080)])
+    guest.open(nic)
+    guest.send(nic, arp_request())  # slirp learns the guest's MAC
+    assert guest.wait_for(is_arp_reply)
+    c = socket.create_connection(("127.0.0.1", host), timeout=5)
+    try:
+        def syn(f: bytes) -> bool:
+            return (f[12:14] == b"\x08\x00" and f[23] == 6 and f[30:34] == GUEST_IP
+                    and f[36:38] == (8080).to_bytes(2, "big") and f[47] & 0x02)
+
+        assert guest.wait_for(syn) is not None
+    finally:
+        c.close()
+
+
+def test_forward_of_a_port_in_use_is_one_line(guest):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"host port {port} .* is in use"):
+            options.check_forwards_free([(port, 80)])
+        nic = guest.make(forwards=[(port, 80)])
+        with pytest.raises(Exception, match=f"host port {port} .* is in use"):
+            guest.open(nic)
+
+
+@pytest.mark.parametrize("text,want", [
+    ("8080", [(8080, 8080)]), ("8080:80", [(8080, 80)]),
+    (" 80:8080 , 2222:22,", [(80, 8080), (2222, 22)]),
+])
+def test_app_port_forms(text, want):
+    assert options.parse_forwards(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "x", "0", "65536", "8080:", "1:2:3", "80,80", "-5", "８０"])
+def test_malformed_app_port(text):
+    with pytest.raises(ConfigError, match="HERMIT_APP_PORT="):
+        options.parse_forwards(text)
+
+
+def test_host_ports_filter():
+    ssh, db = tcp_syn(22), tcp_syn(5432)
+    assert not hostfilter.allowed(ssh, frozenset({5432}))
+    assert hostfilter.allowed(db, frozenset({5432}))
+    assert hostfilter.allowed(ssh, "all")
+    assert hostfilter.allowed(arp_request(), frozenset())
+    assert not hostfilter.allowed(ssh[:36], frozenset({22}))  # no ports: never
+    assert options.parse_host_ports("all") == "all"
+    assert options.parse_host_ports("5432, 6379") == {5432, 6379}
+
+
+def test_host_loopback_only_on_listed_ports(guest):
+    """A host service on a port not listed never sees the guest's SYN; a listed one does."""
+    with socket.socket() as listed, socket.socket() as other:
+        for s in (listed, other):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            s.settimeout(3)
+        nic = guest.make(host_ports=frozenset({listed.getsockname()[1]}))
+        guest.open(nic)
+        guest.send(nic, tcp_syn(other.getsockname()[1]))
+        guest.send(nic, tcp_syn(listed.getsockname()[1], sport=40001))
+        conn, _ = listed.accept()  # slirp connected on the guest's behalf
+        conn.close()
+        with pytest.raises(TimeoutError):
+            other.settimeout(0.5)
+            other.accept()
+
+
+def test_capture_is_a_pcap_tcpdump_reads(guest, tmp_path):
+    path = tmp_path / "hermit-net.pcap"
+    cap = Capture(str(path))
+    nic = guest.make(capture=cap)
+    guest.open(nic)
+    guest.send(nic, arp_request())
+    assert guest.wait_for(is_arp_reply)
+    nic.close()
+    cap.close()
+    data = path.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1" and struct.unpack_from("<I", data, 20)[0] == 1
+    if shutil.which("tcpdump") is None:
+        pytest.skip("tcpdump is not installed (apt-get install tcpdump): the header was checked")
+    r = subprocess.run(["tcpdump", "-n", "-r", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Request who-has 10.0.2.2" in r.stdout and "Reply 10.0.2.2 is-at" in r.stdout
+
+
+def test_libslirp_missing_is_one_line(guest, monkeypatch):
+    from hermit_build.net import slirp
+
+    monkeypatch.setattr(slirp, "_lib", None)
+    monkeypatch.setenv("HERMIT_LIBSLIRP", "libslirp-not-there.so.0")
+    nic = guest.make()
+    with pytest.raises(slirp.SlirpMissing, match="install libslirp0"):
+        guest.open(nic)
+    monkeypatch.setattr(slirp, "_lib", None)
+
+
+def _qemu_cmd(**settings) -> list[str]:
+    from hermit_build.config import RunConfig
+    from hermit_build.qemu.command import build_command
+
+    return build_command(RunConfig("/x.elf", ["/x.elf"], isle="qemu", **settings), kvm=False)
+
+
+def test_qemu_netdev_user_with_forwards_and_capture():
+    cmd = " ".join(_qemu_cmd(forwards=[(8080, 80), (2222, 22)], capture_net=True))
+    assert ("-netdev user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,"
+            "dns=10.0.2.3,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,"
+            "hostfwd=tcp:127.0.0.1:2222-:22") in cmd
+    assert "-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56" in cmd
+    assert "virtio-mmio.force-legacy=false" in cmd
+    assert "filter-dump,id=capture,netdev=net0,file=hermit-net.pcap" in cmd
+    assert "restrict=off" in " ".join(_qemu_cmd(host_ports="all"))
+    assert "-netdev" not in _qemu_cmd(net=False)
+
+
+def test_qemu_refuses_what_it_cannot_do_and_pci_machines():
+    from hermit_build.qemu.command import QemuError
+
+    with pytest.raises(QemuError, match="cannot open the host's loopback port by port"):
+        _qemu_cmd(host_ports=frozenset({5432}))
+    pci = " ".join(_qemu_cmd(machine="q35", forwards=[(8080, 8080)]))
+    assert "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,disable-legacy=on,romfile=" in pci
+
+
+@pytest.mark.parametrize("rx,tx", [
+    (0x10000, 0x10000),          # the same ring twice
+    (0x10000, 0x10000 + 4096),   # overlapping
+    (0x10800, 0x100000),         # not page-aligned
+    (2 << 20, 0x100000),         # past the end of guest memory
+    ((1 << 64) - 4096, 0x100000),
+])
+def test_hostile_rings_are_refused(guest, rx, tx):
+    nic = guest.make()
+    guest.mem.write(0x1000, struct.pack("<5Q", rx, tx, 0, 0, 0))
+    nic.open(0x1000)
+    assert guest.mem.read_u64(0x1000 + 32) == (-14) & (2**64 - 1)  # -EFAULT, no thread
+    assert nic.thread is None
+    nic.kick()  # a kick before any NIC is harmless
+
+
+def test_hostile_counters_and_lengths_drop_frames(guest):
+    """A tx head far ahead of tail, then a length past NET_FRAME_MAX: dropped, the NIC
+    goes on (an ARP request after them is still answered)."""
+    from netframes import TX
+
+    nic = guest.make()
+    guest.open(nic)
+    guest.set_u64(TX, 10_000)  # head: 10,000 frames queued in a ring of 256
+    nic.kick()
+    time.sleep(0.2)
+    assert nic.dropped == 1 and guest.u64(TX + 8) == 10_000  # tail resynced
+    at = TX + 4096 + 10_000 % 256 * 2048
+    guest.mem.write(at, struct.pack("<Q", 1 << 40))
+    guest.set_u64(TX, 10_001)
+    nic.kick()
+    guest.send(nic, arp_request())
+    assert guest.wait_for(is_arp_reply) is not None
+    assert nic.dropped == 2 and nic.error is None
+
+
+def test_hermit_run_publish_flag(tmp_path):
+    r = subprocess.run([sys.executable, "-c", "import sys; from hermit_build.cli import main;"
+                        " sys.exit(main())", "run", "-p", "8080:", "/nonexistent"],
+                       capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("hermit: -p '8080:' is not a list of TCP ports; use e.g. "
+                                "-p 8080 or -p 8080:80,2222:22 (host:guest, 1-65535)")
+
+
+def test_net_open_through_the_host_services():
+    """HC_NET_OPEN where the loader offers no NIC (QEMU's runner) is -ENODEV; with one
+    (uhyve), an argument struct outside RAM ends the VM (GuestError) and a kick before
+    any NIC is nothing."""
+    from hermit_build.abi import HC, S, signed
+    from hermit_build.hostcalls import GuestError, HostServices
+
+    g = Guest()
+    with HostServices(g.mem, ["prog"], []) as hs:
+        g.mem.write(0x1000, S.hc_net.pack(rx=0x10000, tx=0x100000))
+        hs.handle(HC.NET_OPEN, 0x1000)
+        assert signed(g.mem.read_u64(0x1000 + S.hc_net.offset["ret"])) == -19  # ENODEV
+        hs.handle(HC.NET_KICK, 0x1000)
+        hs.nic_factory = lambda: Nic(g.mem, lambda: None)
+        with pytest.raises(GuestError, match="outside guest memory"):
+            hs.handle(HC.NET_OPEN, (2 << 20) - 8)
+        hs.handle(HC.NET_OPEN, 0x1000)
+        assert g.mem.read_u64(0x1000 + S.hc_net.offset["ret"]) == 0
+        assert hs.nic.thread.is_alive()
+    assert not hs.nic.thread.is_alive()  # the services' end stops the NIC
