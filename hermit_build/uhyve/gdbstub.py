@@ -8,9 +8,10 @@ them.  The other vCPUs are kicked out of KVM_RUN and held before their next one.
 So a stopped vCPU is either in a trap (its registers in the hc_debug struct) or
 held outside KVM_RUN (its registers are KVM's).  Threads are vCPUs (1, 2, ...);
 guest addresses are physical = virtual.  Software breakpoints are int3 bytes the
-server writes and hides from memory reads; hardware watchpoints are the guest's own
-debug registers (KVM_SET_DEBUGREGS on every vCPU), whose #DB the kernel sends the
-same way.  The guest waits for GDB before its first instruction.
+server writes and hides from memory reads.  Hardware watchpoints are not offered:
+the guest's own debug registers (KVM_SET_DEBUGREGS) never fired, neither on kvm_pvm
+nor under the nested real KVM this project can test; GDB's software watchpoints
+(it single-steps) serve.  The guest waits for GDB before its first instruction.
 """
 
 from __future__ import annotations
@@ -36,10 +37,6 @@ _DBG = S.hc_debug.offset
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
         "r12", "r13", "r14", "r15")
 SIZES = [8] * 17 + [4] * 7 + [10] * 8 + [4] * 8 + [16] * 16 + [4]
-# Z2 (write), Z3 (read: x86 has none, so read or write), Z4 (access) -> DR7's R/W bits
-WATCH_RW = {2: 0b01, 3: 0b11, 4: 0b11}
-WATCH_NAME = {2: b"watch", 3: b"rwatch", 4: b"awatch"}
-WATCH_LEN = {1: 0b00, 2: 0b01, 4: 0b11, 8: 0b10}
 
 
 def checksum(data: bytes) -> bytes:
@@ -55,14 +52,13 @@ class Stop:
 
 
 class Debugger:
-    def __init__(self, vm, vcpus: list, port: int, kick: int, pvm: bool = False):
-        self.mem, self.vcpus, self.kick, self.pvm = vm.mem, vcpus, kick, pvm
+    def __init__(self, vm, vcpus: list, port: int, kick: int):
+        self.mem, self.vcpus, self.kick = vm.mem, vcpus, kick
         self.cond = threading.Condition()
         self.running = False  # the vCPUs may run (no stop reported and unanswered)
         self.stops: dict[int, Stop] = {}
         self.pending: list[int] = []  # vCPUs that trapped while others were stopped
         self.breakpoints: dict[int, int] = {}  # address -> the byte the int3 replaced
-        self.watch: list[tuple[int, int, int] | None] = [None] * 4  # (kind, addr, len) per DR
         self.current = 0  # the thread GDB's g, p, m... address
         self.last = b"T05thread:01;"
         self.unreported = False  # self.last is a stop GDB has not heard of yet
@@ -111,11 +107,10 @@ class Debugger:
             self.mem.view(gpa, S.hc_debug.size)
         except GuestFault:
             raise UhyveError(f"HC_DEBUG: argument {gpa:#x} outside guest memory") from None
-        hit = self._watch_hit(v) if self.mem.read_u64(gpa + _DBG["vector"]) == 1 else b""
         with self.cond:
             stop = self.stops[v.index] = Stop(gpa)
             if self.running:
-                self._stopped(v.index, SIGTRAP, hit)
+                self._stopped(v.index, SIGTRAP)
             else:
                 self.pending.append(v.index)
             while (not self.running or stop.action == "hold" or v.index in self.pending) \
@@ -131,41 +126,12 @@ class Debugger:
             self.status = status
         os.write(self.wake_w, b"x")
 
-    def _watch_hit(self, v) -> bytes:
-        """After a #DB: the watchpoint DR6 says fired, as a stop reply's field."""
-        regs = bytearray(kvm.DEBUGREGS.size)
-        ioctl(v.fd, kvm.GET_DEBUGREGS, regs)
-        db0, db1, db2, db3, dr6, dr7, flags = kvm.DEBUGREGS.unpack(regs)
-        if not dr6 & 0xF:
-            return b""
-        ioctl(v.fd, kvm.SET_DEBUGREGS, kvm.DEBUGREGS.pack(db0, db1, db2, db3, dr6 & ~0xF,
-                                                          dr7, flags))
-        i = (dr6 & 0xF & -(dr6 & 0xF)).bit_length() - 1
-        w = self.watch[i]
-        return b"" if w is None else b"%s:%x;" % (WATCH_NAME[w[0]], w[1])
-
-    def _set_watch(self) -> bool:
-        """Every vCPU's debug registers from self.watch (the guest is stopped)."""
-        addrs, dr7 = [0] * 4, 0
-        for i, w in enumerate(self.watch):
-            if w is not None:
-                kind, addr, length = w
-                addrs[i] = addr
-                dr7 |= 1 << (2 * i) | WATCH_RW[kind] << (16 + 4 * i) | \
-                    WATCH_LEN[length] << (18 + 4 * i)
-        try:
-            for v in self.vcpus:
-                ioctl(v.fd, kvm.SET_DEBUGREGS, kvm.DEBUGREGS.pack(*addrs, 0, dr7, 0))
-        except OSError:
-            return False
-        return True
-
-    def _stopped(self, index: int, sig: int, why: bytes = b"") -> None:
+    def _stopped(self, index: int, sig: int) -> None:
         """Under cond: the guest stops (vCPU index's event); the others are kicked."""
         self.running = False
         self.unreported = True
         self.current = index
-        self.last = b"T%02xthread:%02x;%s" % (sig, index + 1, why)
+        self.last = b"T%02xthread:%02x;" % (sig, index + 1)
         for v in self.vcpus:
             if v.index != index and v.in_run and v.thread:
                 signal.pthread_kill(v.thread, self.kick)
@@ -390,14 +356,10 @@ class Debugger:
             return b"E01"
 
     def _breakpoint(self, insert: bool, rest: bytes) -> bytes:
-        kind, addr, length = rest.split(b",", 2)
-        kind, addr, length = int(kind), int(addr, 16), int(length.split(b";")[0], 16)
-        if kind in WATCH_RW:
-            # kvm_pvm accepts the guest's debug registers but never fires them: say so,
-            # and GDB's software watchpoints (set can-use-hw-watchpoints 0) serve
-            return b"" if self.pvm else self._watchpoint(insert, kind, addr, length)
+        kind, addr, _ = rest.split(b",", 2)
+        kind, addr = int(kind), int(addr, 16)
         if kind != 0:
-            return b""  # hardware breakpoints: GDB uses int3 instead
+            return b""  # hardware break and watchpoints: see the module's docstring
         try:
             if insert and addr not in self.breakpoints:
                 self.breakpoints[addr] = self.mem.read(addr, 1)[0]
@@ -407,20 +369,6 @@ class Debugger:
         except GuestFault:
             return b"E01"
         return b"OK"
-
-    def _watchpoint(self, insert: bool, kind: int, addr: int, length: int) -> bytes:
-        if length not in WATCH_LEN or addr % length:
-            return b"E01"  # DR7 watches 1, 2, 4 or 8 aligned bytes
-        w = (kind, addr, length)
-        if insert:
-            if w in self.watch:
-                return b"OK"
-            if None not in self.watch:
-                return b"E01"  # four debug registers
-            self.watch[self.watch.index(None)] = w
-        elif w in self.watch:
-            self.watch[self.watch.index(w)] = None
-        return b"OK" if self._set_watch() else b"E01"
 
     def _resume(self, actions: dict) -> bytes | bool:
         """Under cond: let the guest run (c) or one vCPU take a step (s)."""
@@ -446,9 +394,6 @@ class Debugger:
                 except (GuestFault, ValueError):
                     pass
             self.breakpoints.clear()
-            if any(self.watch):
-                self.watch = [None] * 4
-                self._set_watch()
             try:
                 self.mem.write_u64(DEBUG_FLAG, 0)
             except (GuestFault, ValueError):

@@ -87,11 +87,6 @@ GET_SREGS = _ior(0x83, SREGS_SIZE)
 # xmm[16][16], mxcsr, pad (the GDB server's FPU and SSE registers).
 FPU = struct.Struct("<128sHHBxHQQ256sI4x")
 GET_FPU = _ior(0x8C, FPU.size)
-# struct kvm_debugregs: db[4], dr6, dr7, flags, reserved[9] (the guest's own debug
-# registers: the GDB server's hardware watchpoints).
-DEBUGREGS = struct.Struct("<4QQQQ72x")
-GET_DEBUGREGS = _ior(0xA1, DEBUGREGS.size)
-SET_DEBUGREGS = _iow(0xA2, DEBUGREGS.size)
 SET_SREGS = _iow(0x84, SREGS_SIZE)
 MSRS = struct.Struct("<II")  # struct kvm_msrs: nmsrs, pad; then the entries
 MSR_ENTRY = struct.Struct("<IIQ")  # index, reserved, data

@@ -71,7 +71,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             poller, kick_handler = polling.start(cfg.hc_poll, services, vcpus, KICK)
             sampler = _sampler(cfg.profile, vm, vcpus)
-            debugger = _debugger(cfg, vm, vcpus, pvm)
+            debugger = _debugger(cfg, vm, vcpus)
             for v in vcpus:
                 v.poller = poller
                 v.sampler = sampler
@@ -119,7 +119,7 @@ def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu]):
     return sampler
 
 
-def _debugger(cfg: RunConfig, vm: Vm, vcpus: list[Vcpu], pvm: bool):
+def _debugger(cfg: RunConfig, vm: Vm, vcpus: list[Vcpu]):
     """uhyve's GDB server (HERMIT_DEBUG=1), listening, or None."""
     if not cfg.debug:
         return None
@@ -127,7 +127,7 @@ def _debugger(cfg: RunConfig, vm: Vm, vcpus: list[Vcpu], pvm: bool):
 
     if signal.getsignal(KICK) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
         signal.signal(KICK, _ignore)
-    debugger = Debugger(vm, vcpus, cfg.gdb_port, KICK, pvm)
+    debugger = Debugger(vm, vcpus, cfg.gdb_port, KICK)
     say(f"hermit: uhyve waits for GDB on localhost:{cfg.gdb_port} "
         f"(gdb IMAGE -ex 'target remote :{cfg.gdb_port}')")
     debugger.start()
