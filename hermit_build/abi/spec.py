@@ -13,7 +13,8 @@ through padding rules.
 # 3: hc_slot.seq; events delivered by the loader (hc_event)
 # 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
 # 5: boot_info.hc_poll (uhyve's poller: HC_SYSCALL without a VM exit)
-ABI_VERSION = 5
+# 6: the system-call trace and run statistics (boot_info.trace*, stats*; HC_TRACE)
+ABI_VERSION = 6
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -91,6 +92,17 @@ CONSTANTS: dict[str, int] = {
     # kvm_pvm (this project's nested hosts): writing the address of a zeroed page to
     # this MSR switches the guest's supervisor code from emulation to native execution.
     "PVM_MSR_NATIVE": 0x4B564D10,
+    # The system-call trace (HERMIT_STRACE): one ring of records (struct trace_ring,
+    # then TRACE_RECS records of TRACE_REC_BYTES: struct trace_rec and two strings of
+    # TRACE_STR bytes each), written under the kernel lock, so in completion order.
+    "TRACE_REC_BYTES": 512,
+    "TRACE_STR": 128,
+    "TRACE_RECS": 1023,  # the ring header takes one record's room: 512 KiB in all
+    "TRACE_HOSTS": 4,  # host calls kept per system call (trace_rec.h<i>_*)
+    # Run statistics (HERMIT_STATS): struct hc_stat per host call, indexed by the
+    # system call's number for HC_SYSCALL and STATS_HC_BASE + n for hypercall n.
+    "STATS_HC_BASE": 512,
+    "STATS_SLOTS": 512 + 16,
 }
 
 # QEMU: the boot_info fields the runner sets through the kernel command line, as
@@ -102,6 +114,8 @@ CMDLINE: dict[str, str] = {
     "tty": "tty",
     "uart": "uart_port",
     "pvm": "pvm",
+    "trace": "trace",
+    "stats": "stats",
 }
 
 # Strings both sides know.
@@ -131,6 +145,9 @@ HYPERCALLS: dict[str, int] = {
     # at once (the kernel then polls).
     "IDLE": 10,
     "WAKE": 11,  # end cpu's IDLE, or make its next one return at once
+    # The trace ring is full (boot_info.trace_addr): the loader reads every record
+    # and moves trace_ring.tail before it answers.
+    "TRACE": 12,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -174,6 +191,16 @@ STRUCTS: dict[str, list[str]] = {
         # `done`.  The kernel stores seq, fences, then reads this; the poller clears
         # it, fences, then looks at the slots once more: one sees the other.
         "hc_poll",
+        # HERMIT_STRACE: the loader sets `trace` to 1; the kernel then records each
+        # system call of the application in the ring at `trace_addr` (its GPA).
+        "trace",
+        "trace_addr",
+        # HERMIT_STATS: the loader sets `stats` to 1; the kernel then counts host calls
+        # in struct hc_stat[STATS_SLOTS] at `stats_addr` and keeps the most pages of
+        # RAM it had in use at once in `pages_peak`.
+        "stats",
+        "stats_addr",
+        "pages_peak",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
@@ -209,6 +236,23 @@ STRUCTS: dict[str, list[str]] = {
     # realtime_base 0 until the kernel first asked the host for the wall clock.
     # next_wake_tsc: the TSC at which the earliest sleeping thread is due (all ones:
     # none); the SDK's sched_yield enters the kernel from then on.
+    "hc_trace": ["unused"],
+    # head (kernel): records written; tail (loader): records read; the kernel writes
+    # record head % TRACE_RECS when head - tail < TRACE_RECS, else asks HC_TRACE.
+    "trace_ring": ["head", "tail"],
+    # One system call: TSC at entry and at return, the thread, arguments and result;
+    # done 0: it did not return (exit).  len0/len1: bytes of the strings after the
+    # struct (a path or the data written at entry, the data read at return); trunc
+    # bit i: string i was longer, bit 2 + i: it could not be read.  h<i>: the host
+    # calls it made (nr, result, TSC ticks, 1 when it took a VM exit or doorbell),
+    # nhost of them (more are counted, not kept).
+    "trace_rec": ["tsc", "tsc_done", "tid", "nr", "a0", "a1", "a2", "a3", "a4",
+                  "a5", "ret", "done", "len0", "len1", "trunc", "nhost"]
+    + [f"h{i}_{f}" for i in range(CONSTANTS["TRACE_HOSTS"])
+       for f in ("nr", "ret", "ticks", "rang")],
+    # Per host call kind: calls, TSC ticks from the request to the answer, and how many
+    # took a VM exit or a doorbell (the rest the loader's poller served without one).
+    "hc_stat": ["count", "ticks", "rang"],
     "vvar": ["tsc_base", "ns_mult", "realtime_base", "next_wake_tsc"],
 }
 
