@@ -11,6 +11,7 @@ DEFAULT_MEM = 2 << 30  # HermitCore's default: 2 GiB (untouched pages cost the h
 MIN_MEM = 32 << 20
 MAX_CPUS = C.MAX_CPUS
 HERMIT_PORT = 18766
+GDB_PORT = 1234  # HERMIT_DEBUG=1: where GDB connects (QEMU's -s port)
 MONITOR_PORT_OFFSET = 1  # QEMU's monitor listens on HERMIT_PORT + 1
 MAX_TIMEOUT = 366 * 24 * 3600  # HERMIT_TIMEOUT: at most a (leap) year of seconds
 
@@ -35,6 +36,7 @@ class RunConfig:
         self.debug = False  # QEMU only: wait for GDB on :1234
         self.monitor = False  # QEMU only: monitor on telnet HERMIT_PORT+1
         self.port = HERMIT_PORT
+        self.gdb_port = GDB_PORT  # QEMU's GDB server (HERMIT_GDB_PORT)
         self.app_port: int | None = None
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
@@ -46,6 +48,9 @@ class RunConfig:
         # Landlock this process to the mounts once the VM is set up (landlock.py): the
         # proxy does; off by default for callers whose process goes on afterwards.
         self.landlock = False
+        # HERMIT_STRACE / HERMIT_STATS: None (off), "-" (stderr) or a file to write
+        self.strace: str | None = None
+        self.stats: str | None = None
         for name, value in settings.items():
             if not hasattr(self, name):
                 raise TypeError(f"RunConfig has no setting {name!r}")
@@ -94,6 +99,14 @@ def parse_cpus(text: str, name: str = "HERMIT_CPUS") -> int:
 
 def parse_bool(text: str) -> bool:
     return text.strip().lower() not in ("", "0", "no", "false", "off")
+
+
+def parse_output(text: str) -> str | None:
+    """HERMIT_STRACE / HERMIT_STATS: off (0, no, empty), "-" for stderr (1, yes), or a file."""
+    t = text.strip()
+    if t.lower() in ("", "0", "no", "false", "off"):
+        return None
+    return "-" if t.lower() in ("1", "yes", "true", "on", "-") else t
 
 
 def parse_port(text: str, name: str) -> int:
@@ -190,6 +203,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     cfg.monitor = parse_bool(environ.get("HERMIT_MONITOR", "0"))
     if "HERMIT_PORT" in environ:
         cfg.port = parse_port(environ["HERMIT_PORT"], "HERMIT_PORT")
+    if "HERMIT_GDB_PORT" in environ:
+        cfg.gdb_port = parse_port(environ["HERMIT_GDB_PORT"], "HERMIT_GDB_PORT")
     if "HERMIT_APP_PORT" in environ:
         cfg.app_port = parse_port(environ["HERMIT_APP_PORT"], "HERMIT_APP_PORT")
     if "HERMIT_TIMEOUT" in environ:
@@ -202,6 +217,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     elif poll not in ("", "auto"):
         cfg.hc_poll = parse_bool(poll)
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
+    cfg.strace = parse_output(environ.get("HERMIT_STRACE", ""))
+    cfg.stats = parse_output(environ.get("HERMIT_STATS", ""))
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]
     return cfg

@@ -16,7 +16,8 @@ from .errors import HermitError, Terminated, raise_terminated, say
 USAGE = """usage: proxy APP [ARGS...]
 Runs the hermit image APP in a VM; the guest's output and exit status are the proxy's.
 Environment: HERMIT_ISLE=uhyve|qemu  HERMIT_CPUS=N  HERMIT_MEM=512M|2G  HERMIT_KVM=0
-  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS"""
+  HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS
+  HERMIT_STRACE=1|FILE  HERMIT_STATS=1|FILE  HERMIT_GDB_PORT=N"""
 
 
 class LaunchError(HermitError):
