@@ -107,11 +107,11 @@ def lines(mem: GuestMemory, loader: str, facts: dict) -> list[str]:
     touched = facts.get("touched")
     if touched is not None:
         out.append(f"  pages touched       {touched} ({touched * PAGE / MIB:.1f} MiB of guest RAM "
-                   "backed by the host)")
+                   "the host backs at exit)")
     if info.get("pages_peak"):
         peak = info["pages_peak"]
         out.append(f"  peak guest memory   {peak * PAGE / MIB:.1f} MiB ({peak} pages in use "
-                   "at once: kernel, image and application)")
+                   "at once: kernel, image, stacks, heap and mappings)")
     return out
 
 

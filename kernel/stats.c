@@ -26,8 +26,11 @@ int stats_hypercall(unsigned nr, void *arg, int (*call)(unsigned nr, void *arg))
 	return rang;
 }
 
-void stats_pages(uint64_t in_use)
+/* Pages in use, the part of the brk window the heap has not reached left out (it is
+ * reserved at boot, 1/16 of RAM); called under the kernel lock. */
+void stats_memory(void)
 {
-	if (in_use > boot_info->pages_peak) /* page_alloc runs under the kernel lock */
+	uint64_t in_use = page_in_use() - vma_brk_reserved() / PAGE_SIZE;
+	if (in_use > boot_info->pages_peak)
 		boot_info->pages_peak = in_use;
 }

@@ -27,7 +27,7 @@ static uint64_t *used, *user, *dirty;
  * 4096 used pages at a time, so its cost grows with RAM / 4096, not with the heap. */
 static uint64_t *full;
 static uint64_t nframes, hint, nfree;
-static uint64_t ram_pages; /* frames of RAM, the hole not counted (HERMIT_STATS) */
+static uint64_t ram_pages; /* frames of RAM, the hole not counted */
 
 /* Freed runs wait here for one batch of discards: when DEFERRED_MAX are waiting,
  * when they hold more than 1/DEFERRED_SHARE of RAM (the host keeps what the
@@ -263,8 +263,13 @@ uint64_t page_alloc(uint64_t n, int zero)
 {
 	uint64_t addr = alloc(n, zero);
 	if (__builtin_expect(boot_info->stats != 0, 0) && addr) /* HERMIT_STATS */
-		stats_pages(ram_pages - page_free_count());
+		stats_memory();
 	return addr;
+}
+
+uint64_t page_in_use(void)
+{
+	return ram_pages - page_free_count();
 }
 
 static int all_free(uint64_t i, uint64_t n)

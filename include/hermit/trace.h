@@ -28,6 +28,6 @@ void trace_host(struct trace_call *tc, uint64_t nr, long ret, uint64_t ticks, in
 /* kernel/stats.c: a hypercall timed and counted; `call` makes it and says whether it
  * took a VM exit or doorbell (1) or the loader's poller took it from its slot (0) */
 int stats_hypercall(unsigned nr, void *arg, int (*call)(unsigned nr, void *arg));
-void stats_pages(uint64_t in_use);
+void stats_memory(void); /* after memory was handed out: the peak (boot_info.pages_peak) */
 
 #endif
