@@ -45,7 +45,7 @@ def test_gdb_session_under_qemu(sdk, debug_image, tmp_path):
         gdb = subprocess.run(
             ["gdb", "-batch", "-nx", "-ex", "set tcp connect-timeout 60",
              "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break hot_function",
-             "-ex", "continue", "-ex", "backtrace", "-ex", "print n", "-ex", "next",
+             "-ex", "continue", "-ex", "backtrace", "-ex", "print n", "-ex", "step",
              "-ex", "next", "-ex", "info locals", "-ex", "print hot_counter", "-ex", "detach",
              str(debug_image)],
             capture_output=True, text=True, timeout=180)
@@ -60,7 +60,8 @@ def test_gdb_session_under_qemu(sdk, debug_image, tmp_path):
     assert "Breakpoint 1, hot_function (n=10)" in log, log
     assert "#0  hot_function (n=10)" in log and "in main ()" in log, log
     assert "$1 = 10" in log, log
-    assert "i = 0" in log, log  # stepped into the loop
+    assert "16\t\t\thot_counter += i;" in log, log  # stepped into the loop's body
+    assert "i = 0" in log, log
     assert "$2 = 0" in log, log
     assert "[Inferior 1 (process 1) detached]" in log, log
     assert guest.returncode == 0, err
