@@ -133,7 +133,7 @@ KINDS: dict[str, str] = {
     "lseek": "f l WH", "mmap": "p u PR MA f l", "mprotect": "p u PR", "munmap": "p u",
     "brk": "p", "mremap": "p u u x p", "madvise": "p u d", "msync": "p u x",
     "rt_sigaction": "SG p p u", "rt_sigprocmask": "HOW p p u", "rt_sigreturn": "",
-    "ioctl": "f IO p", "readv": "f p u", "writev": "f p u", "access": "s0 o",
+    "ioctl": "f IO p", "readv": "f p u", "writev": "f v u", "pwritev": "f v u l", "access": "s0 o",
     "faccessat": "f s0 o", "faccessat2": "f s0 o AT", "getpid": "", "gettid": "",
     "getppid": "", "getuid": "", "geteuid": "", "getgid": "", "getegid": "",
     "exit": "d", "exit_group": "d", "set_tid_address": "p", "arch_prctl": "AP p",
@@ -181,6 +181,8 @@ def arguments(rec: dict, strings: tuple[bytes, bytes]) -> str:
         if k == "w":
             more = bool(rec["trunc"] & 1)
             out.append(pointer(v) if rec["trunc"] & 4 else quote(strings[0], more))
+        elif k == "v":
+            out.append(iovecs(rec, strings, args[i + 1], v))
         elif k == "r":
             done = rec["done"] and ret > 0 and not rec["trunc"] & 4
             out.append(quote(strings[0], bool(rec["trunc"] & 1)) if done else pointer(v))
@@ -191,6 +193,17 @@ def arguments(rec: dict, strings: tuple[bytes, bytes]) -> str:
         else:
             out.append(_scalar(k, v))
     return ", ".join(out)
+
+
+def iovecs(rec: dict, strings: tuple[bytes, bytes], count: int, at: int) -> str:
+    """The first two iovecs of a writev as strace shows them, "..." for the rest."""
+    shown = []
+    for i in range(min(count, 2)):
+        if rec["trunc"] >> (2 + i) & 1:  # the kernel could not read it
+            return pointer(at)
+        data = quote(strings[i], bool(rec["trunc"] >> i & 1))
+        shown.append(f"{{iov_base={data}, iov_len={rec[f'iov{i}_len']}}}")
+    return "[" + ", ".join(shown + (["..."] if count > 2 else [])) + "]"
 
 
 def _scalar(kind: str, v: int) -> str:

@@ -82,6 +82,23 @@ static void take_buffer(struct trace_call *tc, uint64_t src, uint64_t len)
 	tc->rec.trunc |= (uint64_t)trunc;
 }
 
+/* writev: the first two iovecs, their lengths and the start of their data. */
+static void take_iovecs(struct trace_call *tc, uint64_t iov, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && i < 2; i++) {
+		if (!user_ok(iov + 16 * i, 16)) {
+			tc->rec.trunc |= 4ULL << i;
+			return;
+		}
+		const uint64_t *v = (const uint64_t *)(iov + 16 * i);
+		int trunc = 0;
+		uint64_t got = copy_buffer(tc->str[i], v[0], v[1], &trunc);
+		*(i ? &tc->rec.len1 : &tc->rec.len0) = got;
+		*(i ? &tc->rec.iov1_len : &tc->rec.iov0_len) = v[1];
+		tc->rec.trunc |= (uint64_t)(trunc & 1) << i | (uint64_t)(trunc & 4) << i;
+	}
+}
+
 /* The strings a call is given (the loader's strace.py decodes the same calls). */
 static void take_inputs(struct trace_call *tc, uint64_t nr, const long a[6])
 {
@@ -112,6 +129,9 @@ static void take_inputs(struct trace_call *tc, uint64_t nr, const long a[6])
 		break;
 	case SYS_write: case SYS_pwrite64:
 		take_buffer(tc, (uint64_t)a[1], (uint64_t)a[2]);
+		break;
+	case SYS_writev: case SYS_pwritev:
+		take_iovecs(tc, (uint64_t)a[1], (uint64_t)a[2]);
 		break;
 	}
 }

@@ -76,7 +76,8 @@ def test_strace_on_stderr_with_the_flag(sdk, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "Hello World!!!" in r.stdout
-    assert re.search(r'^writev\(1, 0x[0-9a-f]+, \d+\) = \d+$', r.stderr, re.M), r.stderr
+    assert re.search(r'^writev\(1, \[\{iov_base="Hello World!!![^"]*"(\.\.\.)?, iov_len=\d+\}, '
+                     r'\{iov_base=".*", iov_len=\d+\}\], 2\) = \d+$', r.stderr, re.M), r.stderr
     assert r.stderr.rstrip().endswith("exit_group(0) = ?")
 
 
@@ -101,6 +102,12 @@ def test_decoder():
     assert strace_fmt.line(rec(12, 0, ret=0x400000), (b"", b"")) == "brk(NULL) = 0x400000"
     assert strace_fmt.line(rec(202, 0x10, 0x80, 1, 0, 0, 0), (b"", b"")) == \
         "futex(0x10, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0) = 0"
+    iov = rec(20, 1, 0x3000, 3, ret=70, iov0_len=64, iov1_len=6, trunc=1)
+    assert strace_fmt.line(iov, (b"y" * 40, b"\n")) == (
+        'writev(1, [{iov_base="' + "y" * 32 + '"..., iov_len=64}, {iov_base="\\n", iov_len=6}, '
+        '...], 3) = 70')
+    assert strace_fmt.line(rec(20, 1, 0x3000, 1, ret=-14, trunc=4), (b"", b"")) == \
+        "writev(1, 0x3000, 1) = -1 EFAULT (Bad address)"
     assert strace_fmt.line(rec(500, 1, 2, ret=-38), (b"", b"")).startswith(
         "syscall_0x1f4(0x1, 0x2, 0x0, 0x0, 0x0, 0x0) = -1 ENOSYS")
 

@@ -96,7 +96,7 @@ CONSTANTS: dict[str, int] = {
     # then TRACE_RECS records of TRACE_REC_BYTES: struct trace_rec and two strings of
     # TRACE_STR bytes each), written under the kernel lock, so in completion order.
     "TRACE_REC_BYTES": 512,
-    "TRACE_STR": 128,
+    "TRACE_STR": 120,
     "TRACE_RECS": 1023,  # the ring header takes one record's room: 512 KiB in all
     "TRACE_HOSTS": 4,  # host calls kept per system call (trace_rec.h<i>_*)
     # Run statistics (HERMIT_STATS): struct hc_stat per host call, indexed by the
@@ -245,9 +245,10 @@ STRUCTS: dict[str, list[str]] = {
     # struct (a path or the data written at entry, the data read at return); trunc
     # bit i: string i was longer, bit 2 + i: it could not be read.  h<i>: the host
     # calls it made (nr, result, TSC ticks, 1 when it took a VM exit or doorbell),
-    # nhost of them (more are counted, not kept).
+    # nhost of them (more are counted, not kept).  writev/pwritev: the strings are the
+    # data of the first two iovecs, iov<i>_len their lengths.
     "trace_rec": ["tsc", "tsc_done", "tid", "nr", "a0", "a1", "a2", "a3", "a4",
-                  "a5", "ret", "done", "len0", "len1", "trunc", "nhost"]
+                  "a5", "ret", "done", "len0", "len1", "trunc", "nhost", "iov0_len", "iov1_len"]
     + [f"h{i}_{f}" for i in range(CONSTANTS["TRACE_HOSTS"])
        for f in ("nr", "ret", "ticks", "rang")],
     # Per host call kind: calls, TSC ticks from the request to the answer, and how many
