@@ -70,6 +70,17 @@ def test_trace_of_known_calls(sdk, loader, tmp_path):
     assert "not supported" not in r.stderr  # the trace went to the file only
 
 
+def test_a_full_ring_loses_no_call(sdk, loader, tmp_path):
+    trace = tmp_path / "trace.txt"
+    n = 3 * C.TRACE_RECS + 17  # the kernel waits for the loader (HC_TRACE) several times
+    r = run(sdk, "extra/tests/syscalls", str(n), env={**loader, "HERMIT_STRACE": str(trace)},
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = [text for _, text in calls(trace.read_text())]
+    assert lines.count("getppid() = 0") == n + 1  # and the second thread's
+    assert lines[-1] == "exit_group(0) = ?"
+
+
 def test_strace_on_stderr_with_the_flag(sdk, tmp_path):
     r = subprocess.run([str(sdk / "bin/hermit"), "run", "--isle", "qemu", "--no-kvm", "--strace",
                         str(sdk / "extra/tests/hello")], env=clean_env(), cwd=tmp_path,

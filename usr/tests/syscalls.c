@@ -1,6 +1,8 @@
 /* Known system calls for the trace (tests/test_strace.py): each made directly with
  * syscall(), so its arguments are exactly these whatever libc would choose.  A
- * second thread makes one call, the last is one hermit does not have. */
+ * second thread makes one call, the last is one hermit does not have.  `syscalls N`
+ * makes N more getppid calls first (more than the kernel's trace ring holds). */
+#include <stdlib.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,10 +25,13 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char buf[64];
 	pthread_t t;
+
+	for (long i = argc > 1 ? atol(argv[1]) : 0; i > 0; i--)
+		syscall(SYS_getppid);
 
 	long fd = syscall(SYS_openat, AT_FDCWD, "strace_probe.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	syscall(SYS_write, fd, "hello strace\n", 13);
