@@ -85,6 +85,7 @@ FUTEX_OPS = ["FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_FD", "FUTEX_REQUEUE", "FUTEX_CMP
              "FUTEX_WAKE_OP", "FUTEX_LOCK_PI", "FUTEX_UNLOCK_PI", "FUTEX_TRYLOCK_PI",
              "FUTEX_WAIT_BITSET", "FUTEX_WAKE_BITSET", "FUTEX_WAIT_REQUEUE_PI",
              "FUTEX_CMP_REQUEUE_PI", "FUTEX_LOCK_PI2"]
+FUTEX_ARGS = {0: 4, 1: 3, 6: 4, 7: 2, 8: 2}  # WAIT, WAKE, LOCK_PI, UNLOCK_PI, TRYLOCK_PI
 CLOCKS = ["CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_PROCESS_CPUTIME_ID",
           "CLOCK_THREAD_CPUTIME_ID", "CLOCK_MONOTONIC_RAW", "CLOCK_REALTIME_COARSE",
           "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME"]
@@ -170,7 +171,10 @@ def arguments(rec: dict, strings: tuple[bytes, bytes]) -> str:
         return ", ".join(f"{a:#x}" for a in args)
     out = []
     ret = s64(rec["ret"])
-    for i, k in enumerate(kinds.split()):
+    kinds = kinds.split()
+    if nm == "futex":  # as many arguments as the operation reads
+        kinds = kinds[:FUTEX_ARGS.get(args[1] & 0x7F, 6)]
+    for i, k in enumerate(kinds):
         v = args[i]
         if k in ("s0", "s1"):
             idx = int(k[1])

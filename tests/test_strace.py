@@ -111,8 +111,12 @@ def test_decoder():
         "openat(AT_FDCWD, 0x10, O_RDONLY) = -1 EFAULT (Bad address)"
     assert strace_fmt.line(rec(60, 3, done=0), (b"", b"")) == "exit(3) = ?"
     assert strace_fmt.line(rec(12, 0, ret=0x400000), (b"", b"")) == "brk(NULL) = 0x400000"
-    assert strace_fmt.line(rec(202, 0x10, 0x80, 1, 0, 0, 0), (b"", b"")) == \
-        "futex(0x10, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0) = 0"
+    assert strace_fmt.line(rec(202, 0x10, 0x80, 1, 0, 7, 9), (b"", b"")) == \
+        "futex(0x10, FUTEX_WAIT_PRIVATE, 1, NULL) = 0"
+    assert strace_fmt.line(rec(202, 0x10, 0x81, 1, 5, 7, 9, ret=1), (b"", b"")) == \
+        "futex(0x10, FUTEX_WAKE_PRIVATE, 1) = 1"
+    assert strace_fmt.line(rec(202, 0x10, 0x89, 1, 0, 0, 0xFF), (b"", b"")) == \
+        "futex(0x10, FUTEX_WAIT_BITSET_PRIVATE, 1, NULL, NULL, 255) = 0"
     iov = rec(20, 1, 0x3000, 3, ret=70, iov0_len=64, iov1_len=6, trunc=1)
     assert strace_fmt.line(iov, (b"y" * 40, b"\n")) == (
         'writev(1, [{iov_base="' + "y" * 32 + '"..., iov_len=64}, {iov_base="\\n", iov_len=6}, '
