@@ -29,6 +29,10 @@ def _run(a: argparse.Namespace) -> int:
     cfg.verbose |= a.verbose
     cfg.debug |= a.debug
     cfg.uart |= a.uart
+    if a.strace or a.strace_file:
+        cfg.strace = a.strace_file or "-"
+    if a.stats or a.stats_file:
+        cfg.stats = a.stats_file or "-"
     if a.no_env:
         cfg.env = []
     cfg.mounts += a.mount
@@ -108,8 +112,17 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--machine", help="QEMU machine type: microvm (default), pc, q35")
     r.add_argument("--timeout", help="stop the guest after SECONDS (exit 124; 0: never)")
     r.add_argument("--verbose", "-v", action="store_true", help="print the kernel log at exit")
-    r.add_argument("--debug", action="store_true", help="QEMU waits for GDB on :1234")
+    r.add_argument("--debug", action="store_true",
+                   help="QEMU waits for GDB on :1234 (HERMIT_GDB_PORT)")
     r.add_argument("--uart", action="store_true", help="kernel messages on the serial console")
+    r.add_argument("--strace", action="store_true",
+                   help="print each system call on stderr (HERMIT_STRACE=1)")
+    r.add_argument("--strace-file", metavar="FILE",
+                   help="write the system-call trace to FILE (HERMIT_STRACE=FILE)")
+    r.add_argument("--stats", action="store_true",
+                   help="print run statistics at exit on stderr (HERMIT_STATS=1)")
+    r.add_argument("--stats-file", metavar="FILE",
+                   help="write the run statistics to FILE (HERMIT_STATS=FILE)")
     r.add_argument("--no-env", action="store_true", help="do not pass the host environment")
     r.add_argument("--mount", action="append", default=[], metavar="HOST[:GUEST][:ro]",
                    help="let the guest see a host directory (HERMIT_MOUNT, comma-separated)")

@@ -55,6 +55,9 @@ class RunConfig:
         # Landlock this process to the mounts once the VM is set up (landlock.py): the
         # proxy does; off by default for callers whose process goes on afterwards.
         self.landlock = False
+        # HERMIT_STRACE / HERMIT_STATS: None (off), "-" (stderr) or a file to write
+        self.strace: str | None = None
+        self.stats: str | None = None
         for name, value in settings.items():
             if not hasattr(self, name):
                 raise TypeError(f"RunConfig has no setting {name!r}")
@@ -121,6 +124,12 @@ def parse_profile(text: str, name: str = "HERMIT_PROFILE") -> int:
         raise ConfigError(f"{name}={text!r}: 1 (about {PROFILE_HZ} samples a second) or a "
                           f"rate from 2 to {MAX_PROFILE_HZ} Hz")
     return n
+def parse_output(text: str) -> str | None:
+    """HERMIT_STRACE / HERMIT_STATS: off (0, no, empty), "-" for stderr (1, yes), or a file."""
+    t = text.strip()
+    if t.lower() in ("", "0", "no", "false", "off"):
+        return None
+    return "-" if t.lower() in ("1", "yes", "true", "on", "-") else t
 
 
 def parse_port(text: str, name: str) -> int:
@@ -240,6 +249,8 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
     cfg.landlock = parse_bool(environ.get("HERMIT_LANDLOCK", "1"))
     if "HERMIT_PROFILE" in environ:
         cfg.profile = parse_profile(environ["HERMIT_PROFILE"])
+    cfg.strace = parse_output(environ.get("HERMIT_STRACE", ""))
+    cfg.stats = parse_output(environ.get("HERMIT_STATS", ""))
     cfg.mounts = [s for s in (p.strip() for p in environ.get("HERMIT_MOUNT", "").split(","))
                   if s]
     return cfg

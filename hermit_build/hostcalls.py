@@ -35,8 +35,14 @@ class GuestError(Exception):
 
 class HostServices:
     def __init__(self, mem: GuestMemory, argv: list[str], env: list[str],
-                 image: str | None = None, mounts: list[str] | None = None):
+                 image: str | None = None, mounts: list[str] | None = None,
+                 strace: str | None = None, ring: str = "VM exit"):
         self.mem = mem
+        self.tracer = None  # HERMIT_STRACE: "-" (stderr) or a file (strace.py)
+        if strace:
+            from .strace import Tracer
+
+            self.tracer = Tracer(mem, strace, ring)
         self.mailbox = Mailbox(mem)  # how the kernel's calls arrive (both loaders)
         self.tmp: PrivateTmp | None = None
         # a std fd the proxy was started without stays closed in the guest
@@ -66,6 +72,7 @@ class HostServices:
             HC.WAKE: lambda gpa: None,
             HC.NET_OPEN: self._net_open,
             HC.NET_KICK: self._net_kick,
+            HC.TRACE: self._trace,
         }
 
     def _private_dir(self, name: str) -> str:
@@ -87,12 +94,16 @@ class HostServices:
                        reads=reads)
 
     def __enter__(self) -> "HostServices":
+        if self.tracer is not None:
+            self.tracer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             if self.nic is not None:
                 self.nic.close()
+            if self.tracer is not None:
+                self.tracer.close()  # the last records, while guest memory is still there
             self.files.close_all()  # the guest's open host files end with it
         finally:
             if self.tmp:
@@ -102,6 +113,8 @@ class HostServices:
         """Called from each vCPU's own thread (uhyve) or a worker per mailbox slot
         (QEMU), several at once: a call that blocks on the host stops no other."""
         fn = self._table.get(nr)
+        if self.tracer is not None and nr == HC.SYSCALL:
+            self.tracer.drain()  # the calls before this one come before what it prints
         if fn is None:
             raise GuestError(f"unknown hypercall {nr}")
         try:
@@ -198,6 +211,11 @@ class HostServices:
         self.mem.write(at, self._args_struct(at + S.hc_args.size, len(blob)))
         self.mem.write(at + S.hc_args.size, blob)
         return at
+
+    def _trace(self, gpa: int) -> None:
+        """The kernel's trace ring is full: empty it (any other time: nothing)."""
+        if self.tracer is not None:
+            self.tracer.drain()
 
     def _time(self, gpa: int) -> None:
         self._set(S.hc_time, gpa, "ns", time.time_ns())

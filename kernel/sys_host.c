@@ -11,6 +11,7 @@
 #include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
+#include <hermit/trace.h>
 
 /* The list is hermit_build/abi/spec.py's FORWARDED, shared with the loader: per
  * call, which arguments are fds (bits 0-5), and bit 7 that it is forwarded at all.
@@ -40,12 +41,17 @@ long host_call(uint64_t nr, const long a[6], uint64_t *node)
 				.a2 = (uint64_t)a[2], .a3 = (uint64_t)a[3], .a4 = (uint64_t)a[4],
 				.a5 = (uint64_t)a[5] };
 
+	struct trace_call *tc = current->trace; /* HERMIT_STRACE: the call it serves */
+	uint64_t t0 = tc ? arch_cycles() : 0;
+
 	sched_lend_cpu();
 	kernel_unlock();
-	arch_hypercall(HC_SYSCALL, &c);
+	int rang = arch_hypercall(HC_SYSCALL, &c);
 	kernel_lock();
 	if (node)
 		*node = c.node;
+	if (tc)
+		trace_host(tc, nr, (long)c.ret, arch_cycles() - t0, rang);
 	return (long)c.ret;
 }
 

@@ -6,6 +6,7 @@
 #include <hermit/fd.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
+#include <hermit/trace.h>
 
 static const syscall_fn table[NR_SYSCALLS] = {
 	[SYS_brk] = sys_brk,
@@ -133,6 +134,28 @@ static uint64_t reported[NR_SYSCALLS / 64];
 
 static void call(struct syscall_frame *f, uint64_t nr);
 
+static void run(struct syscall_frame *f, uint64_t nr)
+{
+	if (nr == SYS_clone) /* needs the whole frame: the child resumes from a copy */
+		SYSCALL_RET(f, sys_clone_frame(f));
+	else if (nr == SYS_rt_sigreturn)
+		SYSCALL_RET(f, sys_rt_sigreturn_frame(f));
+	else
+		call(f, nr);
+}
+
+/* HERMIT_STRACE: the call between two records (kernel/trace.c); out of line, so
+ * the untraced path keeps no trace_call on its stack. */
+static __attribute__((noinline)) void run_traced(struct syscall_frame *f, uint64_t nr)
+{
+	struct trace_call tc;
+	long a[6] = { SYSCALL_ARGS(f) };
+
+	trace_begin(&tc, nr, a);
+	run(f, nr);
+	trace_end(&tc, SYSCALL_RESULT(f));
+}
+
 void syscall_dispatch(struct syscall_frame *f)
 {
 	uint64_t nr = SYSCALL_NR(f);
@@ -140,12 +163,10 @@ void syscall_dispatch(struct syscall_frame *f)
 	kernel_lock();
 	if (current->none_pages && nr != SYS_mprotect)
 		none_apply(current); /* a PROT_NONE mapping takes effect (kernel/prot_none.c) */
-	if (nr == SYS_clone) /* needs the whole frame: the child resumes from a copy */
-		SYSCALL_RET(f, sys_clone_frame(f));
-	else if (nr == SYS_rt_sigreturn)
-		SYSCALL_RET(f, sys_rt_sigreturn_frame(f));
+	if (TRACE_ON())
+		run_traced(f, nr);
 	else
-		call(f, nr);
+		run(f, nr);
 	if (this_cpu()->need_resched)
 		sched_preempt_check(); /* it woke a task that goes first */
 	signal_deliver(f);

@@ -13,6 +13,7 @@
  * reuse but discarded (except the one kept for the next allocation of its size).
  */
 #include <hermit/arch.h>
+#include <hermit/trace.h>
 
 /* The PVH entry maps 8 MiB beyond the image: the bitmaps of the largest guest and its
  * first page tables must fit there. */
@@ -26,6 +27,7 @@ static uint64_t *used, *user, *dirty;
  * 4096 used pages at a time, so its cost grows with RAM / 4096, not with the heap. */
 static uint64_t *full;
 static uint64_t nframes, hint, nfree;
+static uint64_t ram_pages; /* frames of RAM, the hole not counted */
 
 /* Freed runs wait here for one batch of discards: when DEFERRED_MAX are waiting,
  * when they hold more than 1/DEFERRED_SHARE of RAM (the host keeps what the
@@ -130,6 +132,7 @@ void page_init(uint64_t first_free)
 	unsigned nranges = ram_ranges(ranges);
 
 	nframes = ranges[nranges - 1].end / PAGE_SIZE;
+	ram_pages = ram_total() / PAGE_SIZE;
 	uint64_t words = ALIGN_UP(nframes, 64) / 64;
 	used = (uint64_t *)first_free;
 	user = used + words;
@@ -228,7 +231,7 @@ static void take(uint64_t i, uint64_t n, int zero)
 }
 
 /* n contiguous pages, or 0 when memory is exhausted. */
-uint64_t page_alloc(uint64_t n, int zero)
+static uint64_t alloc(uint64_t n, int zero)
 {
 	if (n && n == reuse.n) {
 		uint64_t i = reuse.i;
@@ -254,6 +257,19 @@ uint64_t page_alloc(uint64_t n, int zero)
 	take(i, n, zero);
 	hint = i + n;
 	return i * PAGE_SIZE;
+}
+
+uint64_t page_alloc(uint64_t n, int zero)
+{
+	uint64_t addr = alloc(n, zero);
+	if (__builtin_expect(boot_info->stats != 0, 0) && addr) /* HERMIT_STATS */
+		stats_memory();
+	return addr;
+}
+
+uint64_t page_in_use(void)
+{
+	return ram_pages - page_free_count();
 }
 
 static int all_free(uint64_t i, uint64_t n)

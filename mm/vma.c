@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <hermit/arch.h>
+#include <hermit/trace.h>
 
 static uint64_t brk_start, brk_cur, brk_max, brk_dirty_end;
 static uint64_t stack_bytes; /* the main stack, counted for RLIMIT_AS as on Linux */
@@ -16,6 +17,10 @@ void vma_init(void)
 	brk_start = page_alloc(size / PAGE_SIZE, 1); /* clean RAM: nothing to clear */
 	brk_cur = brk_dirty_end = brk_start;
 	brk_max = brk_start ? brk_start + size : 0;
+	if (__builtin_expect(boot_info->stats != 0, 0)) {
+		boot_info->pages_peak = 0; /* counted the window as used: it is not, yet */
+		stats_memory();
+	}
 }
 
 /* Whether `more` bytes would take the application past RLIMIT_AS or, for `data`
@@ -34,6 +39,11 @@ int vma_over_limit(uint64_t more, int data)
 	return lim != RLIM_INFINITY && (more > lim || have > lim - more);
 }
 
+uint64_t vma_brk_reserved(void)
+{
+	return brk_max - brk_cur;
+}
+
 long vma_brk(uint64_t addr)
 {
 	if (addr < brk_start || addr > brk_max)
@@ -49,6 +59,8 @@ long vma_brk(uint64_t addr)
 			brk_dirty_end = addr;
 	}
 	brk_cur = addr;
+	if (__builtin_expect(boot_info->stats != 0, 0)) /* HERMIT_STATS */
+		stats_memory();
 	return (long)brk_cur;
 }
 

@@ -190,10 +190,12 @@ def test_debug_and_monitor_wait_for_gdb(guests, capfd) -> None:
 
 def test_build_command_honours_debug_and_monitor() -> None:
     plain = build_command(config(Path("/x.elf")))
-    assert "-s" not in plain and "-S" not in plain and "-monitor" not in plain
+    assert "-gdb" not in plain and "-S" not in plain and "-monitor" not in plain
     cmd = build_command(config(Path("/x.elf"), debug=True, monitor=True, port=5000))
-    assert cmd[cmd.index("-s") + 1] == "-S"
+    assert cmd[cmd.index("-gdb") + 1 : cmd.index("-gdb") + 3] == ["tcp:127.0.0.1:1234", "-S"]
     assert cmd[cmd.index("-monitor") + 1] == "telnet:127.0.0.1:5001,server=on,wait=off"
+    cmd = build_command(config(Path("/x.elf"), debug=True, gdb_port=4321))
+    assert "tcp:127.0.0.1:4321" in cmd
 
 
 def test_build_command_machine_and_accel(monkeypatch) -> None:

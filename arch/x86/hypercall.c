@@ -5,6 +5,7 @@
  * hypercall UART, then wait for the runner's acknowledgement.
  */
 #include <hermit/task.h>
+#include <hermit/trace.h>
 #include <asm/x86.h>
 
 #define UART_LSR 5
@@ -56,7 +57,7 @@ static void ring(uint32_t slot, unsigned nr)
 	__atomic_store_n(&doorbell_busy, 0, __ATOMIC_RELEASE);
 }
 
-void arch_hypercall(unsigned nr, void *arg)
+static int hypercall(unsigned nr, void *arg)
 {
 	const uint32_t slot = this_cpu_id();
 	volatile struct hc_slot *s = &mailbox[slot];
@@ -84,13 +85,21 @@ void arch_hypercall(unsigned nr, void *arg)
 				rang = 1;
 			}
 		}
-		return;
+		return rang;
 	}
 	ring(slot, nr);
 	if (boot_info->loader == HERMIT_LOADER_UHYVE)
-		return; /* answered in the exit */
+		return 1; /* answered in the exit */
 	while (s->done != seq) /* the answer comes through shared memory: no exits while waiting */
 		__asm__ volatile("pause" ::: "memory");
+	return 1;
+}
+
+int arch_hypercall(unsigned nr, void *arg)
+{
+	if (__builtin_expect(boot_info->stats != 0, 0)) /* HERMIT_STATS (kernel/stats.c) */
+		return stats_hypercall(nr, arg, hypercall);
+	return hypercall(nr, arg);
 }
 
 noreturn void arch_abi_mismatch(uint64_t version)

@@ -14,7 +14,8 @@ through padding rules.
 # 4: SYSCALL_SLOT; hc_fault.in_app; statfs and fstatfs forwarded
 # 5: boot_info.hc_poll (uhyve's poller: HC_SYSCALL without a VM exit)
 # 6: boot_info.debug, HC_DEBUG and hc_debug (uhyve's GDB server); uhyve's NIC
-#    (HC_NET_OPEN, HC_NET_KICK, struct hc_net, struct net_ring)
+#    (HC_NET_OPEN, HC_NET_KICK, struct hc_net, struct net_ring); the system-call
+#    trace and run statistics (boot_info.trace*, stats*; HC_TRACE)
 ABI_VERSION = 6
 MAX_CPUS = 64
 
@@ -101,6 +102,17 @@ CONSTANTS: dict[str, int] = {
     "NET_FRAME_MAX": 2040,  # NET_SLOT_SIZE less the length word
     "NET_RING_SLOTS": 4096,  # the slots start one page into the ring
     "NET_RING_BYTES": 4096 + 256 * 2048,
+    # The system-call trace (HERMIT_STRACE): one ring of records (struct trace_ring,
+    # then TRACE_RECS records of TRACE_REC_BYTES: struct trace_rec and two strings of
+    # TRACE_STR bytes each), written under the kernel lock, so in completion order.
+    "TRACE_REC_BYTES": 512,
+    "TRACE_STR": 120,
+    "TRACE_RECS": 1023,  # the ring header takes one record's room: 512 KiB in all
+    "TRACE_HOSTS": 4,  # host calls kept per system call (trace_rec.h<i>_*)
+    # Run statistics (HERMIT_STATS): struct hc_stat per host call, indexed by the
+    # system call's number for HC_SYSCALL and STATS_HC_BASE + n for hypercall n.
+    "STATS_HC_BASE": 512,
+    "STATS_SLOTS": 512 + 16,
 }
 
 # QEMU: the boot_info fields the runner sets through the kernel command line, as
@@ -112,6 +124,8 @@ CMDLINE: dict[str, str] = {
     "tty": "tty",
     "uart": "uart_port",
     "pvm": "pvm",
+    "trace": "trace",
+    "stats": "stats",
 }
 
 # Strings both sides know.
@@ -153,6 +167,9 @@ HYPERCALLS: dict[str, int] = {
     # The kernel queued frames on tx while tx.wait said the loader's NIC thread
     # sleeps: wake it (the same struct hc_net; nothing is read but the call).
     "NET_KICK": 14,
+    # The trace ring is full (boot_info.trace_addr): the loader reads every record
+    # and moves trace_ring.tail before it answers.
+    "TRACE": 15,
 }
 
 # Field lists; every field is u64 (signed values travel as two's complement).
@@ -200,6 +217,16 @@ STRUCTS: dict[str, list[str]] = {
         # uhyve: 1 while its GDB server (HERMIT_DEBUG=1) is attached: breakpoints and
         # single steps go to it (HC_DEBUG) instead of ending the guest.
         "debug",
+        # HERMIT_STRACE: the loader sets `trace` to 1; the kernel then records each
+        # system call of the application in the ring at `trace_addr` (its GPA).
+        "trace",
+        "trace_addr",
+        # HERMIT_STATS: the loader sets `stats` to 1; the kernel then counts host calls
+        # in struct hc_stat[STATS_SLOTS] at `stats_addr` and keeps the most pages of
+        # RAM it had in use at once in `pages_peak`.
+        "stats",
+        "stats_addr",
+        "pages_peak",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],
@@ -251,6 +278,24 @@ STRUCTS: dict[str, list[str]] = {
     # realtime_base 0 until the kernel first asked the host for the wall clock.
     # next_wake_tsc: the TSC at which the earliest sleeping thread is due (all ones:
     # none); the SDK's sched_yield enters the kernel from then on.
+    "hc_trace": ["unused"],
+    # head (kernel): records written; tail (loader): records read; the kernel writes
+    # record head % TRACE_RECS when head - tail < TRACE_RECS, else asks HC_TRACE.
+    "trace_ring": ["head", "tail"],
+    # One system call: TSC at entry and at return, the thread, arguments and result;
+    # done 0: it did not return (exit).  len0/len1: bytes of the strings after the
+    # struct (a path or the data written at entry, the data read at return); trunc
+    # bit i: string i was longer, bit 2 + i: it could not be read.  h<i>: the host
+    # calls it made (nr, result, TSC ticks, 1 when it took a VM exit or doorbell),
+    # nhost of them (more are counted, not kept).  writev/pwritev: the strings are the
+    # data of the first two iovecs, iov<i>_len their lengths.
+    "trace_rec": ["tsc", "tsc_done", "tid", "nr", "a0", "a1", "a2", "a3", "a4",
+                  "a5", "ret", "done", "len0", "len1", "trunc", "nhost", "iov0_len", "iov1_len"]
+    + [f"h{i}_{f}" for i in range(CONSTANTS["TRACE_HOSTS"])
+       for f in ("nr", "ret", "ticks", "rang")],
+    # Per host call kind: calls, TSC ticks from the request to the answer, and how many
+    # took a VM exit or a doorbell (the rest the loader's poller served without one).
+    "hc_stat": ["count", "ticks", "rang"],
     "vvar": ["tsc_base", "ns_mult", "realtime_base", "next_wake_tsc"],
 }
 

@@ -15,7 +15,6 @@ QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
 GIB = 1 << 30
 COM1 = C.COM1_PORT
-GDB_PORT = 1234
 DEFAULT_MACHINE = "microvm"
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
@@ -136,7 +135,8 @@ def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str
     RAM the kernel reads from the start info's memory map)."""
     values = {"abi_version": str(C.ABI_VERSION), "cpus": str(cfg.cpus), "tsc_khz": str(tsc),
               "tty": str(tty), "uart_port": f"{COM1:#x}" if cfg.uart else "0",
-              "pvm": "1" if pvm else None}  # boot_info fields; the keys are spec.CMDLINE's
+              "pvm": "1" if pvm else None, "trace": "1" if cfg.strace else None,
+              "stats": "1" if cfg.stats else None}  # boot_info fields; keys: spec.CMDLINE's
     return " ".join(f"hermit.{key}={values[field]}"
                     for key, field in CMDLINE.items() if values[field] is not None)
 
@@ -221,8 +221,8 @@ def build_command(
             "-chardev", f"socket,id=con,fd={con_fd}",
             "-device", f"isa-serial,iobase={COM1:#x},irq=4,chardev=con",
         ]  # fmt: skip
-    if cfg.debug:
-        cmd += ["-s", "-S"]
+    if cfg.debug:  # on the loopback only, as the monitor (QEMU's -s listens everywhere)
+        cmd += ["-gdb", f"tcp:127.0.0.1:{cfg.gdb_port}", "-S"]
     if cfg.monitor:
         cmd += ["-monitor", f"telnet:127.0.0.1:{cfg.port + 1},server=on,wait=off"]
     cmd += netdev_args(cfg, machine)

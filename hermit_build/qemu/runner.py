@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from .. import memlayout
 from ..abi import HC, C
-from ..config import RunConfig, check_mem, kvm_problem
+from ..config import RunConfig, check_mem, kvm_is_pvm, kvm_problem
 from ..elfload import Image, check
 from ..errors import raise_terminated, say
 from ..guestmem import GuestFault, GuestMemory
@@ -29,7 +29,6 @@ from ..hostcalls import GuestError, HostServices
 from ..kernlog import boot_info
 from ..poller import Poller
 from .command import (
-    GDB_PORT,
     Machine,
     QemuError,
     build_command,
@@ -62,6 +61,21 @@ def use_kvm(cfg: RunConfig, kvm_required: bool) -> bool:
         raise QemuError(f"KVM was requested but {problem}; set HERMIT_KVM=0 for TCG")
     notice(f"{problem}: QEMU emulates the CPU (TCG), which is slower")
     return False
+
+
+# What kvm_pvm does with a guest under a debugger: its KVM_SET_GUEST_DEBUG succeeds, but
+# a software breakpoint reaches the guest as #BP (hermit reports a crash) and a hardware
+# one never stops it.  TCG serves both.
+DEBUG_FALLBACK = ("HERMIT_DEBUG=1: this host's KVM (kvm_pvm) cannot stop a guest at a "
+                  "breakpoint, so QEMU emulates the CPU (TCG) for GDB")
+
+
+def debug_kvm(cfg: RunConfig, kvm: bool, pvm: bool) -> bool:
+    """Whether QEMU may use KVM when GDB may be attached (cfg.debug)."""
+    if cfg.debug and kvm and pvm:
+        notice(DEBUG_FALLBACK)
+        return False
+    return kvm
 
 
 @contextmanager
@@ -278,9 +292,9 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
     machine = machine_for(cfg.machine)
     check_mem(cfg.mem)
     check(image, machine.split(cfg.mem)[0], cfg.mem, pvh=True)  # QEMU's loader checks less
-    kvm = use_kvm(cfg, kvm_required)
+    kvm = debug_kvm(cfg, use_kvm(cfg, kvm_required), kvm_is_pvm())
     if cfg.debug:
-        notice(f"QEMU waits for GDB on localhost:{GDB_PORT} (target remote :{GDB_PORT})")
+        notice(f"QEMU waits for GDB on localhost:{cfg.gdb_port} (target remote :{cfg.gdb_port})")
     if cfg.monitor:
         notice(f"QEMU monitor on telnet 127.0.0.1:{cfg.port + 1}")
     if cfg.profile:
@@ -296,14 +310,21 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
         con_fd=con_peer.fileno() if con_peer else -1, tsc=tsc_khz(), tty=tty_bits(),
     )  # fmt: skip
     session = None
+    stats_out, started, ended = None, 0.0, 0.0
     try:
+        if cfg.stats:
+            from .. import stats
+
+            stats_out = stats.open_output(cfg.stats)  # before Landlock
+        started = time.monotonic()
         try:
             qemu = Qemu(argv, [ram_fd, *(s.fileno() for s in peers)])
         finally:
             os.close(ram_fd)
             for s in peers:
                 s.close()
-        services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts,
+                                strace=cfg.strace, ring="doorbell")
         if cfg.landlock:
             services.confine()  # QEMU runs already, unconfined by it (its own process)
         session = Session(qemu, hc, con, services, cfg.timeout, machine.split(cfg.mem))
@@ -312,7 +333,9 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
                                           services, cfg.cpus, session.poll_failed)
         try:
             with services, sigterm_as_interrupt():
-                return session.serve()
+                status = session.serve()
+                ended = time.monotonic()
+                return status
         finally:
             if session.poller is not None:
                 session.poller.close()
@@ -330,6 +353,12 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
                 say(f"qemu: {session.poller.served} file calls served by the poller, "
                     "without a doorbell")
             log_to_stderr(mem)
+        if cfg.stats and started:
+            facts = {"exits": None, "ring": "doorbell"}
+            if ended:
+                facts["run_ms"] = (ended - started) * 1e3
+                facts["run_what"] = "from starting QEMU to the guest's exit"
+            stats.report(stats_out, mem, "qemu+kvm" if kvm else "qemu/tcg", facts)
         try:
             ram.close()
         except BufferError:  # a view is still referenced (a traceback); the GC unmaps it

@@ -36,6 +36,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
     """
     vcpus: list[Vcpu] = []
     services: HostServices | None = None
+    stats_out = None
     try:
         vm.load(image)
         vm.write_boot_tables()
@@ -53,10 +54,19 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             uart_port=UART_PORT if cfg.uart else 0,
             pvm=pvm,
             loader_events=pvm,
+            trace=bool(cfg.strace),
+            stats=bool(cfg.stats),
         )
-        services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts)
+        services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts,
+                                strace=cfg.strace)
         if cfg.net:
             services.nic_factory = _nic_factory(vm, cfg)
+        if cfg.stats:
+            from .. import stats
+
+            stats_out = stats.open_output(cfg.stats)  # before Landlock
+            for v in vcpus:
+                v.exits = {}
         # The arguments lie in guest memory before boot (no HC_ARGS round trip): at the
         # top of what the boot page tables map, far above the image and the kernel's
         # bitmaps (it reserves 8 MiB for them), else the kernel asks by hypercall.
@@ -103,6 +113,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             vcpu.close()
         if cfg.verbose:
             _report(vm, timings, services)
+        if cfg.stats and any(v.exits is not None for v in vcpus):
+            _stats(vm, vcpus, timings, stats_out)
         vm.close()
 
 
@@ -214,6 +226,22 @@ def _where_stuck(vcpus: list[Vcpu], image: str) -> None:
         rip = v.regs().get("rip")
         if rip is not None:
             say(f"hermit: vCPU {v.index} was at {where(sym, rip)}")
+
+
+def _stats(vm: Vm, vcpus: list[Vcpu], timings: dict[str, float], out) -> None:
+    from .. import stats
+
+    exits: dict = {}
+    for v in vcpus:
+        for key, n in (v.exits or {}).items():
+            exits[key] = exits.get(key, 0) + n
+    facts: dict = {"exits": exits, "ring": "VM exit"}
+    if "setup" in timings:
+        facts["first_run_ms"] = timings["setup"]
+    if "total" in timings and "setup" in timings:
+        facts["run_ms"] = timings["total"] - timings["setup"]
+        facts["run_what"] = "from the first KVM_RUN to the guest's exit"
+    stats.report(out, vm.mem, "uhyve", facts)
 
 
 def _report(vm: Vm, timings: dict[str, float], services: HostServices | None) -> None:

@@ -65,6 +65,7 @@ class Vcpu:
         self.events: Events | None = None  # kvm_pvm: the loader delivers timer and kicks
         self.poller = None  # poller.Poller: told when this thread served a file call
         self.poll_error: UhyveError | None = None  # the poller ends the VM through us
+        self.exits: dict | None = None  # HERMIT_STATS: {(exit reason, port): count}
 
     def close(self) -> None:
         self.flush_uart()
@@ -169,6 +170,7 @@ class Vcpu:
         unpack_io, unpack_u32 = kvm.RUN_IO.unpack_from, _U32.unpack_from
         hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
         dbg = self.debugger
+        exits = self.exits
         while True:
             if self.stopped:  # set while this thread was in a host call
                 raise VcpuStopped
@@ -180,6 +182,8 @@ class Vcpu:
                 ioctl(fd, run_request, 0)
             except InterruptedError:  # a signal whose handler returned: look around, resume
                 self.in_run = False
+                if exits is not None:
+                    exits["signal", 0] = exits.get(("signal", 0), 0) + 1
                 if self.stopped:
                     raise VcpuStopped from None
                 if self.poll_error is not None:
@@ -193,6 +197,10 @@ class Vcpu:
                 continue
             self.in_run = False
             reason = unpack_u32(area, kvm.RUN_EXIT_REASON)[0]
+            if exits is not None:
+                port = unpack_io(area, kvm.RUN_EXIT_DATA)[2] if reason == kvm.EXIT_IO else 0
+                key = (reason, port)
+                exits[key] = exits.get(key, 0) + 1
             if reason != kvm.EXIT_IO:
                 self.fail(reason, services)
             direction, size, port, count, off = unpack_io(area, kvm.RUN_EXIT_DATA)

@@ -194,7 +194,8 @@ class Vm:
         )
 
     def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int,
-                        pvm: bool = False, loader_events: bool = False) -> None:
+                        pvm: bool = False, loader_events: bool = False, trace: bool = False,
+                        stats: bool = False) -> None:
         """The loader's half of the boot-info block; kernel-owned fields stay 0."""
         info = S.boot_info.pack(
             magic=C.BOOT_INFO_MAGIC,
@@ -208,6 +209,8 @@ class Vm:
             uart_port=uart_port,
             pvm=int(pvm),
             loader_events=int(loader_events),
+            trace=int(trace),
+            stats=int(stats),
         )
         self.mem.write(C.BOOT_INFO_ADDR, info)
 

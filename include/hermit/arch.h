@@ -49,7 +49,8 @@ void arch_hypercall_init(void);
  * version does, that the image speaks ABI `version` (HERMIT_EXIT_ABI_MISMATCH), and stop. */
 noreturn void arch_abi_mismatch(uint64_t version);
 extern const uint32_t hermit_abi_version; /* the image's ABI note */
-void arch_hypercall(unsigned nr, void *arg);
+/* 1 when the call took a VM exit or doorbell, 0 when the loader's poller took it. */
+int arch_hypercall(unsigned nr, void *arg);
 void arch_console_putc(char c);
 
 void arch_set_tls(uint64_t base);

@@ -78,6 +78,7 @@ int page_is_user(uint64_t addr, uint64_t npages);
 uint64_t page_user_prefix(uint64_t addr, uint64_t npages, int on);
 int page_is_free(uint64_t addr, uint64_t npages);
 uint64_t page_free_count(void);
+uint64_t page_in_use(void); /* RAM's frames less the free ones */
 uint64_t page_user_count(void); /* pages the application holds (mmap) */
 
 /* kernel/rlimit.c: a resource's soft limit (RLIM_INFINITY: none) */
@@ -85,6 +86,7 @@ uint64_t rlimit_cur(int res);
 
 /* mm/vma.c: brk and anonymous mmap for the application */
 void vma_init(void);
+uint64_t vma_brk_reserved(void); /* bytes of the brk window the heap does not use */
 long vma_brk(uint64_t addr);
 long vma_mmap(uint64_t addr, uint64_t len, int prot, int flags);
 long vma_munmap(uint64_t addr, uint64_t len);

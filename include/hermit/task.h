@@ -8,6 +8,8 @@
 #define MAX_TASKS 4096
 #define NO_DEADLINE UINT64_MAX
 
+struct trace_call;
+
 enum task_state { TASK_RUNNABLE, TASK_BLOCKED, TASK_DEAD };
 
 struct task {
@@ -48,6 +50,7 @@ struct task {
 	 * system call would have clobbered */
 	int full_ctx;
 	struct frame_clobbered clobbered;
+	struct trace_call *trace; /* HERMIT_STRACE: its system call in flight (kernel/trace.c) */
 };
 
 struct runq {

@@ -16,6 +16,7 @@ struct syscall_frame {
 #define SYSCALL_NR(f) ((f)->rax)
 #define SYSCALL_ARGS(f) (f)->rdi, (f)->rsi, (f)->rdx, (f)->r10, (f)->r8, (f)->r9
 #define SYSCALL_RET(f, v) ((f)->rax = (uint64_t)(v))
+#define SYSCALL_RESULT(f) ((long)(f)->rax)
 #define SYSCALL_SP(f) ((f)->rsp)
 
 /* Return to the application in fn(a0, a1, a2) on stack sp, as if called there
