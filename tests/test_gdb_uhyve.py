@@ -12,10 +12,20 @@ import subprocess
 import time
 
 import pytest
-from conftest import KVM, NO_KVM, clean_env
+from conftest import KVM, NO_KVM, ROOT, clean_env
 
 pytestmark = [pytest.mark.skipif(not KVM, reason=NO_KVM),
               pytest.mark.skipif(not shutil.which("gdb"), reason="gdb not found (apt install gdb)")]
+
+
+@pytest.fixture(scope="module")
+def gdbme(sdk, tmp_path_factory):
+    """usr/tests/gdbme.c built with -g -O0 by the SDK (debug information names the
+    build's paths, so the installed examples carry no such image)."""
+    exe = tmp_path_factory.mktemp("gdbme") / "gdbme"
+    subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-g", "-O0", "-o", str(exe),
+                    str(ROOT / "usr/tests/gdbme.c")], check=True)
+    return exe
 
 
 def free_port() -> int:
@@ -28,7 +38,7 @@ class Guest:
     """The proxy waiting for GDB, and a batch gdb session against it."""
 
     def __init__(self, sdk, app, *args, cwd, cpus=1):
-        self.sdk, self.app, self.port = sdk, sdk / app, free_port()
+        self.sdk, self.app, self.port = sdk, sdk / app, free_port()  # app: absolute or in sdk
         env = clean_env(HERMIT_ISLE="uhyve", HERMIT_DEBUG="1", HERMIT_CPUS=str(cpus),
                         HERMIT_GDB_PORT=str(self.port))
         self.proxy = subprocess.Popen([str(sdk / "bin/proxy"), str(self.app), *args], env=env,
@@ -54,8 +64,8 @@ class Guest:
         return self.proxy.returncode, out, self.notice + err
 
 
-def test_break_backtrace_print_step_watch_detach(sdk, tmp_path):
-    guest = Guest(sdk, "extra/tests/gdbme", cwd=tmp_path)
+def test_break_backtrace_print_step_watch_detach(sdk, gdbme, tmp_path):
+    guest = Guest(sdk, gdbme, cwd=tmp_path)
     out = guest.gdb("break add", "continue", "bt", "print a", "print b", "print global_value",
                     "next", "next", "print sum", "finish", "delete",
                     "set can-use-hw-watchpoints 0",
@@ -82,10 +92,10 @@ def test_ctrl_c_stops_every_vcpu(sdk, tmp_path):
     assert status == 0 and stdout.startswith("hotspots: "), stdout
 
 
-def test_hardware_watchpoints_are_refused_cleanly(sdk, tmp_path):
+def test_hardware_watchpoints_are_refused_cleanly(sdk, gdbme, tmp_path):
     """Not offered (gdbstub.py says why): GDB says it cannot insert one, the session
     and the guest go on."""
-    guest = Guest(sdk, "extra/tests/gdbme", cwd=tmp_path)
+    guest = Guest(sdk, gdbme, cwd=tmp_path)
     out = guest.gdb("break main", "continue", "watch global_value", "continue", "detach")
     assert "Could not insert hardware watchpoint" in out, out
     assert guest.finish()[:2] == (0, "total 6, global 6, calls 3\n")
@@ -117,9 +127,9 @@ def test_a_breakpoint_without_a_debugger_is_a_crash_report(sdk, tmp_path):
     assert os.path.exists(exe)
 
 
-def test_malformed_packets_get_errors_not_a_dead_server(sdk, tmp_path):
+def test_malformed_packets_get_errors_not_a_dead_server(sdk, gdbme, tmp_path):
     """A client that is not GDB (or a broken one): errors, then a clean detach."""
-    guest = Guest(sdk, "extra/tests/gdbme", cwd=tmp_path)
+    guest = Guest(sdk, gdbme, cwd=tmp_path)
 
     def packet(s, body: bytes) -> bytes:
         s.sendall(b"$" + body + b"#" + b"%02x" % (sum(body) & 0xFF))

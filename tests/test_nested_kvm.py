@@ -53,14 +53,15 @@ for name, env in loaders.items():
 # GDB under uhyve on ordinary KVM (int3 from ring 3); the VM leaves its loopback down
 subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True)
 env = dict(HERMIT_ISLE="uhyve", HERMIT_DEBUG="1", HERMIT_TIMEOUT="60", PATH="/usr/bin:/bin")
-p = subprocess.Popen([sdk + "/bin/proxy", sdk + "/extra/tests/gdbme"], env=env, cwd="/tmp",
+gdbme = sys.argv[5]  # built with -g -O0 on the host (the VM sees its files)
+p = subprocess.Popen([sdk + "/bin/proxy", gdbme], env=env, cwd="/tmp",
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 notice = p.stderr.readline()
 g = subprocess.run(["gdb", "-q", "-batch", "-nx", "-ex", "target remote :1234",
                     "-ex", "break add", "-ex", "continue", "-ex", "bt", "-ex", "delete",
                     "-ex", "set can-use-hw-watchpoints 0", "-ex", "watch global_value",
                     "-ex", "continue", "-ex", "detach",
-                    sdk + "/extra/tests/gdbme"], capture_output=True, text=True, timeout=120)
+                    gdbme], capture_output=True, text=True, timeout=120)
 o, e = p.communicate(timeout=60)
 out["gdb"] = [p.returncode, g.stdout + g.stderr, o + notice + e]
 # the profiler, whose mode comes from CS under ordinary KVM
@@ -74,12 +75,15 @@ print("NESTED-KVM-RESULTS " + json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def results(sdk) -> dict:
+def results(sdk, tmp_path_factory) -> dict:
     if not shutil.which("qemu-system-x86_64"):
         pytest.skip("qemu-system-x86_64 is not installed")
+    gdbme = tmp_path_factory.mktemp("gdbme") / "gdbme"
+    subprocess.run([str(sdk / "bin/x86_64-hermit-gcc"), "-g", "-O0", "-o", str(gdbme),
+                    str(ROOT / "usr/tests/gdbme.c")], check=True)
     cmd = [str(ROOT / "tools/nested-kvm/run"), "-q", "--timeout", "400",
            "/usr/bin/python3", "-c", INNER, str(sdk), json.dumps(LOADERS), json.dumps(APPS),
-           str(ROOT)]
+           str(ROOT), str(gdbme)]
     r = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"status {r.returncode}\n{r.stdout}\n{r.stderr}"
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("NESTED-KVM-RESULTS ")]
