@@ -14,6 +14,7 @@
 
 #include <hermit/fd.h>
 #include <hermit/poll.h>
+#include <hermit/poll_host.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -35,6 +36,8 @@ void poll_notify(struct file *f)
 
 int poll_block(uint64_t deadline)
 {
+	if (host_watch_active())
+		return host_watch_wait(deadline); /* in the host, not on the list */
 	struct waiter me = { .t = current, .next = waiters };
 	uint64_t d = net_wait_deadline(deadline);
 
@@ -53,6 +56,10 @@ int poll_block(uint64_t deadline)
 
 unsigned file_poll(struct file *f)
 {
+	if (f->kind == FILE_HOST)
+		return host_watch_poll(f);
+	if (current->host_watch)
+		current->host_watch->others = 1;
 	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 }
 
@@ -120,9 +127,13 @@ static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, cons
 	long r = mask_swap(set, &old);
 	if (r)
 		return r;
+	struct host_watch hw;
+	host_watch_begin(&hw);
 	net_pump();
 	for (;;) {
 		r = poll_scan(fds, n);
+		if (!r && host_watch_look())
+			continue; /* the host's answer for its files */
 		if (r || time_monotonic_ns() >= deadline)
 			break;
 		int w = poll_block(deadline);
@@ -131,6 +142,7 @@ static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, cons
 			break;
 		}
 	}
+	host_watch_end(&hw);
 	current->sigmask = old;
 	return r;
 }
@@ -217,9 +229,13 @@ static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t dea
 	long r = mask_swap(set, &old);
 	if (r)
 		return r;
+	struct host_watch hw;
+	host_watch_begin(&hw);
 	net_pump();
 	for (;;) {
 		r = select_scan(n, &want, &got);
+		if (!r && host_watch_look())
+			continue;
 		if (r || time_monotonic_ns() >= deadline)
 			break;
 		if (poll_block(deadline) == -EINTR) {
@@ -227,6 +243,7 @@ static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t dea
 			break;
 		}
 	}
+	host_watch_end(&hw);
 	current->sigmask = old;
 	if (r >= 0 && (copy_set(got.in, rd, bytes, 0) || copy_set(got.out, wr, bytes, 0) ||
 		       copy_set(got.ex, ex, bytes, 0)))

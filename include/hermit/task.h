@@ -48,6 +48,7 @@ struct task {
 	 * system call would have clobbered */
 	int full_ctx;
 	struct frame_clobbered clobbered;
+	struct host_watch *host_watch; /* host files its poll/select/epoll watches */
 };
 
 struct runq {
