@@ -25,5 +25,12 @@ void epoll_forget(struct file *f);
  * what arrived and what is due, and the deadline capped by lwIP's next timer. */
 void net_pump(void);
 uint64_t net_wait_deadline(uint64_t deadline);
+/* The stack's work that nobody's wait would do (a guest that only computes): when
+ * lwIP's next timer is due or, with a NIC, at least every few milliseconds, while
+ * a NIC or TCP state that needs timers exists; NO_DEADLINE otherwise, so an idle
+ * guest without them pays nothing.  The scheduler's timer path runs it
+ * (kernel/sched.c: on the way back to the application, and in the idle loop). */
+extern uint64_t net_background_due;
+void net_background(void);
 
 #endif

@@ -106,6 +106,9 @@ noreturn void idle_loop(void);
 void sched_add(struct task *t);
 void schedule(void);
 void sched_yield_now(void);
+/* This cpu's timer fires by `at` at the latest though no thread sleeps until then
+ * (net_background_due: the next expire() keeps it while it is due) */
+void sched_timer_at(uint64_t at);
 void sched_preempt_check(void);
 void sched_migrate_current(void);
 void sched_lend_cpu(void);
