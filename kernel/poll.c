@@ -36,10 +36,15 @@ void poll_notify(struct file *f)
 
 int poll_block(uint64_t deadline)
 {
-	if (host_watch_active())
-		return host_watch_wait(deadline); /* in the host, not on the list */
+	uint64_t until = deadline;
+
+	if (host_watch_active()) {
+		until = host_watch_share(deadline);
+		if (!until)
+			return host_watch_wait(deadline); /* in the host, not on the list */
+	}
 	struct waiter me = { .t = current, .next = waiters };
-	uint64_t d = net_wait_deadline(deadline);
+	uint64_t d = net_wait_deadline(until);
 
 	waiters = &me;
 	int r = sched_block(d);
@@ -49,8 +54,9 @@ int poll_block(uint64_t deadline)
 			break;
 		}
 	net_pump();
+	host_watch_reask();
 	if (r == -ETIMEDOUT && time_monotonic_ns() < deadline)
-		r = 0; /* lwIP's timer, not the caller's deadline */
+		r = 0; /* lwIP's timer or the host's slice, not the caller's deadline */
 	return r;
 }
 

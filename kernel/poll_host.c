@@ -4,11 +4,14 @@
  * its service lock and the kernel's lock is released meanwhile (host_call), so a
  * thread waiting for stdin stops nobody, and HERMIT_TIMEOUT ends it as it ends a
  * blocking read.  Kernel files cannot end a wait in the host: with both kinds the
- * host is asked in slices of HOST_SLICE_NS, so a pipe or socket is seen within it. */
+ * host is asked in slices of HOST_SLICE_NS, so a pipe or socket is seen within it.
+ * A thread waiting in the host keeps its cpu: while others wait for that cpu, the
+ * wait is the kernel's for a slice at a time instead, and the host is asked after. */
 #include <errno.h>
 #include <poll.h>
 #include <sys/syscall.h>
 
+#include <hermit/arch.h>
 #include <hermit/fd.h>
 #include <hermit/poll.h>
 #include <hermit/poll_host.h>
@@ -116,4 +119,22 @@ int host_watch_wait(uint64_t deadline)
 	if ((current->sigpending | signal_process_pending()) & ~current->sigmask)
 		return -EINTR;
 	return time_monotonic_ns() >= deadline ? -ETIMEDOUT : 0;
+}
+
+uint64_t host_watch_share(uint64_t deadline)
+{
+	/* Only where a timer or the loader's events preempt: elsewhere (QEMU on
+	 * kvm_pvm) a computing thread would keep the cpu and this wait would never
+	 * look at the host again. */
+	if (!host_watch_active() || !this_cpu()->rq.head ||
+	    !(arch_timer_available() || boot_info->loader_events))
+		return 0;
+	uint64_t slice = time_monotonic_ns() + HOST_SLICE_NS;
+	return slice < deadline ? slice : deadline;
+}
+
+void host_watch_reask(void)
+{
+	if (host_watch_active())
+		ask(0);
 }

@@ -44,6 +44,18 @@ def test_on_hermit(sdk, loader, mode):
     assert (r.returncode, r.stdout) == (0, expected(mode)), r.stdout + r.stderr
 
 
+def test_one_cpu_shared_with_a_busy_thread(sdk, loader):
+    """With one cpu, the thread polling stdin gives it up to the busy one between
+    looks at the host (it would keep it for its whole wait in the host)."""
+    from hermit_build.config import kvm_is_pvm
+
+    if loader.get("HERMIT_ISLE") == "qemu" and loader.get("HERMIT_KVM") != "0" and kvm_is_pvm():
+        pytest.skip("QEMU on kvm_pvm: nothing preempts the busy thread (README)")
+    env = clean_env(**loader, HERMIT_CPUS="1", HERMIT_TIMEOUT="60")
+    r = fed_late([str(sdk / "bin/proxy"), str(sdk / "extra/tests/poll_stdin"), "poll"], env)
+    assert (r.returncode, r.stdout) == (0, expected("poll")), r.stdout + r.stderr
+
+
 def test_timeout_ends_a_guest_polling_stdin(sdk, loader):
     """HERMIT_TIMEOUT ends a guest that waits in poll(stdin) for ever (stdin stays
     open and empty), with the timeout's status."""

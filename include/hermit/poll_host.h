@@ -32,6 +32,10 @@ unsigned host_watch_poll(struct file *f);
 int host_watch_look(void);
 /* poll_block()'s wait when host files are watched: 0, -ETIMEDOUT or -EINTR. */
 int host_watch_wait(uint64_t deadline);
+/* Others wait for this cpu: the end of a slice to wait among the kernel's waiters
+ * instead, then host_watch_reask(); 0: wait in the host. */
+uint64_t host_watch_share(uint64_t deadline);
+void host_watch_reask(void);
 /* Is the current thread watching host files? */
 int host_watch_active(void);
 

@@ -96,7 +96,7 @@ static void mixed(void)
 	double dt = now() - t0;
 	pthread_join(t, 0);
 	check(r == 1 && !p[0].revents && p[1].revents == POLLIN, "the pipe, not stdin");
-	check(dt >= 0.15 && dt < 1.5, "woken by the pipe within its slice");
+	check(dt >= 0.15 && dt < 3, "woken by the pipe, not by the 10 s timeout");
 	printf("mixed: pipe first, ");
 }
 
@@ -114,7 +114,14 @@ int main(int argc, char **argv)
 	double t0 = now();
 	check(wait_in(how, 0, 300) == 0, "stdin not ready within 300 ms");
 	double dt = now() - t0;
-	check(dt >= 0.29 && dt < 1.9, "the 300 ms timeout kept");
+	check(dt >= 0.29 && dt < 5, "the 300 ms timeout kept");
+	long n = 0;
+	t0 = now();
+	while (now() - t0 < 0.1) {
+		syscall(SYS_getppid);
+		n++;
+	}
+	double alone = n / (now() - t0);
 	pthread_create(&t, 0, busy, 0);
 	t0 = now();
 	int r = wait_in(how, 0, -1);
@@ -123,7 +130,11 @@ int main(int argc, char **argv)
 	pthread_join(t, 0);
 	check(r == 1, "stdin ready once fed");
 	check(dt > 0.5, "waited for the feed");
-	check(calls > 100, "another thread's system calls went on");
+	/* at a quarter of the rate it has alone, at least: with one cpu too, the
+	 * waiting thread gives the cpu up between its looks at the host */
+	check(calls > alone * dt / 4, "another thread's system calls went on");
+	fprintf(stderr, "poll_stdin: the busy thread made %ld calls in %.2f s (alone: %.0f/s)\n",
+		calls, dt, alone);
 	check(read(0, &c, 1) == 1 && c == 'x', "read what was fed");
 	struct pollfd o = { .fd = 1, .events = POLLOUT };
 	check(poll(&o, 1, 0) == 1 && o.revents == POLLOUT, "stdout writable");
