@@ -89,7 +89,8 @@ static uint32_t item_events(const struct item *it)
 {
 	if (it->disarmed)
 		return 0;
-	uint32_t ev = file_poll(it->f) & ((it->events & USER_EVENTS) | EPOLLERR | EPOLLHUP);
+	uint32_t ev = file_poll_for(it->f, it->events & USER_EVENTS) &
+		      ((it->events & USER_EVENTS) | EPOLLERR | EPOLLHUP);
 	if (ev && (it->events & EPOLLET) && it->seen == it->f->ev_seq)
 		return 0;
 	return ev;

@@ -62,8 +62,13 @@ int poll_block(uint64_t deadline)
 
 unsigned file_poll(struct file *f)
 {
+	return file_poll_for(f, POLLIN | POLLOUT | POLLPRI);
+}
+
+unsigned file_poll_for(struct file *f, unsigned want)
+{
 	if (f->kind == FILE_HOST)
-		return host_watch_poll(f);
+		return host_watch_poll(f, want);
 	if (current->host_watch)
 		current->host_watch->others = 1;
 	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
@@ -85,7 +90,8 @@ static long poll_scan(struct pollfd *fds, unsigned long n)
 			if (!f)
 				rev = POLLNVAL;
 			else
-				rev = (short)(file_poll(f) & ((unsigned short)ev | POLLERR | POLLHUP));
+				rev = (short)(file_poll_for(f, (unsigned short)ev) &
+					     ((unsigned short)ev | POLLERR | POLLHUP));
 		}
 		p->revents = rev;
 		ready += rev != 0;
@@ -192,7 +198,9 @@ static long select_scan(int n, const struct fdsets *want, struct fdsets *got)
 		struct file *f = fd_file(fd);
 		if (!f)
 			return -EBADF;
-		unsigned ev = file_poll(f);
+		unsigned ev = file_poll_for(f, ((want->in[w] & bit) ? POLLIN : 0) |
+					       ((want->out[w] & bit) ? POLLOUT : 0) |
+					       ((want->ex[w] & bit) ? POLLPRI : 0));
 		if ((want->in[w] & bit) && (ev & (POLLIN | POLLHUP | POLLERR)))
 			got->in[w] |= bit, ready++;
 		if ((want->out[w] & bit) && (ev & (POLLOUT | POLLERR)))

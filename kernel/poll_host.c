@@ -41,7 +41,7 @@ int host_watch_active(void)
 	return w && w->n;
 }
 
-unsigned host_watch_poll(struct file *f)
+unsigned host_watch_poll(struct file *f, unsigned want)
 {
 	struct host_watch *w = current->host_watch;
 	unsigned i;
@@ -56,8 +56,12 @@ unsigned host_watch_poll(struct file *f)
 			return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 		file_get(f); /* a close by another thread meanwhile keeps the handle */
 		w->f[i] = f;
-		w->p[i] = (struct pollfd){ .fd = (int)f->handle, .events = HOST_EVENTS };
+		w->p[i] = (struct pollfd){ .fd = (int)f->handle };
 		w->n++;
+	}
+	want &= HOST_EVENTS;
+	if (want & ~(unsigned)w->p[i].events) {
+		w->p[i].events = (short)(w->p[i].events | want);
 		w->asked = 0;
 	}
 	unsigned r = (unsigned short)w->p[i].revents;

@@ -56,6 +56,35 @@ def test_one_cpu_shared_with_a_busy_thread(sdk, loader):
     assert (r.returncode, r.stdout) == (0, expected("poll")), r.stdout + r.stderr
 
 
+def test_waiting_for_a_terminal_costs_nothing(sdk, loader):
+    """stdin a terminal (always writable): a poll for input waits in the host for
+    input only, not in a loop of answers about output."""
+    import pty
+    import resource
+
+    master, slave = pty.openpty()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        p = subprocess.Popen([str(sdk / "bin/proxy"), str(sdk / "extra/tests/poll_stdin"),
+                              "quiet"], env=clean_env(**loader, HERMIT_TIMEOUT="60"),
+                             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        time.sleep(3)
+        assert p.poll() is None, p.communicate()
+        os.write(master, b"x\n")
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert (p.returncode, out) == (0, "quiet: read x, 0 failed\n"), err
+    # Under QEMU a cpu waiting for any host call polls for the answer (a blocking
+    # read of the terminal costs the same): the cost is measured under uhyve.
+    if loader.get("HERMIT_ISLE") == "uhyve":
+        assert cpu < 1.0, f"{cpu:.2f} s of host cpu for a 3 s wait"
+
+
 def test_timeout_ends_a_guest_polling_stdin(sdk, loader):
     """HERMIT_TIMEOUT ends a guest that waits in poll(stdin) for ever (stdin stays
     open and empty), with the timeout's status."""

@@ -17,6 +17,9 @@ void poll_notify(struct file *f);
 int poll_block(uint64_t deadline);
 /* f's POLL* bits now (a file without a poll op: POLLIN | POLLOUT). */
 unsigned file_poll(struct file *f);
+/* The same for a wait that wants `want` (POLL* bits): a host file is watched for
+ * those only (a terminal is always writable: a wait for input must not see that). */
+unsigned file_poll_for(struct file *f, unsigned want);
 
 /* kernel/epoll.c: f's last reference went; no epoll instance watches it any more */
 void epoll_forget(struct file *f);

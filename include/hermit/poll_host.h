@@ -26,8 +26,9 @@ struct host_watch {
 /* Around a wait: the current thread's list (one per wait, on its stack). */
 void host_watch_begin(struct host_watch *w);
 void host_watch_end(struct host_watch *w);
-/* file_poll() of a host file: its last answer in the current wait (0 until asked). */
-unsigned host_watch_poll(struct file *f);
+/* file_poll_for() of a host file: its last answer in the current wait (0 until
+ * asked); `want` joins what the host is asked to watch it for. */
+unsigned host_watch_poll(struct file *f, unsigned want);
 /* Ask the loader now, once the list changed: 1 when it answered (scan again). */
 int host_watch_look(void);
 /* poll_block()'s wait when host files are watched: 0, -ETIMEDOUT or -EINTR. */

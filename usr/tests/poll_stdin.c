@@ -2,6 +2,8 @@
  * byte ~2 s after the start and keeps it open.  A thread making system calls
  * meanwhile shows the wait holds no lock.
  *   poll_stdin poll|select|epoll|mixed
+ *   poll_stdin quiet     only a poll for input on stdin, then a read (a terminal's
+ *                        test: waiting must cost the host nothing)
  * One line of results; exit status: the number of failed checks. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -106,6 +108,13 @@ int main(int argc, char **argv)
 	pthread_t t;
 	char c = 0;
 
+	if (!strcmp(how, "quiet")) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		check(poll(&p, 1, -1) == 1 && p.revents == POLLIN, "stdin ready once fed");
+		check(read(0, &c, 1) == 1 && c == 'x', "read what was fed");
+		printf("quiet: read %c, %d failed\n", c, failed);
+		return failed;
+	}
 	if (!strcmp(how, "mixed")) {
 		mixed();
 		how = "poll";
