@@ -76,6 +76,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/openmp.py"), "--sdk", str(sdk))
     # the profiler (issue 14): jacobi with and without HERMIT_PROFILE
     session.run("python", str(ROOT / "usr/benchmarks/profile.py"), "--sdk", str(sdk))
+    # the network stack (issue 12): tcp_loopback and netio over 127.0.0.1 against Linux
+    session.run("python", str(ROOT / "usr/benchmarks/network.py"), "--sdk", str(sdk))
 
 
 @nox.session

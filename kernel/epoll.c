@@ -13,6 +13,7 @@
 
 #include <hermit/fd.h>
 #include <hermit/poll.h>
+#include <hermit/poll_host.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -88,7 +89,8 @@ static uint32_t item_events(const struct item *it)
 {
 	if (it->disarmed)
 		return 0;
-	uint32_t ev = file_poll(it->f) & ((it->events & USER_EVENTS) | EPOLLERR | EPOLLHUP);
+	uint32_t ev = file_poll_for(it->f, it->events & USER_EVENTS) &
+		      ((it->events & USER_EVENTS) | EPOLLERR | EPOLLHUP);
 	if (ev && (it->events & EPOLLET) && it->seen == it->f->ev_seq)
 		return 0;
 	return ev;
@@ -266,9 +268,13 @@ long sys_epoll_pwait(SYSCALL_PARAMS)
 	uint64_t deadline = ms < 0 ? NO_DEADLINE : time_monotonic_ns() + (uint64_t)ms * 1000000ULL;
 	long r;
 	file_get(ef); /* a close meanwhile leaves the instance until we are done */
+	struct host_watch hw;
+	host_watch_begin(&hw);
 	net_pump();
 	for (;;) {
 		r = scan(ef->obj, out, max);
+		if (!r && host_watch_look())
+			continue;
 		if (r || time_monotonic_ns() >= deadline)
 			break;
 		if (poll_block(deadline) == -EINTR) {
@@ -276,6 +282,7 @@ long sys_epoll_pwait(SYSCALL_PARAMS)
 			break;
 		}
 	}
+	host_watch_end(&hw);
 	file_put(ef);
 	current->sigmask = old;
 	return r;

@@ -14,6 +14,7 @@
 
 #include <hermit/fd.h>
 #include <hermit/poll.h>
+#include <hermit/poll_host.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -35,8 +36,15 @@ void poll_notify(struct file *f)
 
 int poll_block(uint64_t deadline)
 {
+	uint64_t until = deadline;
+
+	if (host_watch_active()) {
+		until = host_watch_share(deadline);
+		if (!until)
+			return host_watch_wait(deadline); /* in the host, not on the list */
+	}
 	struct waiter me = { .t = current, .next = waiters };
-	uint64_t d = net_wait_deadline(deadline);
+	uint64_t d = net_wait_deadline(until);
 
 	waiters = &me;
 	int r = sched_block(d);
@@ -46,13 +54,23 @@ int poll_block(uint64_t deadline)
 			break;
 		}
 	net_pump();
+	host_watch_reask();
 	if (r == -ETIMEDOUT && time_monotonic_ns() < deadline)
-		r = 0; /* lwIP's timer, not the caller's deadline */
+		r = 0; /* lwIP's timer or the host's slice, not the caller's deadline */
 	return r;
 }
 
 unsigned file_poll(struct file *f)
 {
+	return file_poll_for(f, POLLIN | POLLOUT | POLLPRI);
+}
+
+unsigned file_poll_for(struct file *f, unsigned want)
+{
+	if (f->kind == FILE_HOST)
+		return host_watch_poll(f, want);
+	if (current->host_watch)
+		current->host_watch->others = 1;
 	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 }
 
@@ -72,7 +90,8 @@ static long poll_scan(struct pollfd *fds, unsigned long n)
 			if (!f)
 				rev = POLLNVAL;
 			else
-				rev = (short)(file_poll(f) & ((unsigned short)ev | POLLERR | POLLHUP));
+				rev = (short)(file_poll_for(f, (unsigned short)ev) &
+					     ((unsigned short)ev | POLLERR | POLLHUP));
 		}
 		p->revents = rev;
 		ready += rev != 0;
@@ -120,9 +139,13 @@ static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, cons
 	long r = mask_swap(set, &old);
 	if (r)
 		return r;
+	struct host_watch hw;
+	host_watch_begin(&hw);
 	net_pump();
 	for (;;) {
 		r = poll_scan(fds, n);
+		if (!r && host_watch_look())
+			continue; /* the host's answer for its files */
 		if (r || time_monotonic_ns() >= deadline)
 			break;
 		int w = poll_block(deadline);
@@ -131,6 +154,7 @@ static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, cons
 			break;
 		}
 	}
+	host_watch_end(&hw);
 	current->sigmask = old;
 	return r;
 }
@@ -174,7 +198,9 @@ static long select_scan(int n, const struct fdsets *want, struct fdsets *got)
 		struct file *f = fd_file(fd);
 		if (!f)
 			return -EBADF;
-		unsigned ev = file_poll(f);
+		unsigned ev = file_poll_for(f, ((want->in[w] & bit) ? POLLIN : 0) |
+					       ((want->out[w] & bit) ? POLLOUT : 0) |
+					       ((want->ex[w] & bit) ? POLLPRI : 0));
 		if ((want->in[w] & bit) && (ev & (POLLIN | POLLHUP | POLLERR)))
 			got->in[w] |= bit, ready++;
 		if ((want->out[w] & bit) && (ev & (POLLOUT | POLLERR)))
@@ -217,9 +243,13 @@ static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t dea
 	long r = mask_swap(set, &old);
 	if (r)
 		return r;
+	struct host_watch hw;
+	host_watch_begin(&hw);
 	net_pump();
 	for (;;) {
 		r = select_scan(n, &want, &got);
+		if (!r && host_watch_look())
+			continue;
 		if (r || time_monotonic_ns() >= deadline)
 			break;
 		if (poll_block(deadline) == -EINTR) {
@@ -227,6 +257,7 @@ static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t dea
 			break;
 		}
 	}
+	host_watch_end(&hw);
 	current->sigmask = old;
 	if (r >= 0 && (copy_set(got.in, rd, bytes, 0) || copy_set(got.out, wr, bytes, 0) ||
 		       copy_set(got.ex, ex, bytes, 0)))

@@ -13,6 +13,7 @@
 
 #include <hermit/arch.h>
 #include <hermit/clock.h>
+#include <hermit/poll.h>
 #include <hermit/task.h>
 
 /* Without a timer (kvm_pvm) an idle cpu polls; after IDLE_SPIN_NS of nothing it asks
@@ -115,6 +116,11 @@ static void expire(uint64_t now)
 		if (t->cpu == c->id && t->deadline < mine)
 			mine = t->deadline;
 	}
+	/* The network's background work (net_background) arms every cpu's timer (the
+	 * first to fire does it) but is no sleeper: idle cpus need not spin for it. */
+	uint64_t net = net_background_due;
+	if (net < mine)
+		mine = net;
 	next_deadline = earliest;
 	c->deadline = mine;
 	if (can_block() && earliest != NO_DEADLINE) {
@@ -196,13 +202,16 @@ static void idle_poll(struct cpu *c)
 	while (!__atomic_load_n(&c->rq.head, __ATOMIC_RELAXED)) {
 		uint64_t now = time_monotonic_ns();
 		uint64_t due = __atomic_load_n(&next_deadline, __ATOMIC_RELAXED);
-		if (now >= due)
+		uint64_t net = __atomic_load_n(&net_background_due, __ATOMIC_RELAXED);
+		if (now >= due || now >= net)
 			return;
 		if (now < spin_end || !can_block() || due - now <= IDLE_EARLY_NS + IDLE_SPIN_NS) {
 			arch_relax();
 			continue;
 		}
 		c->sleep_until = due == NO_DEADLINE ? NO_DEADLINE - IDLE_EARLY_NS : due - IDLE_EARLY_NS;
+		if (net < c->sleep_until)
+			c->sleep_until = net; /* no precision needed: no early wake */
 		__atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST); /* then look: see wake_sleeper */
 		if (!__atomic_load_n(&c->rq.head, __ATOMIC_SEQ_CST)) {
 			struct hc_idle i = { .ns = c->sleep_until - now };
@@ -220,6 +229,7 @@ noreturn void idle_loop(void)
 	struct cpu *c = this_cpu();
 
 	for (;;) {
+		net_background(); /* here, not in expire(): the driver may give up the lock */
 		struct task *next = pick_next(c);
 		if (next) {
 			switch_to(current, next);
@@ -324,7 +334,21 @@ void sched_migrate_current(void)
 void sched_interrupt(void)
 {
 	expire(time_monotonic_ns());
+	net_background(); /* a guest that only computes still acknowledges and resends */
 	sched_preempt_check();
+}
+
+void sched_timer_at(uint64_t at)
+{
+	struct cpu *c = this_cpu();
+	uint64_t now = time_monotonic_ns();
+
+	if (c->deadline <= now)
+		at = now; /* not computed yet, or due: expire() looks at once and keeps `at` */
+	else if (at >= c->deadline)
+		return;
+	c->deadline = at;
+	timer_update();
 }
 
 /* sched_yield: others of the same or higher priority on this cpu go first. */

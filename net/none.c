@@ -35,3 +35,9 @@ uint64_t net_wait_deadline(uint64_t deadline)
 {
 	return deadline;
 }
+
+uint64_t net_background_due = NO_DEADLINE;
+
+void net_background(void)
+{
+}

@@ -3,7 +3,9 @@
  * loopback packets delivered, the NIC polled, lwIP's timers run, at each socket
  * call and whenever a thread waiting in poll_block() wakes.  Waiting threads wake
  * by lwIP's next timer at the latest (net_wait_deadline), so TCP's timers run
- * while anyone waits on the network; nothing runs them while nobody does. */
+ * while anyone waits on the network.  While nobody does, the scheduler's timer
+ * path calls net_background() at net_background_due (kept by every pump): lwIP's
+ * next timer while TCP connections exist, and the NIC every NIC_BACKGROUND_NS. */
 #include <stddef.h>
 
 #include <hermit/kernel.h>
@@ -28,6 +30,10 @@ static struct netif nic_netif;
 #define DHCP_WAIT_NS (3000ULL * 1000000ULL)
 #define NIC_POLL_NS (1000ULL * 1000ULL) /* no interrupts on kvm_pvm: a waiter polls */
 #define LINGER_NS (5000ULL * 1000000ULL) /* at exit, for what TCP has not delivered */
+/* nobody waits: the NIC's frames are taken (and TCP acknowledges them) this often */
+#define NIC_BACKGROUND_NS (10ULL * 1000ULL * 1000ULL)
+
+uint64_t net_background_due = NO_DEADLINE;
 
 static err_t nic_output(struct netif *netif, struct pbuf *p)
 {
@@ -121,6 +127,24 @@ static int loop_pending(void)
 	return 0;
 }
 
+/* When net_background() is next needed: lwIP's timers matter only with a NIC or
+ * TCP connections (a listener needs none); loopback packets never wait (every
+ * pump delivers them all). */
+static void background_update(void)
+{
+	if (!nic && !tcp_active_pcbs && !tcp_tw_pcbs) {
+		net_background_due = NO_DEADLINE;
+		return;
+	}
+	uint64_t now = time_monotonic_ns();
+	u32_t ms = sys_timeouts_sleeptime();
+	uint64_t d = ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? NO_DEADLINE : now + (uint64_t)ms * 1000000ULL;
+	if (nic && d > now + NIC_BACKGROUND_NS)
+		d = now + NIC_BACKGROUND_NS;
+	net_background_due = d;
+	sched_timer_at(d); /* this cpu may go back to computing at once */
+}
+
 void net_pump(void)
 {
 	if (!started)
@@ -133,6 +157,13 @@ void net_pump(void)
 		if (!loop_pending())
 			break;
 	}
+	background_update();
+}
+
+void net_background(void)
+{
+	if (time_monotonic_ns() >= net_background_due)
+		net_pump();
 }
 
 uint64_t net_wait_deadline(uint64_t deadline)

@@ -16,7 +16,8 @@ through padding rules.
 # 6: boot_info.debug, HC_DEBUG and hc_debug (uhyve's GDB server); uhyve's NIC
 #    (HC_NET_OPEN, HC_NET_KICK, struct hc_net, struct net_ring); the system-call
 #    trace and run statistics (boot_info.trace*, stats*; HC_TRACE)
-ABI_VERSION = 6
+# 7: poll forwarded (pollfds of handles: the host's readiness for poll/select/epoll)
+ABI_VERSION = 7
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -322,6 +323,9 @@ FORWARDED: dict[str, tuple[int, tuple[int, ...]]] = {
     "faccessat": (269, (0,)), "utimensat": (280, (0,)), "preadv": (295, (0,)),
     "pwritev": (296, (0,)), "renameat2": (316, (0, 2)), "faccessat2": (439, (0,)),
     "statfs": (137, ()), "fstatfs": (138, (0,)),
+    # The kernel's own use (kernel/poll_host.c; the guest's poll is the kernel's):
+    # its pollfd array's fds are handles, at most 64; timeout in ms.
+    "poll": (7, ()),
 }
 
 # Files the kernel serves itself, without the host: guest path -> (node id, major, minor).

@@ -24,6 +24,7 @@ from .linux import s32
 from .ops_io import IoOps
 from .ops_owner import OwnerOps
 from .ops_path import PathOps
+from .ops_poll import PollOps
 from .ops_statfs import StatfsOps
 from .ops_tree import TreeOps
 from .policy import GuestError, MountTable
@@ -37,7 +38,7 @@ FAST = {L.NR["read"]: 0, L.NR["write"]: 1, L.NR["pread64"]: 2, L.NR["pwrite64"]:
 _UNLOADED = object()
 
 
-class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps):
+class FileService(IoOps, PathOps, TreeOps, OwnerOps, StatfsOps, PollOps):
     def __init__(self, mem: GuestMemory, mounts: MountTable, std=(0, 1, 2)):
         self.mem = mem
         self.mounts = mounts

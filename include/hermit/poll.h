@@ -17,6 +17,9 @@ void poll_notify(struct file *f);
 int poll_block(uint64_t deadline);
 /* f's POLL* bits now (a file without a poll op: POLLIN | POLLOUT). */
 unsigned file_poll(struct file *f);
+/* The same for a wait that wants `want` (POLL* bits): a host file is watched for
+ * those only (a terminal is always writable: a wait for input must not see that). */
+unsigned file_poll_for(struct file *f, unsigned want);
 
 /* kernel/epoll.c: f's last reference went; no epoll instance watches it any more */
 void epoll_forget(struct file *f);
@@ -25,5 +28,12 @@ void epoll_forget(struct file *f);
  * what arrived and what is due, and the deadline capped by lwIP's next timer. */
 void net_pump(void);
 uint64_t net_wait_deadline(uint64_t deadline);
+/* The stack's work that nobody's wait would do (a guest that only computes): when
+ * lwIP's next timer is due or, with a NIC, at least every few milliseconds, while
+ * a NIC or TCP state that needs timers exists; NO_DEADLINE otherwise, so an idle
+ * guest without them pays nothing.  The scheduler's timer path runs it
+ * (kernel/sched.c: on the way back to the application, and in the idle loop). */
+extern uint64_t net_background_due;
+void net_background(void);
 
 #endif

@@ -51,6 +51,7 @@ struct task {
 	int full_ctx;
 	struct frame_clobbered clobbered;
 	struct trace_call *trace; /* HERMIT_STRACE: its system call in flight (kernel/trace.c) */
+	struct host_watch *host_watch; /* host files its poll/select/epoll watches */
 };
 
 struct runq {
@@ -108,6 +109,9 @@ noreturn void idle_loop(void);
 void sched_add(struct task *t);
 void schedule(void);
 void sched_yield_now(void);
+/* This cpu's timer fires by `at` at the latest though no thread sleeps until then
+ * (net_background_due: the next expire() keeps it while it is due) */
+void sched_timer_at(uint64_t at);
 void sched_preempt_check(void);
 void sched_migrate_current(void);
 void sched_lend_cpu(void);
