@@ -80,7 +80,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         with services, Watchdog(cfg.timeout), _Events(vm, vcpus, pvm, tsc_khz):
             timings["setup"] = (time.perf_counter() - t0) * 1e3
             poller, kick_handler = polling.start(cfg.hc_poll, services, vcpus, KICK)
-            sampler = _sampler(cfg.profile, vm, vcpus)
+            sampler = _sampler(cfg.profile, vm, vcpus, pvm)
             debugger = _debugger(cfg, vm, vcpus)
             for v in vcpus:
                 v.poller = poller
@@ -118,7 +118,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         vm.close()
 
 
-def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu]):
+def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu], pvm: bool):
     """The profiler's sampling thread, started, or None (HERMIT_PROFILE unset)."""
     if not hz:
         return None
@@ -126,7 +126,7 @@ def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu]):
 
     if signal.getsignal(KICK) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
         signal.signal(KICK, _ignore)
-    sampler = Sampler(vm, vcpus, hz, KICK)
+    sampler = Sampler(vm, vcpus, hz, KICK, pvm)
     sampler.start()
     return sampler
 
