@@ -45,6 +45,18 @@ def loader(request) -> dict[str, str]:
 
 
 @pytest.fixture
+def pipe():
+    """A host pipe (read end, write end), both closed after the test if still open."""
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+@pytest.fixture
 def kvm_loader(request) -> None:
     if not KVM:
         pytest.skip(NO_KVM)

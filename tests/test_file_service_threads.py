@@ -18,17 +18,6 @@ from hermit_build.hostfs.service import FileService
 BUF = 0x1000  # a guest buffer address
 
 
-@pytest.fixture
-def pipe():
-    r, w = os.pipe()
-    yield r, w
-    for fd in (r, w):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def service(tmp_path, stdin: int, stdout: int = 1) -> FileService:
     mem = GuestMemory([(0, 1 << 17, bytearray(1 << 17), 0)])
     return FileService(mem, MountTable.default([], str(tmp_path)), std=(stdin, stdout, 2))

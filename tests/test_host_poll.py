@@ -9,8 +9,6 @@ import struct
 import threading
 import time
 
-import pytest
-
 from hermit_build.guestmem import GuestMemory
 from hermit_build.hostfs import linux as L
 from hermit_build.hostfs.fdtable import OpenFile
@@ -19,17 +17,6 @@ from hermit_build.hostfs.service import FileService
 
 FDS = 0x1000
 POLLFD = struct.Struct("<ihh")
-
-
-@pytest.fixture
-def pipe():
-    r, w = os.pipe()
-    yield r, w
-    for fd in (r, w):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def service(tmp_path) -> FileService:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, clean_env, run
+from test_net import summary
 
 GUEST_TIMEOUT = "120"
 RUN_TIMEOUT = 240
@@ -26,13 +27,6 @@ APPS = {
     "netio": ("extra/benchmarks/netio", ["usr/benchmarks/netio.c"],
               ["--selftest", "-b", str(4 << 20)]),
 }
-
-
-def summary(stdout: str, name: str) -> int:
-    m = re.search(rf"^{name}: (\d+) checks, 0 failed$", stdout, re.M)
-    assert m, stdout
-    assert "not ok" not in stdout, stdout
-    return int(m.group(1))
 
 
 @pytest.mark.parametrize("name", list(APPS))
