@@ -15,6 +15,13 @@ struct file;
 void poll_notify(struct file *f);
 /* Wait for a poll_notify, the deadline (-ETIMEDOUT) or a signal (-EINTR); 0. */
 int poll_block(uint64_t deadline);
+/* The wait of poll, select and epoll: look(arg) until it finds something ready
+ * (its count), the deadline passes (0) or a signal comes (-EINTR), the host's
+ * files watched meanwhile and the network pumped. */
+long poll_wait(long (*look)(void *arg), void *arg, uint64_t deadline);
+/* ppoll/pselect6/epoll_pwait's mask (set: user memory, or 0 for none) for the
+ * wait; the caller puts *old back afterwards.  -EFAULT for a bad set. */
+long poll_mask_swap(const uint64_t *set, uint64_t *old);
 /* f's POLL* bits now (a file without a poll op: POLLIN | POLLOUT). */
 unsigned file_poll(struct file *f);
 /* The same for a wait that wants `want` (POLL* bits): a host file is watched for
