@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 
+from .. import threadstart
 from ..abi import C, S
 from ..guestmem import GuestFault, GuestMemory
 from .hostfilter import allowed
@@ -87,7 +88,7 @@ class Nic:
             self.slirp = Slirp(self._to_guest, self.forwards)  # HermitError: one line
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self.thread = threading.Thread(target=self._serve, name="hermit-nic", daemon=True)
-            self.thread.start()
+            threadstart.start(self.thread)
         out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(MAC, "little"),
                             mtu=MTU, ret=ret)
         self.mem.write(gpa, out)
