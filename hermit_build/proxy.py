@@ -48,6 +48,9 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
         # before a VM: a missing device, no permission or a busy one is one line; QEMU
         # opens the device itself, uhyve's NIC keeps this fd
         cfg.tap.fd = tap.open_device(cfg.tap.ifname)
+        notice = tap.down_notice(cfg.tap.ifname)
+        if notice:
+            say(f"proxy: {notice}")
         if cfg.isle != "uhyve":
             cfg.tap.close()
     if cfg.isle == "uhyve":

@@ -90,8 +90,8 @@ def netns():
 
 
 def tap_env(loader: dict[str, str], **extra: str) -> dict[str, str]:
-    return clean_env(**loader, HERMIT_NETIF="tap0", HERMIT_IP=GUEST, HERMIT_VERBOSE="1",
-                     HERMIT_TIMEOUT="60", **extra)
+    return clean_env(**dict(dict(loader, HERMIT_NETIF="tap0", HERMIT_IP=GUEST,
+                                 HERMIT_VERBOSE="1", HERMIT_TIMEOUT="60"), **extra))
 
 
 def proxy(sdk, app: str, *args: str) -> list[str]:
@@ -147,6 +147,28 @@ def test_guest_udp_echo_and_its_name_server(sdk, loader, host_servers, tmp_path)
     assert r.returncode == 0 and r.stdout == "udp echoed\n", r.stdout + r.stderr
     r = host_servers.run(*proxy(sdk, ECHO, "resolve", "db.cluster.test"), env=env)
     assert r.returncode == 0 and r.stdout == "db.cluster.test 10.0.5.77\n", r.stdout + r.stderr
+
+
+@needs_root
+def test_two_guests_on_a_bridge(sdk, loader, netns):
+    """The basis for MPI across guests: two taps on one bridge, distinct MACs (from
+    their addresses), one guest serving, the other connecting."""
+    for cmd in ("ip link add br0 type bridge", "ip link set br0 up", "ip link set tap0 "
+                "master br0", "ip tuntap add dev tap1 mode tap", "ip link set tap1 master br0",
+                "ip link set tap1 up"):
+        netns.run(*cmd.split(), check=True)
+    server = netns.popen(*proxy(sdk, ECHO, "serve", "7777"), env=tap_env(loader))
+    try:
+        assert server.stdout.readline() == "listening 7777\n", server.stderr.read()
+        r = netns.run(*proxy(sdk, ECHO, "connect", GUEST, "7777", str(256 << 10)),
+                      env=tap_env(loader, HERMIT_NETIF="tap1", HERMIT_IP="10.0.5.3"))
+        assert r.returncode == 0 and r.stdout == f"echoed {256 << 10}\n", r.stdout + r.stderr
+        assert "52:54:0a:00:05:03" in r.stderr, r.stderr
+        out, err = server.communicate(timeout=30)
+        assert server.returncode == 0 and out == "served 1\n", err
+    finally:
+        server.kill()
+        server.wait()
 
 
 @needs_root
@@ -217,6 +239,16 @@ def test_missing_device_is_one_line(sdk, netns, isle):
     assert one_line(r) == ("proxy: HERMIT_NETIF=tap9: no such network device; create it "
                            "(as root): ip tuntap add dev tap9 mode tap && ip link set tap9 "
                            "up"), r.stderr
+
+
+@needs_root
+def test_a_device_that_is_down_is_a_notice(sdk, netns):
+    netns.run(*"ip link set tap0 down".split(), check=True)
+    r = netns.run(*proxy(sdk, "extra/tests/hello"),
+                  env=clean_env(HERMIT_NETIF="tap0", HERMIT_IP=GUEST))
+    assert r.returncode == 0 and r.stderr == ("proxy: HERMIT_NETIF=tap0 is down: the guest "
+                                              "reaches nothing until `ip link set tap0 "
+                                              "up`\n"), r.stderr
 
 
 @needs_root

@@ -211,6 +211,16 @@ def open_device(ifname: str) -> int:
     return fd
 
 
+def down_notice(ifname: str) -> str | None:
+    """A notice when the device is down: the guest's frames would go nowhere (the user
+    may still bring it up while the guest runs)."""
+    flags = _sysfs(ifname, "flags")
+    if flags is not None and not int(flags, 16) & 1:  # IFF_UP
+        return (f"HERMIT_NETIF={ifname} is down: the guest reaches nothing until "
+                f"`ip link set {ifname} up`")
+    return None
+
+
 def vhost_usable() -> bool:
     return os.access(VHOST_NET, os.R_OK | os.W_OK)
 
