@@ -89,6 +89,16 @@ def netns():
     ns.delete()
 
 
+def stop(p: subprocess.Popen) -> tuple[str, str]:
+    """End a guest (SIGTERM: the proxy says "terminated"), by force if it hangs."""
+    p.terminate()
+    try:
+        return p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.communicate()
+
+
 def tap_env(loader: dict[str, str], **extra: str) -> dict[str, str]:
     return clean_env(**dict(dict(loader, HERMIT_NETIF="tap0", HERMIT_IP=GUEST,
                                  HERMIT_VERBOSE="1", HERMIT_TIMEOUT="60"), **extra))
@@ -121,8 +131,7 @@ def test_curl_reaches_the_guest_server_at_its_address(sdk, loader, netns, tmp_pa
         assert c.returncode == 0 and c.stdout == "Hello from hermit\n", c.stderr
         print(f"first request answered in {time.monotonic() - t:.2f} s")
     finally:
-        p.terminate()
-        _, err = p.communicate(timeout=30)
+        _, err = stop(p)
     nic = "uhyve-net" if loader["HERMIT_ISLE"] == "uhyve" else "virtio-net"
     assert f"hermit: {nic} {GUEST_MAC}, MTU 1500" in err, err
     assert "DHCP" not in err, err
@@ -191,8 +200,7 @@ def test_vhost_net_where_the_host_offers_it(sdk, netns):
         c = netns.run("curl", "-sS", "--max-time", "30", f"http://{GUEST}:8080/hello")
         assert c.stdout == "Hello from hermit\n", c.stderr
     finally:
-        p.terminate()
-        p.communicate(timeout=30)
+        stop(p)
 
 
 # -- bad inputs ------------------------------------------------------------------------
