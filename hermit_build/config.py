@@ -239,6 +239,7 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
             cfg.host_ports = options.parse_host_ports(environ["HERMIT_HOST_PORTS"])
     cfg.capture_net = parse_bool(environ.get("HERMIT_CAPTURE_NET", "0"))
     cfg.net = parse_bool(environ.get("HERMIT_NET", "1"))
+    # net/tap.py's VARIABLES (not imported here: the boot path of a run without them)
     if any(environ.get(k, "").strip() for k in ("HERMIT_NETIF", "HERMIT_IP", "HERMIT_GATEWAY",
                                                 "HERMIT_MASK", "HERMIT_DNS")):
         from .net import tap
