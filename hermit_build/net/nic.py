@@ -1,6 +1,9 @@
 """uhyve's NIC: the host side of the rings the kernel's drivers/net/uhyve_net.c shares
 (struct net_ring, hermit_build/abi/spec.py), served by one thread of its own that also
-drives libslirp.
+drives the network behind it: a backend (libslirp's user-mode network, or a tap device)
+made by a factory at the guest's first HC_NET_OPEN, with `input(frame)` for the guest's
+frames, `pump(timeout_ms, extra_fds)` that waits for the network or one of the extra fds,
+hands the network's frames to the NIC and returns the readable extras, and `close()`.
 
 Receiving costs the guest no VM exit: this thread writes frames into the rx ring and,
 when the kernel said it may sleep (rx.wait), ends the vCPUs' HC_IDLE.  Sending costs
@@ -59,13 +62,15 @@ class Nic:
     """One per uhyve guest; `wake()` ends every vCPU's HC_IDLE."""
 
     def __init__(self, mem: GuestMemory, wake, forwards=(), host_ports=frozenset(),
-                 capture=None):
+                 capture=None, backend=None, mac: bytes = MAC):
+        """backend(send) makes the network, `send` its way to the guest; None: libslirp
+        with `forwards` and `host_ports` (UserMode)."""
         self.mem, self.wake = mem, wake
-        self.forwards, self.host_ports, self.capture = list(forwards), host_ports, capture
-        self.served = frozenset(guest for _host, guest in self.forwards)
+        self.make_backend = backend or (lambda send: UserMode(send, forwards, host_ports))
+        self.capture, self.mac = capture, mac
         self.rx: Ring | None = None
         self.tx: Ring | None = None
-        self.slirp: Slirp | None = None
+        self.backend = None  # made at HC_NET_OPEN
         self.kick_fd = -1
         self.thread: threading.Thread | None = None
         self.stopping = False
@@ -85,11 +90,11 @@ class Nic:
         elif not self._rings(a["rx"], a["tx"]):
             ret = -errno.EFAULT
         else:
-            self.slirp = Slirp(self._to_guest, self.forwards)  # HermitError: one line
+            self.backend = self.make_backend(self._to_guest)  # HermitError: one line
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self.thread = threading.Thread(target=self._serve, name="hermit-nic", daemon=True)
             threadstart.start(self.thread)
-        out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(MAC, "little"),
+        out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(self.mac, "little"),
                             mtu=MTU, ret=ret)
         self.mem.write(gpa, out)
 
@@ -120,9 +125,9 @@ class Nic:
             os.eventfd_write(self.kick_fd, 1)  # not a kick the guest sent: uncounted
             self.thread.join(2)
         if self.thread and self.thread.is_alive():
-            return  # stuck in slirp: leave it all to the process's end
-        if self.slirp is not None:
-            self.slirp.close()
+            return  # stuck in the backend: leave it all to the process's end
+        if self.backend is not None:
+            self.backend.close()
         for ring in (self.rx, self.tx):
             if ring is not None:
                 ring.words.release()
@@ -143,7 +148,7 @@ class Nic:
                 if self._from_guest():
                     awake_until = time.monotonic() + LINGER
                 if time.monotonic() < awake_until:
-                    self.slirp.pump(0)
+                    self.backend.pump(0)
                     continue
                 self.tx.set(_WAIT, 1)
                 with self.fence:  # wait stored before head is read (the kernel: the reverse)
@@ -151,7 +156,7 @@ class Nic:
                 if self._pending():
                     self.tx.set(_WAIT, 0)
                     continue
-                if self.slirp.pump(MAX_SLEEP_MS, [self.kick_fd]):
+                if self.backend.pump(MAX_SLEEP_MS, [self.kick_fd]):
                     try:
                         os.eventfd_read(self.kick_fd)
                     except BlockingIOError:
@@ -178,8 +183,7 @@ class Nic:
                 frame = bytes(tx.view[at + 8 : at + 8 + length])
                 if self.capture:
                     self.capture.frame(frame)
-                if allowed(frame, self.host_ports, self.served):
-                    self.slirp.input(frame)
+                self.backend.input(frame)
             else:
                 self.dropped += 1
             tail = (tail + 1) & _MASK
@@ -189,7 +193,7 @@ class Nic:
         return n
 
     def _to_guest(self, frame: bytes) -> None:
-        """slirp's send_packet: one frame into the rx ring (dropped when it is full, as a
+        """The backend's frames: one into the rx ring (dropped when it is full, as a
         NIC drops: TCP sends again)."""
         if self.capture:
             self.capture.frame(frame)
@@ -209,3 +213,22 @@ class Nic:
             rx.set(_WAIT, 0)
             self.wakes += 1
             self.wake()
+
+
+class UserMode:
+    """The default backend: libslirp (slirp.py), the guest's TCP and UDP to the host's
+    loopback filtered (hostfilter.py)."""
+
+    def __init__(self, send, forwards=(), host_ports=frozenset()):
+        forwards = list(forwards)
+        self.host_ports = host_ports
+        self.served = frozenset(guest for _host, guest in forwards)
+        self.slirp = Slirp(send, forwards)
+        self.pump = self.slirp.pump
+
+    def input(self, frame: bytes) -> None:
+        if allowed(frame, self.host_ports, self.served):
+            self.slirp.input(frame)
+
+    def close(self) -> None:
+        self.slirp.close()
