@@ -10,6 +10,7 @@ from ..abi import C
 from ..abi.spec import CMDLINE
 from ..config import RunConfig, check_mem, kvm_is_pvm
 from ..errors import HermitError
+from ..net import USER_DNS
 
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
@@ -174,7 +175,7 @@ def netdev_args(cfg: RunConfig, machine: Machine) -> list[str]:
                         "(HERMIT_ISLE=uhyve), or give the guest every port with "
                         "HERMIT_HOST_PORTS=all")
     else:
-        opts = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns=10.0.2.3"
+        opts = f"user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns={USER_DNS}"
         opts += ",restrict=off" if cfg.host_ports == "all" else ",restrict=on"
         opts += "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in cfg.forwards)
     if machine.name == "microvm":

@@ -5,6 +5,7 @@ import os
 import threading
 import time
 
+from .. import net
 from ..abi import C, S
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
@@ -60,8 +61,8 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts,
                                 strace=cfg.strace)
-        if cfg.tap is not None and cfg.net:  # the name server of the tap network
-            services.files.mounts.replace_file("/etc/resolv.conf", cfg.tap.resolv_conf())
+        if cfg.net:  # the name server of the guest's network
+            services.files.mounts.replace_file("/etc/resolv.conf", net.resolv_conf(cfg.tap))
         if cfg.net:
             services.nic_factory = _nic_factory(vm, cfg)
         if cfg.stats:
