@@ -121,7 +121,8 @@ int net_start(void)
 	net_heap = (void *)heap;
 	lwip_init(); /* with the loopback interface, 127.0.0.1 */
 	started = 1;
-	nic = netdev_first();
+	/* published for net_rx_pending()'s lockless look, rings set up by the probe */
+	__atomic_store_n(&nic, netdev_first(), __ATOMIC_RELEASE);
 	if (nic)
 		nic_start();
 	return 0;
@@ -172,8 +173,15 @@ void net_pump(void)
 
 void net_background(void)
 {
-	if (time_monotonic_ns() >= net_background_due)
+	if (time_monotonic_ns() >= net_background_due || net_rx_pending())
 		net_pump();
+}
+
+int net_rx_pending(void)
+{
+	struct netdev *d = __atomic_load_n(&nic, __ATOMIC_ACQUIRE);
+
+	return d && d->pending && d->pending(d);
 }
 
 uint64_t net_wait_deadline(uint64_t deadline)

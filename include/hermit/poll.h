@@ -42,5 +42,9 @@ uint64_t net_wait_deadline(uint64_t deadline);
  * (kernel/sched.c: on the way back to the application, and in the idle loop). */
 extern uint64_t net_background_due;
 void net_background(void);
+/* Frames wait in the NIC (a look without the kernel lock): an idle cpu stops
+ * spinning and net_background() takes them at once, instead of at its next 1 ms
+ * poll, where no interrupt says they came (kvm_pvm). */
+int net_rx_pending(void);
 
 #endif
