@@ -44,6 +44,21 @@ def test_images_that_call_socket_have_the_network(sdk):
         assert LWIP in symbols(sdk, sdk / "extra/tests" / app), app
 
 
+def test_crash_reports_and_profiles_name_shared_functions_as_the_source_does(sdk):
+    """memcpy is shared between the kernel's members (__hermit_k_memcpy in the image);
+    the loader's symbolizer shows it as memcpy."""
+    from hermit_build.abi.spec import STRINGS
+    from hermit_build.elf import Symbolizer
+
+    image = sdk / "extra/tests/hello"
+    out = subprocess.run([str(sdk / "bin/x86_64-hermit-nm"), str(image)], capture_output=True,
+                         text=True, check=True).stdout
+    shared = STRINGS["SHARED_SYMBOL_PREFIX"] + "memcpy"
+    addr = [int(ln.split()[0], 16) for ln in out.splitlines() if ln.endswith(" " + shared)]
+    assert len(addr) == 1, out
+    assert Symbolizer(str(image)).lookup(addr[0] + 1) == "memcpy+0x1"
+
+
 @pytest.fixture(scope="module")
 def net_link(sdk, tmp_path_factory) -> Path:
     """net_link.c three ways: calling socket(), making the system call itself, and

@@ -7,7 +7,8 @@
 # link takes only when something refers to one of its public symbols (__hermit_net,
 # which sdk/socket.c names).  The symbols one kernel member defines and the other
 # names (the core's functions the network calls, net/none.c's weak definitions the
-# network replaces) stay global under reserved names, __hermit_k_NAME.  The members
+# network replaces) stay global under reserved names, __hermit_k_NAME (spec.py's
+# SHARED_SYMBOL_PREFIX, which the loader's symbolizer takes off again).  The members
 # of SDK.a (getpid, socket) are application code: archived as they are, searched
 # before musl's libc.a, they replace musl's versions unless the application has its own.
 set -e
@@ -19,7 +20,11 @@ if [ "$1" = --net ]; then
 	shift 2
 fi
 [ "$1" = --sdk ] && shift
-prefix=__hermit_k_
+here=$(dirname "$(readlink -f "$0")")
+abi=$(PYTHONPATH="$here/.." python3 -S -m hermit_build.abi.gen_c --shell) ||
+	{ echo "mklibhermit.sh: cannot read hermit's ABI (hermit_build/abi/spec.py)" >&2; exit 1; }
+eval "$abi"
+prefix=$HERMIT_SHARED_SYMBOL_PREFIX
 base=${out%.a}
 tmp=$base.tmp
 rm -rf "$tmp" "$out"
