@@ -66,7 +66,7 @@ if [ -n "$net" ]; then
 				exit 1
 			}
 		}' "$tmp/core.syms" "$tmp/net.syms" >"$tmp/shared"
-	sort "$tmp/shared" >"$tmp/rename"
+	LC_ALL=C sort "$tmp/shared" >"$tmp/rename"
 fi
 
 # Keep global what each member offers the application or the link (default
