@@ -3,7 +3,11 @@
 import bisect
 import os
 
+from .abi.spec import STRINGS
 from .lazy import enable_site
+
+# the kernel's names shared between its members of libhermit.a, shown as in its source
+SHARED = STRINGS["SHARED_SYMBOL_PREFIX"]
 
 IN_MEMORY = 64 << 20  # images up to this size are read at once; larger ones (a sparse
 # file of gigabytes) piece by piece, so a crash report never reads a whole huge file
@@ -29,7 +33,7 @@ class Symbolizer:
         if symtab is not None and symtab["sh_size"] <= IN_MEMORY:
             for s in symtab.iter_symbols():
                 if s["st_info"]["type"] == "STT_FUNC" and s["st_value"] and s.name:
-                    syms.append((s["st_value"], s["st_size"], s.name))
+                    syms.append((s["st_value"], s["st_size"], s.name.removeprefix(SHARED)))
         syms.sort()
         self.entries = syms
         self.starts = [s[0] for s in syms]

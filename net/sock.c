@@ -263,6 +263,11 @@ long sock_file(struct sock *s, int flags, int cloexec)
 	return fd;
 }
 
+/* The network member's anchor (tools/mklibhermit.sh): the application's socket()
+ * (sdk/socket.c) refers to it, so the link takes this member, and the stack with
+ * it, into an image that calls socket(); -Wl,-u,__hermit_net into any other. */
+__attribute__((visibility("default"))) const char __hermit_net = 1;
+
 long net_socket(int domain, int type, int proto)
 {
 	int kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -1,7 +1,8 @@
 """Render the C view of the loader ABI: `python3 -m hermit_build.abi.gen_c OUT.h`.
 
-`--shell` prints the constants as NAME=VALUE lines instead (HERMIT_KERNEL_BASE=0x200000),
-for the toolchain wrapper, a shell script, to `eval`."""
+`--shell` prints the constants and strings as NAME=VALUE lines instead
+(HERMIT_KERNEL_BASE=0x200000), for shell scripts (the toolchain wrapper, tools/mklibhermit.sh)
+to `eval`."""
 
 import sys
 from pathlib import Path
@@ -24,7 +25,11 @@ def render() -> str:
 
 
 def shell() -> str:
-    return "".join(f"HERMIT_{name}={value:#x}\n" for name, value in CONSTANTS.items())
+    lines = [f"HERMIT_{name}={value:#x}\n" for name, value in CONSTANTS.items()]
+    for name, value in STRINGS.items():
+        assert value.isidentifier(), value  # nothing for the shell to quote
+        lines.append(f"HERMIT_{name}={value}\n")
+    return "".join(lines)
 
 
 def main(argv: list[str]) -> int:

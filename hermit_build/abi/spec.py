@@ -136,6 +136,10 @@ CMDLINE: dict[str, str] = {
 # Strings both sides know.
 STRINGS: dict[str, str] = {
     "NOTE_NAME": "Hermit",  # owner of the image's ELF notes (NOTE_*)
+    # The kernel is two members of libhermit.a (tools/mklibhermit.sh); what one defines
+    # and the other names keeps global as PREFIX + its name, out of the application's
+    # way.  The loader's symbolizer (crash reports, profiles) shows the name without it.
+    "SHARED_SYMBOL_PREFIX": "__hermit_k_",
 }
 
 # Hypercall numbers.  Argument struct for HC_<NAME> is struct hc_<name>.
