@@ -13,9 +13,9 @@ import _signal as signal  # the C module: `signal` adds enums, ~5 ms at start-up
 import threading
 
 from ..hostcalls import HostServices
+from .kick import KICK, kick
 from .vcpu import Vcpu, VcpuStopped
 
-KICK = signal.SIGUSR1
 MAIN_ONLY = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
 
 
@@ -24,7 +24,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     if len(vcpus) == 1:
         return vcpus[0].run(services, uart)
     outcome: dict[str, object] = {}
-    main = threading.get_ident()
+    vcpus[0].thread = threading.get_ident()  # the main thread's (run() says so too)
 
     def stop_all() -> None:
         for v in vcpus:
@@ -41,7 +41,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
             outcome.setdefault("error", e)
         stop_all()
         if not over:
-            signal.pthread_kill(main, KICK)
+            kick(vcpus[0])  # the main thread's
 
     def kicked(*_: object) -> None:
         # The main thread's own vCPU waits in a host call, which the signal
@@ -54,8 +54,9 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     threads = [threading.Thread(target=body, args=(v,), daemon=True) for v in vcpus[1:]]
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)  # from their first instruction
     try:
-        for t in threads:
+        for v, t in zip(vcpus[1:], threads, strict=True):
             t.start()
+            v.thread = t.ident  # kickable from now (its run() says so too)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
@@ -68,7 +69,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
         stop_all()
         for v, t in zip(vcpus[1:], threads, strict=True):
             while t.is_alive() and not v.in_host:  # out of KVM_RUN, where a kick reaches it
-                signal.pthread_kill(t.ident, KICK)
+                kick(v)
                 t.join(0.02)
         if not any(t.is_alive() for t in threads):
             signal.signal(KICK, previous)  # else the harmless handler stays for the stragglers
