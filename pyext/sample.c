@@ -179,37 +179,44 @@ static int in_kernel(Sampler *s, struct vcpu *c, int index, uint64_t rip)
 	return (sregs.cs.selector & 3) == 0;
 }
 
-/* On the vCPU's thread, out of KVM_RUN: the sample asked for. */
+/* On the vCPU's thread, out of KVM_RUN: the sample asked for.  A writer from before
+ * `over` to its end, so that close() never lets go of guest memory under it. */
 static void take(Sampler *s, int index)
 {
 	struct vcpu *c = &s->cpus[index];
 	struct kvm_regs regs;
 
 	__atomic_store_n(&c->wanted, 0, __ATOMIC_SEQ_CST);
-	if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0)
+	pthread_mutex_lock(&s->lock);
+	int go = !s->over;
+	s->writers += go;
+	pthread_mutex_unlock(&s->lock);
+	if (!go)
 		return;
-	int kernel = in_kernel(s, c, index, regs.rip);
-	uint64_t len = 0;
-	const char *stack = NULL;
-	for (int i = 0; i < s->ram.n; i++) {
-		const struct region *r = &s->ram.regions[i];
-		if (regs.rsp >= r->gpa && regs.rsp - r->gpa < r->size) {
-			len = r->size - (regs.rsp - r->gpa);
-			len = len < s->window ? len : s->window;
-			stack = r->host + (regs.rsp - r->gpa);
-			break;
+	struct rec *r = NULL;
+	if (ioctl(c->fd, KVM_GET_REGS, &regs) == 0) {
+		int kernel = in_kernel(s, c, index, regs.rip);
+		uint64_t len = 0;
+		const char *stack = NULL;
+		for (int i = 0; i < s->ram.n; i++) {
+			const struct region *g = &s->ram.regions[i];
+			if (regs.rsp >= g->gpa && regs.rsp - g->gpa < g->size) {
+				len = g->size - (regs.rsp - g->gpa);
+				len = len < s->window ? len : s->window;
+				stack = g->host + (regs.rsp - g->gpa);
+				break;
+			}
+		}
+		pthread_mutex_lock(&s->lock);
+		r = reserve_locked(s, sizeof(*r) + ((len + 7) & ~(uint64_t)7));
+		pthread_mutex_unlock(&s->lock);
+		if (r) {
+			*r = (struct rec){REC_STACK, 0, regs.rip, regs.rsp, regs.rbp, (uint32_t)kernel,
+					  (uint32_t)len};
+			if (len) /* the guest may write meanwhile: that sample's loss */
+				memcpy(r + 1, stack, len);
 		}
 	}
-	pthread_mutex_lock(&s->lock);
-	struct rec *r = reserve_locked(s, sizeof(*r) + ((len + 7) & ~(uint64_t)7));
-	if (r)
-		s->writers++;
-	pthread_mutex_unlock(&s->lock);
-	if (!r)
-		return;
-	*r = (struct rec){REC_STACK, 0, regs.rip, regs.rsp, regs.rbp, (uint32_t)kernel, (uint32_t)len};
-	if (len)
-		memcpy(r + 1, stack, len); /* the guest may write meanwhile: its own sample's loss */
 	pthread_mutex_lock(&s->lock);
 	s->writers--;
 	pthread_mutex_unlock(&s->lock);

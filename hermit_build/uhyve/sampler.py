@@ -60,9 +60,12 @@ def make(vm, vcpus: list[Vcpu], hz: int, signum: int, pvm: bool) -> Sampler:
     """The sampler for this VM, compiled when the extension is there; not started."""
     try:
         from _hermit_fastio import Sampler as Compiled
-    except ImportError:
+
+        return CSampler(vm, vcpus, hz, signum, pvm, Compiled)
+    except (ImportError, ValueError, MemoryError):  # no extension, or a VM it cannot hold
+        for v in vcpus:
+            v.fast = None
         return PySampler(vm, vcpus, hz, signum, pvm)
-    return CSampler(vm, vcpus, hz, signum, pvm, Compiled)
 
 
 class Sampler:
