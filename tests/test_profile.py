@@ -63,7 +63,7 @@ def test_compiled_labels_without_kvm(sdk, monkeypatch):
     layout = (C.BOOT_INFO_ADDR, info["magic"], C.BOOT_INFO_MAGIC, info["hc_events"],
               info["entry_start"], info["entry_end"], S.hc_event.size, event["in_user"])
     s = Sampler([(0, 1 << 20, bytearray(1 << 20), 0)], [0], 1000, signal.SIGUSR1, True,
-                16 << 10, layout)
+                16 << 10, 4096, 0, layout)
     s.start()
     with pytest.raises(OSError):
         s.run(0)  # stdin is no vCPU: the ioctl fails, the thread is known from now

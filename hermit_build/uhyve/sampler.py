@@ -223,8 +223,12 @@ class CSampler(Sampler):
         info, event = S.boot_info.offset, S.hc_event.offset
         layout = (C.BOOT_INFO_ADDR, info["magic"], C.BOOT_INFO_MAGIC, info["hc_events"],
                   info["entry_start"], info["entry_end"], S.hc_event.size, event["in_user"])
+        try:  # KVM can store the registers in the run area at each exit: no GET_REGS
+            sync = ioctl(vm.kvm_fd, kvm.CHECK_EXTENSION, kvm.CAP_SYNC_REGS)
+        except OSError:
+            sync = 0
         self.c = compiled(vm.mem.regions, [v.fd for v in vcpus], hz, signum, pvm, WINDOW,
-                          layout)
+                          vm.run_size, max(sync, 0), layout)
         for v in vcpus:
             v.fast = self.c
 
