@@ -61,6 +61,7 @@ struct vcpu {
 	int known; /* thread is set: run() was entered (the sampling thread reads both) */
 	pthread_t thread;
 	int state, label, wanted, attention; /* read and written with __atomic builtins */
+	int masked;			     /* KVM_RUN unblocks the kick, which run() blocks */
 	uint64_t word;			     /* kvm_pvm: GPA of its in-user word, once read */
 	unsigned long long in_c;	     /* kicks served here, without Python */
 };
@@ -389,18 +390,56 @@ static int vcpu_arg(Sampler *s, PyObject *args, int *index)
 	return 0;
 }
 
+/* Once per vCPU, on its thread: KVM_RUN takes the thread's own signal mask, so that
+ * run() can block the kick outside KVM_RUN.  A kick then ends KVM_RUN as before but is
+ * never delivered: run() takes it off the pending set (no signal frame, no handler,
+ * no sigreturn), and one sent while the thread is outside KVM_RUN ends the next one. */
+static void mask_kick(Sampler *s, struct vcpu *c)
+{
+	struct {
+		uint32_t len;
+		uint8_t set[8];
+	} m = {.len = 8};
+	sigset_t now;
+
+	c->masked = -1;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &now) || sigismember(&now, s->signum))
+		return;
+	memcpy(m.set, &now, 8); /* the kernel's sigset: the first 64 signals */
+	if (ioctl(c->fd, KVM_SET_SIGNAL_MASK, &m) == 0)
+		c->masked = 1;
+}
+
+/* The kick off the pending set, if it is there: whether it was. */
+static int took_kick(const Sampler *s)
+{
+	sigset_t kick;
+	struct timespec zero = {0, 0};
+
+	sigemptyset(&kick);
+	sigaddset(&kick, s->signum);
+	return sigtimedwait(&kick, NULL, &zero) == s->signum;
+}
+
 static PyObject *sampler_run(Sampler *s, PyObject *args)
 {
 	int index, r, err = 0;
+	sigset_t kick, old;
 
 	if (vcpu_arg(s, args, &index) < 0)
 		return NULL;
 	struct vcpu *c = &s->cpus[index];
+	sigemptyset(&kick);
+	sigaddset(&kick, s->signum);
 	Py_BEGIN_ALLOW_THREADS
 	if (!c->known) {
 		c->thread = pthread_self();
 		__atomic_store_n(&c->known, 1, __ATOMIC_RELEASE);
 	}
+	if (!c->masked)
+		mask_kick(s, c);
+	if (c->masked > 0)
+		pthread_sigmask(SIG_BLOCK, &kick, &old);
 	if (c->run)
 		c->run->kvm_valid_regs = KVM_SYNC_X86_REGS; /* only while this loop runs */
 	const int64_t start = now_ns();
@@ -419,6 +458,8 @@ static PyObject *sampler_run(Sampler *s, PyObject *args)
 		__atomic_store_n(&c->state, OUTSIDE, __ATOMIC_SEQ_CST);
 		if (r >= 0 || err != EINTR)
 			break;
+		if (c->masked > 0 && ran && !took_kick(s))
+			break; /* another signal: Python's handler ran, Python looks */
 		int sampled = __atomic_load_n(&c->wanted, __ATOMIC_SEQ_CST);
 		if (sampled)
 			take(s, index, ran); /* before Python's look (an event) moves rip */
@@ -430,6 +471,8 @@ static PyObject *sampler_run(Sampler *s, PyObject *args)
 	}
 	if (c->run)
 		c->run->kvm_valid_regs = 0;
+	if (c->masked > 0)
+		pthread_sigmask(SIG_SETMASK, &old, NULL); /* a kick still pending: its handler runs */
 	Py_END_ALLOW_THREADS
 	if (r < 0) {
 		errno = err;
