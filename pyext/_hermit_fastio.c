@@ -17,6 +17,10 @@
  *     Server(...)
  *
  * The poller's mailbox served in compiled code (serve.c).
+ *
+ *     Sampler(...)
+ *
+ * The profiler's sampling thread and its vCPUs' KVM_RUN loop (sample.c).
  */
 #include "fastio.h"
 
@@ -61,6 +65,51 @@ static int find_region(PyObject *regions, uint64_t addr, uint64_t count, Py_buff
 fail:
 	Py_DECREF(seq);
 	return -1;
+}
+
+int fastio_guest_open(struct guest *g, PyObject *regions)
+{
+	PyObject *seq = PySequence_Fast(regions, "regions must be a sequence");
+	if (!seq)
+		return -1;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+	g->n = 0;
+	if (n > FASTIO_MAX_REGIONS) {
+		Py_DECREF(seq);
+		PyErr_SetString(PyExc_ValueError, "too many guest RAM regions");
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		unsigned long long start, size;
+		Py_ssize_t off;
+		PyObject *buf;
+		Py_buffer *v = &g->views[g->n];
+
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "KKOn", &start, &size, &buf,
+				      &off) ||
+		    PyObject_GetBuffer(buf, v, PyBUF_WRITABLE) < 0)
+			goto fail;
+		g->n++;
+		if (off < 0 || (uint64_t)off > (uint64_t)v->len || size > (uint64_t)v->len - off ||
+		    start + size < start) {
+			PyErr_SetString(PyExc_ValueError, "guest memory region larger than its buffer");
+			goto fail;
+		}
+		g->regions[i] = (struct region){start, size, (char *)v->buf + off};
+	}
+	Py_DECREF(seq);
+	return 0;
+fail:
+	Py_DECREF(seq);
+	fastio_guest_close(g);
+	return -1;
+}
+
+void fastio_guest_close(struct guest *g)
+{
+	for (int i = 0; i < g->n; i++)
+		PyBuffer_Release(&g->views[i]);
+	g->n = 0;
 }
 
 static PyObject *fastio_rw(PyObject *self, PyObject *args)
@@ -131,7 +180,9 @@ PyMODINIT_FUNC PyInit__hermit_fastio(void)
 		  PyModule_AddIntConstant(m, "PREAD", OP_PREAD) < 0 ||
 		  PyModule_AddIntConstant(m, "PWRITE", OP_PWRITE) < 0 ||
 		  PyType_Ready(&fastio_server_type) < 0 ||
-		  PyModule_AddObjectRef(m, "Server", (PyObject *)&fastio_server_type) < 0)) {
+		  PyModule_AddObjectRef(m, "Server", (PyObject *)&fastio_server_type) < 0 ||
+		  PyType_Ready(&fastio_sampler_type) < 0 ||
+		  PyModule_AddObjectRef(m, "Sampler", (PyObject *)&fastio_sampler_type) < 0)) {
 		Py_DECREF(m);
 		return NULL;
 	}

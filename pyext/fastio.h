@@ -34,6 +34,36 @@ static inline ssize_t fastio_xfer(int op, int fd, char *at, uint64_t count, uint
 	}
 }
 
-extern PyTypeObject fastio_server_type;
+/* Guest RAM as GuestMemory.regions gives it, held (Py_buffer) so that it stays mapped
+ * while compiled code uses it without the GIL. */
+#define FASTIO_MAX_REGIONS 8
+
+struct region {
+	uint64_t gpa, size;
+	char *host;
+};
+
+struct guest {
+	Py_buffer views[FASTIO_MAX_REGIONS];
+	struct region regions[FASTIO_MAX_REGIONS];
+	int n;
+};
+
+int fastio_guest_open(struct guest *g, PyObject *regions); /* 0, or -1 with an exception */
+void fastio_guest_close(struct guest *g);
+
+/* The host address of [gpa, gpa+len) when it lies wholly inside one region, else NULL */
+static inline char *fastio_at(const struct guest *g, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < g->n; i++) {
+		const struct region *r = &g->regions[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+extern PyTypeObject fastio_server_type, fastio_sampler_type;
 
 #endif

@@ -28,13 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_REGIONS 8
-
-struct region {
-	uint64_t gpa, size;
-	char *host;
-};
-
 struct entry {
 	int fd;	  /* our own dup */
 	int pins; /* transfers using fd now */
@@ -44,9 +37,8 @@ struct entry {
 typedef struct {
 	PyObject_HEAD
 	pthread_mutex_t lock;
-	Py_buffer views[MAX_REGIONS];
-	struct region regions[MAX_REGIONS];
-	int nregions, open;
+	struct guest ram;
+	int open;
 	volatile uint64_t *mailbox, *flag;
 	int slots, watch; /* the mailbox's size; the slots serve() looks at (the vCPUs') */
 	uint64_t hc_nr, max_io, nrs[4];
@@ -59,13 +51,7 @@ typedef struct {
 
 static char *at(const Server *s, uint64_t gpa, uint64_t len)
 {
-	for (int i = 0; i < s->nregions; i++) {
-		const struct region *r = &s->regions[i];
-
-		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
-			return r->host + (gpa - r->gpa);
-	}
-	return NULL;
+	return fastio_at(&s->ram, gpa, len);
 }
 
 static int64_t now_ns(void)
@@ -78,9 +64,7 @@ static int64_t now_ns(void)
 
 static void release_views(Server *s)
 {
-	for (int i = 0; i < s->nregions; i++)
-		PyBuffer_Release(&s->views[i]);
-	s->nregions = 0;
+	fastio_guest_close(&s->ram);
 	s->mailbox = s->flag = NULL;
 }
 
@@ -102,34 +86,8 @@ static int server_init(Server *s, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "1-64 slots, a sane handle count");
 		return -1;
 	}
-	PyObject *seq = PySequence_Fast(regions, "regions must be a sequence");
-	if (!seq)
+	if (fastio_guest_open(&s->ram, regions) < 0)
 		return -1;
-	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-	if (n > MAX_REGIONS) {
-		Py_DECREF(seq);
-		PyErr_SetString(PyExc_ValueError, "too many guest RAM regions");
-		return -1;
-	}
-	for (Py_ssize_t i = 0; i < n; i++) {
-		unsigned long long start, size;
-		Py_ssize_t off;
-		PyObject *buf;
-		Py_buffer *v = &s->views[s->nregions];
-
-		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "KKOn", &start, &size, &buf,
-				      &off) ||
-		    PyObject_GetBuffer(buf, v, PyBUF_WRITABLE) < 0)
-			goto fail;
-		s->nregions++;
-		if (off < 0 || (uint64_t)off > (uint64_t)v->len || size > (uint64_t)v->len - off ||
-		    start + size < start) {
-			PyErr_SetString(PyExc_ValueError, "guest memory region larger than its buffer");
-			goto fail;
-		}
-		s->regions[i] = (struct region){start, size, (char *)v->buf + off};
-	}
-	Py_DECREF(seq);
 	s->mailbox = (volatile uint64_t *)at(s, mailbox, (uint64_t)slots * SLOT_WORDS * 8);
 	s->flag = (volatile uint64_t *)at(s, flag, 8);
 	/* guest RAM is mapped page-aligned: the guest's alignment is the host's */
@@ -153,10 +111,6 @@ static int server_init(Server *s, PyObject *args, PyObject *kw)
 	memcpy(s->nrs, nrs, sizeof(s->nrs));
 	s->open = 1;
 	return 0;
-fail:
-	Py_DECREF(seq);
-	release_views(s);
-	return -1;
 }
 
 /* Under the lock: a transfer on `e` is over (or it is dropped): the last one closes. */

@@ -27,7 +27,7 @@ def guest(events_at=SLOTS, cpus=2):
     mem.write(C.BOOT_INFO_ADDR, S.boot_info.pack(**fields))
     for i in range(cpus):
         put(mem, i, in_user=FLAGS + 8 * i)
-    vcpus = [SimpleNamespace(index=i, in_run=False, thread=threading.get_ident(), fd=-1)
+    vcpus = [SimpleNamespace(index=i, in_run=False, thread=threading.get_ident(), fd=-1, fast=None)
              for i in range(cpus)]
     return mem, vcpus, Events(mem, vcpus, KHZ, 0, tsc0=0)
 

@@ -15,7 +15,6 @@ exact outside the code that switches modes, whose range it publishes.
 
 from __future__ import annotations
 
-import _signal as signal  # the C module: `signal` adds enums, ~5 ms at start-up
 import threading
 import time
 from fcntl import ioctl
@@ -26,6 +25,7 @@ from ..guestmem import GuestFault, GuestMemory
 from ..kernlog import boot_info
 from . import kvm
 from .errors import UhyveError
+from .kick import kick
 
 TICK_S = 0.001  # how often the ticker looks while an event is armed on a running vCPU
 IDLE_TICK_S = 0.005  # and otherwise (a kick or a new deadline waits at most this long)
@@ -89,10 +89,10 @@ class Events:
         """An event is due on vCPU `index` and none is on its way."""
         return self.state(index)[1]
 
-    def _kick(self, thread: int) -> None:
+    def _kick(self, v: Vcpu) -> None:
         with self.lock:  # never after stop(): the thread may be gone
             if not self.over.is_set():
-                signal.pthread_kill(thread, self.signum)
+                kick(v, self.signum)
 
     def _loop(self) -> None:
         try:
@@ -100,7 +100,7 @@ class Events:
         except GuestFault as e:  # a vCPU thread ends the guest with it (deliver())
             self.fault = str(e)
             if self.vcpus[0].in_run:
-                self._kick(self.vcpus[0].thread)
+                self._kick(self.vcpus[0])
 
     def _tick(self) -> None:
         tick = IDLE_TICK_S
@@ -129,7 +129,7 @@ class Events:
                 tick = TICK_S
             if wanted and now - self.kicked_at[i] >= RETRY_NS:
                 self.kicked_at[i] = now
-                signal.pthread_kill(v.thread, self.signum)  # not after stop(): the lock
+                kick(v, self.signum)  # not after stop(): the lock
         return tick
 
     def deliver(self, v: Vcpu) -> None:

@@ -28,6 +28,7 @@ from ..abi import C, S
 from ..guestmem import GuestFault
 from . import kvm
 from .errors import UhyveError
+from .kick import kick
 
 DEBUG_FLAG = C.BOOT_INFO_ADDR + S.boot_info.offset["debug"]
 TF = 0x100
@@ -130,7 +131,7 @@ class Debugger:
         self.last = b"T%02xthread:%02x;" % (sig, index + 1)
         for v in self.vcpus:
             if v.index != index and v.in_run and v.thread:
-                signal.pthread_kill(v.thread, self.kick)
+                kick(v, self.kick)
         os.write(self.wake_w, b"s")
 
     def _set_tf(self, v, on: bool) -> None:

@@ -71,6 +71,7 @@ GET_API_VERSION = _io(0x00)
 CREATE_VM = _io(0x01)
 CHECK_EXTENSION = _io(0x03)
 CAP_TSC_DEADLINE_TIMER = 72
+CAP_SYNC_REGS = 74  # the mask of register sets KVM_RUN can store in the run area
 GET_VCPU_MMAP_SIZE = _io(0x04)
 GET_SUPPORTED_CPUID = _iowr(0x05, CPUID2.size)
 # VM ioctls.

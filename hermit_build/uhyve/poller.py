@@ -9,6 +9,7 @@ import threading
 from ..hostcalls import HostServices
 from ..poller import Poller
 from .errors import UhyveError
+from .kick import kick as kick_vcpu
 
 
 def start(setting: bool | str | None, services: HostServices, vcpus: list,
@@ -32,7 +33,7 @@ def _fail(vcpus: list, kick: int, slot: int, why: str) -> None:
         if not vcpu.thread or vcpu.poll_error is None or vcpu.stopped:
             return
         try:
-            signal.pthread_kill(vcpu.thread, kick)
+            kick_vcpu(vcpu, kick)
         except OSError:
             return
         threading.Event().wait(0.01)

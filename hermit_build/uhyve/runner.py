@@ -107,7 +107,10 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
                         signal.signal(KICK, kick_handler)
                 if sampler is not None:
                     sampler.stop()
-                    _write_profile(sampler, image.path)
+                    try:
+                        _write_profile(sampler, image.path)
+                    finally:
+                        sampler.close()  # before the VM unmaps guest memory
                 if debugger is not None:
                     debugger.close()
         timings["total"] = (time.perf_counter() - t0) * 1e3
@@ -126,11 +129,11 @@ def _sampler(hz: int, vm: Vm, vcpus: list[Vcpu], pvm: bool):
     """The profiler's sampling thread, started, or None (HERMIT_PROFILE unset)."""
     if not hz:
         return None
-    from .sampler import Sampler
+    from . import sampler as sampling
 
     if signal.getsignal(KICK) in (signal.SIG_DFL, None):  # a kick must only end KVM_RUN
         signal.signal(KICK, _ignore)
-    sampler = Sampler(vm, vcpus, hz, KICK, pvm)
+    sampler = sampling.make(vm, vcpus, hz, KICK, pvm)
     sampler.start()
     return sampler
 

@@ -9,11 +9,15 @@ or idle is counted as such by the sampling thread, without a kick.  At the end t
 samples are unwound with the image's call-frame information (frame pointers where
 there is none, unwind.py), symbolized, and written as folded stacks and a flame
 graph in the working directory (profile.py), with a top-functions table on stderr.
+
+With the loader's extension (_hermit_fastio, pyext/sample.c) the sampling thread and
+the vCPUs' KVM_RUN loop are compiled code that takes the same samples without
+Python or the GIL (a sample then costs its vCPU little more than the exit);
+PySampler is the reference and the fallback.
 """
 
 from __future__ import annotations
 
-import _signal as signal
 import struct
 import threading
 import time
@@ -21,14 +25,16 @@ from collections import Counter
 from fcntl import ioctl
 
 from .. import threadstart
-from ..abi import HC_NAMES, S
+from ..abi import HC_NAMES, C, S
 from ..guestmem import GuestFault
 from ..kernlog import boot_info
 from . import kvm
+from .kick import kick
 
 WINDOW = 16 << 10  # bytes of stack copied per sample: deeper frames are cut ("...")
 MAX_FRAMES = 64
 _EV = S.hc_event.offset
+_HOST = 1  # pyext/sample.c's record kinds: a host call (then its number), idle
 _U64, _RSP_RBP = struct.Struct("<Q"), struct.Struct("<2Q")  # rsp and rbp are adjacent
 _RIP_AT, _RSP_AT = 8 * kvm.REG["rip"], 8 * kvm.REG["rsp"]
 assert kvm.REG["rbp"] == kvm.REG["rsp"] + 1
@@ -50,20 +56,84 @@ class _Window:
         return int.from_bytes(self.data[o : o + 8], "little")
 
 
+def make(vm, vcpus: list[Vcpu], hz: int, signum: int, pvm: bool) -> Sampler:
+    """The sampler for this VM, compiled when the extension is there; not started."""
+    try:
+        from _hermit_fastio import Sampler as Compiled
+
+        return CSampler(vm, vcpus, hz, signum, pvm, Compiled)
+    except (ImportError, ValueError, MemoryError):  # no extension, or a VM it cannot hold
+        for v in vcpus:
+            v.fast = None
+        return PySampler(vm, vcpus, hz, signum, pvm)
+
+
 class Sampler:
-    def __init__(self, vm, vcpus: list[Vcpu], hz: int, kick: int, pvm: bool):
-        self.mem, self.vcpus, self.hz, self.kick, self.pvm = vm.mem, vcpus, hz, kick, pvm
+    """What both samplers share: the samples, and their stacks at the end."""
+
+    def __init__(self, vm, vcpus: list[Vcpu], hz: int, signum: int, pvm: bool):
+        self.mem, self.vcpus, self.hz, self.kick, self.pvm = vm.mem, vcpus, hz, signum, pvm
+        self.samples: list[tuple] = []  # (rip, rsp, rbp, in_kernel, stack copy) or a label
+        self.started = time.monotonic()
+        self.stopped = 0.0
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def take(self, v: Vcpu) -> None:
+        """On v's thread, out of KVM_RUN with EINTR: the sample it was kicked for."""
+
+    def close(self) -> None:
+        """Let go of guest memory (once stacks() has the samples, before the VM closes)."""
+
+    def stacks(self, sym) -> Counter:
+        """Each sample's stack (outermost first), symbolized; counted."""
+        from ..unwind import CfiTable, unwind
+
+        cfi = CfiTable(sym.elf) if sym is not None else None
+        names: dict[int, str] = {}
+
+        def name(addr: int) -> str:
+            if addr not in names:
+                found = sym.lookup(addr) if sym is not None else None
+                names[addr] = found.rsplit("+", 1)[0] if found else f"{addr:#x}"
+            return names[addr]
+
+        out: Counter = Counter()
+        for s in self.samples:
+            if isinstance(s[0], str):
+                out[s] += 1
+                continue
+            rip, rsp, rbp, kernel, data = s
+            frames = unwind(cfi, {"rip": rip, "rsp": rsp, "rbp": rbp}, _Window(rsp, data),
+                            MAX_FRAMES)
+            stack = [name(a) for a in reversed(frames)]
+            while len(stack) > 1 and stack[0].startswith("0x"):
+                stack.pop(0)  # beyond the outermost function known (_start's caller)
+            if len(frames) >= MAX_FRAMES or not frames[1:]:
+                stack.insert(0, "...")  # cut, or nothing above the leaf could be unwound
+            if kernel:
+                stack.insert(0, "[kernel]")
+            out[tuple(stack)] += 1
+        return out
+
+
+class PySampler(Sampler):
+    """A Python thread kicks; the vCPU's thread takes the sample in take()."""
+
+    def __init__(self, vm, vcpus: list[Vcpu], hz: int, signum: int, pvm: bool):
+        super().__init__(vm, vcpus, hz, signum, pvm)
         self.regs = [bytearray(kvm.REGS.size) for _ in vcpus]
         self.words = [0] * len(vcpus)  # kvm_pvm: each cpu's in-user word, once known
-        self.samples: list[tuple] = []  # (rip, rsp, rbp, in_kernel, stack copy) or a label
         self.wanted = [False] * len(vcpus)
         self.over = threading.Event()
         self.lock = threading.Lock()  # a kick against stop(): never signal a thread gone
         self.thread = threading.Thread(target=self._loop, name="profiler", daemon=True)
         self.events = 0  # boot_info.hc_events (kvm_pvm: the kernel's in-user words)
         self.entry = (0, 0)
-        self.started = time.monotonic()
-        self.stopped = 0.0
 
     def start(self) -> None:
         threadstart.start(self.thread, also={self.kick})
@@ -96,7 +166,7 @@ class Sampler:
                         self.samples.append(("[idle]",))
                     elif v.in_run and not self.wanted[i]:
                         self.wanted[i] = True
-                        signal.pthread_kill(v.thread, self.kick)
+                        kick(v, self.kick)
 
     def take(self, v: Vcpu) -> None:
         """On v's thread, out of KVM_RUN: the sample it was kicked for, if any.  Kept
@@ -137,33 +207,45 @@ class Sampler:
         ioctl(v.fd, kvm.GET_SREGS, sregs)
         return kvm.SEGMENT.unpack_from(sregs)[2] & 3 == 0  # cs.selector: ring 0
 
+
+class CSampler(Sampler):
+    """The compiled sampler (pyext/sample.c): its thread kicks, and the vCPUs' threads run
+    KVM_RUN in its loop (Vcpu.fast), which takes the samples.  The vCPUs tell it when
+    they wait for a host call or idle (its labels)."""
+
+    def __init__(self, vm, vcpus: list[Vcpu], hz: int, signum: int, pvm: bool, compiled):
+        super().__init__(vm, vcpus, hz, signum, pvm)
+        info, event = S.boot_info.offset, S.hc_event.offset
+        layout = (C.BOOT_INFO_ADDR, info["magic"], C.BOOT_INFO_MAGIC, info["hc_events"],
+                  info["entry_start"], info["entry_end"], S.hc_event.size, event["in_user"])
+        try:  # KVM can store the registers in the run area at each exit: no GET_REGS
+            sync = ioctl(vm.kvm_fd, kvm.CHECK_EXTENSION, kvm.CAP_SYNC_REGS)
+        except OSError:
+            sync = 0
+        self.c = compiled(vm.mem.regions, [v.fd for v in vcpus], hz, signum, pvm, WINDOW,
+                          vm.run_size, max(sync, 0), layout)
+        for v in vcpus:
+            v.fast = self.c
+
+    def start(self) -> None:
+        self.c.start()
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = time.monotonic()
+        self.c.stop()
+
+    def close(self) -> None:
+        self.c.close()
+
     def stacks(self, sym) -> Counter:
-        """Each sample's stack (outermost first), symbolized; counted."""
-        from ..unwind import CfiTable, unwind
-
-        cfi = CfiTable(sym.elf) if sym is not None else None
-        names: dict[int, str] = {}
-
-        def name(addr: int) -> str:
-            if addr not in names:
-                found = sym.lookup(addr) if sym is not None else None
-                names[addr] = found.rsplit("+", 1)[0] if found else f"{addr:#x}"
-            return names[addr]
-
-        out: Counter = Counter()
-        for s in self.samples:
-            if isinstance(s[0], str):
-                out[s] += 1
-                continue
-            rip, rsp, rbp, kernel, data = s
-            frames = unwind(cfi, {"rip": rip, "rsp": rsp, "rbp": rbp}, _Window(rsp, data),
-                            MAX_FRAMES)
-            stack = [name(a) for a in reversed(frames)]
-            while len(stack) > 1 and stack[0].startswith("0x"):
-                stack.pop(0)  # beyond the outermost function known (_start's caller)
-            if len(frames) >= MAX_FRAMES or not frames[1:]:
-                stack.insert(0, "...")  # cut, or nothing above the leaf could be unwound
-            if kernel:
-                stack.insert(0, "[kernel]")
-            out[tuple(stack)] += 1
-        return out
+        if not self.samples:
+            self.stop()
+            for s in self.c.collect():
+                if len(s) == 5:
+                    self.samples.append(s)
+                elif s[0] == _HOST:
+                    self.samples.append(("[host call]", HC_NAMES.get(s[1], "?")))
+                else:
+                    self.samples.append(("[idle]",))
+        return super().stacks(sym)

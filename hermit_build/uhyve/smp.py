@@ -14,9 +14,8 @@ import threading
 
 from .. import threadstart
 from ..hostcalls import HostServices
+from .kick import KICK, kick
 from .vcpu import Vcpu, VcpuStopped
-
-KICK = signal.SIGUSR1
 
 
 def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
@@ -24,7 +23,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     if len(vcpus) == 1:
         return vcpus[0].run(services, uart)
     outcome: dict[str, object] = {}
-    main = threading.get_ident()
+    vcpus[0].thread = threading.get_ident()  # the main thread's (run() says so too)
 
     def stop_all() -> None:
         for v in vcpus:
@@ -41,7 +40,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
             outcome.setdefault("error", e)
         stop_all()
         if not over:
-            signal.pthread_kill(main, KICK)
+            kick(vcpus[0])  # the main thread's
 
     def kicked(*_: object) -> None:
         # The main thread's own vCPU waits in a host call, which the signal
@@ -53,6 +52,8 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     previous = signal.signal(KICK, kicked)
     threads = [threading.Thread(target=body, args=(v,), daemon=True) for v in vcpus[1:]]
     threadstart.start(*threads)
+    for v, t in zip(vcpus[1:], threads, strict=True):
+        v.thread = t.ident  # kickable from now (its run() says so too)
     try:
         try:
             outcome.setdefault("status", vcpus[0].run(services, uart))
@@ -63,7 +64,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
         stop_all()
         for v, t in zip(vcpus[1:], threads, strict=True):
             while t.is_alive() and not v.in_host:  # out of KVM_RUN, where a kick reaches it
-                signal.pthread_kill(t.ident, KICK)
+                kick(v)
                 t.join(0.02)
         if not any(t.is_alive() for t in threads):
             signal.signal(KICK, previous)  # else the harmless handler stays for the stragglers

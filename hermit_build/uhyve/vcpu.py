@@ -26,6 +26,7 @@ LSR_TX_EMPTY = 0x60  # transmitter holding register and shift register empty
 HINT_LOG = "run with HERMIT_VERBOSE=1 to see the kernel log"
 MAX_IDLE_NS = 100_000_000  # an IDLE blocks at most this long: a lost WAKE cannot hang
 UART_LINE_MAX = 4096  # a guest that never writes a newline still gets its bytes out
+LABEL_IDLE = 256  # _hermit_fastio.Sampler.label(): a host call's number, or idle
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -59,6 +60,7 @@ class Vcpu:
         self.host_nr = 0  # which (the profiler's label)
         self.idle = False  # blocked in HC_IDLE
         self.sampler = None  # sampler.Sampler: takes the sample it kicked us for
+        self.fast = None  # the profiler's compiled KVM_RUN loop (_hermit_fastio.Sampler)
         self.debugger = None  # gdbstub.Debugger (HERMIT_DEBUG=1): holds us while GDB looks
         self.in_run = False  # inside KVM_RUN (where a signal interrupts it)
         self.thread = 0  # the ident of the thread that runs it
@@ -160,6 +162,9 @@ class Vcpu:
             return self._run(services, uart)
         finally:
             self.in_run = False
+            if self.fast is not None and self.exits is not None:  # kicks served in C
+                key = ("signal", 0)
+                self.exits[key] = self.exits.get(key, 0) + self.fast.served(self.index)
             if self.events:
                 self.events.stop()  # no kick may reach this thread once it is gone
             if self.sampler is not None:
@@ -171,6 +176,7 @@ class Vcpu:
         hc_base, mb_base = C.HC_PORT_BASE, C.HC_MAILBOX_PORT_BASE
         dbg = self.debugger
         exits = self.exits
+        fast, index = self.fast, self.index
         while True:
             if self.stopped:  # set while this thread was in a host call
                 raise VcpuStopped
@@ -179,7 +185,10 @@ class Vcpu:
                 continue
             try:
                 self.in_run = True
-                ioctl(fd, run_request, 0)
+                if fast is None:
+                    ioctl(fd, run_request, 0)
+                else:
+                    fast.run(index)  # kicks for a sample only: served there
             except InterruptedError:  # a signal whose handler returned: look around, resume
                 self.in_run = False
                 if exits is not None:
@@ -225,6 +234,8 @@ class Vcpu:
                         continue
                     self.host_nr = nr
                     self.in_host = True  # may block for good: see smp.py
+                    if fast is not None:
+                        fast.label(index, nr)
                     try:
                         status = services.handle(nr, gpa)
                     except GuestError as e:
@@ -234,6 +245,8 @@ class Vcpu:
                         ) from None
                     finally:
                         self.in_host = False
+                        if fast is not None:
+                            fast.label(index, 0)
                     if status is not None:
                         return status
                     if self.poller is not None and nr == HC.SYSCALL:
@@ -263,8 +276,12 @@ class Vcpu:
             return
         mine = wake[self.index]
         self.idle = True
+        if self.fast is not None:
+            self.fast.label(self.index, LABEL_IDLE)
         mine.wait(min(value, MAX_IDLE_NS) / 1e9)
         self.idle = False
+        if self.fast is not None:
+            self.fast.label(self.index, 0)
         mine.clear()
         if self.stopped:
             raise VcpuStopped

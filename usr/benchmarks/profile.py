@@ -74,6 +74,7 @@ def bench(args: argparse.Namespace) -> int:
     app0, app1 = (statistics.median(r[0] for r in x) for x in (plain, profiled))
     wall0, wall1 = (statistics.median(r[1] for r in x) for x in (plain, profiled))
     over = app1 / app0 - 1
+    per_sample = (app1 - app0) / max(statistics.median(samples), 1) * 1e6
     verdict = "PASS" if over <= TARGET else "FAIL"
     rate = args.hz or "default"
     print("\n".join([
@@ -86,6 +87,8 @@ def bench(args: argparse.Namespace) -> int:
         f"| with it | {app1:.3f} | {wall1:.3f} | {statistics.median(samples):.0f} |", "",
         f"- **{verdict}** the program runs at most {TARGET:.0%} longer with the profiler: "
         f"{over:+.1%}" + ("" if over <= TARGET else f" (a gap of {over - TARGET:.1%})"),
+        f"- per sample: {per_sample:+.0f} µs of the program's time (the median run's extra "
+        f"time over its samples; a rate's overhead is about rate × this)",
         f"- the whole process (the unwinding and the flame graph at the end included): "
         f"{wall1 / wall0 - 1:+.1%}"]))
     return 0
