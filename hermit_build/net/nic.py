@@ -84,6 +84,9 @@ class Nic:
         elif not self._rings(a["rx"], a["tx"]):
             ret = -errno.EFAULT
         else:
+            from .options import raise_fd_limit
+
+            raise_fd_limit()  # libslirp holds a host socket per connection
             self.slirp = Slirp(self._to_guest, self.forwards)  # HermitError: one line
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self.thread = threading.Thread(target=self._serve, name="hermit-nic", daemon=True)

@@ -9,6 +9,7 @@ import select
 import time
 
 from ..errors import HermitError
+from .backlog import lowest_free_fd, widen_own
 
 LIBRARY = "libslirp.so.0"
 # The addresses QEMU's user networking uses too, so guests behave the same under both.
@@ -137,9 +138,11 @@ class Slirp:
             raise HermitError("libslirp could not set up the guest's network")
         try:
             for host, guest in forwards:
+                hint = lowest_free_fd()
                 if lib.slirp_add_hostfwd(self.slirp, 0, in_addr("127.0.0.1"), host,
                                          in_addr(GUEST), guest) < 0:
                     raise ForwardError(port_in_use(host))
+                widen_own(host, hint)  # slirp listens with a backlog of 1
         except BaseException:
             self.close()
             raise
