@@ -17,6 +17,10 @@
  *     Server(...)
  *
  * The poller's mailbox served in compiled code (serve.c).
+ *
+ *     NicPump(...)
+ *
+ * uhyve's NIC between its rings and libslirp (netpump.c).
  */
 #include "fastio.h"
 
@@ -131,7 +135,9 @@ PyMODINIT_FUNC PyInit__hermit_fastio(void)
 		  PyModule_AddIntConstant(m, "PREAD", OP_PREAD) < 0 ||
 		  PyModule_AddIntConstant(m, "PWRITE", OP_PWRITE) < 0 ||
 		  PyType_Ready(&fastio_server_type) < 0 ||
-		  PyModule_AddObjectRef(m, "Server", (PyObject *)&fastio_server_type) < 0)) {
+		  PyModule_AddObjectRef(m, "Server", (PyObject *)&fastio_server_type) < 0 ||
+		  PyType_Ready(&fastio_pump_type) < 0 ||
+		  PyModule_AddObjectRef(m, "NicPump", (PyObject *)&fastio_pump_type) < 0)) {
 		Py_DECREF(m);
 		return NULL;
 	}

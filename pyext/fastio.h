@@ -35,5 +35,6 @@ static inline ssize_t fastio_xfer(int op, int fd, char *at, uint64_t count, uint
 }
 
 extern PyTypeObject fastio_server_type;
+extern PyTypeObject fastio_pump_type;
 
 #endif

@@ -111,7 +111,9 @@ class Slirp:
     """One user-mode network.  `send(frame)` receives each frame for the guest, from
     within input() and pump(), on the caller's thread."""
 
-    def __init__(self, send, forwards: list[tuple[int, int]] = ()):
+    def __init__(self, send, forwards: list[tuple[int, int]] = (), make=None):
+        """make(config address): slirp_new with the caller's own callbacks (the
+        compiled NIC loop's), instead of `send` and this class's."""
         lib = library()
         self.lib = lib
         self.send = send
@@ -133,7 +135,8 @@ class Slirp:
         self._add_poll = _ADD_POLL(self._add)
         self._get_revents = _REVENTS(lambda idx, _o: self.revents.get(idx, 0))
         self._cfg = cfg
-        self.slirp = lib.slirp_new(ctypes.byref(cfg), ctypes.byref(self._cb), None)
+        self.slirp = make(ctypes.addressof(cfg)) if make else \
+            lib.slirp_new(ctypes.byref(cfg), ctypes.byref(self._cb), None)
         if not self.slirp:
             raise HermitError("libslirp could not set up the guest's network")
         try:

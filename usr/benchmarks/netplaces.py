@@ -180,7 +180,7 @@ def _tap(sdk: Path, image: list[str], port: int, env: dict[str, str]) -> Running
 
 
 def places(sdk: Path, kvm: str | None, qemu: str | None, tcg: bool,
-           base: dict[str, str]) -> list[Place]:
+           base: dict[str, str], python_pump: bool = False) -> list[Place]:
     """Every configuration, in the order of a round; `skip` says why one cannot run."""
     slirp = "" if shutil.which("slirp4netns") else \
         "slirp4netns not found: apt-get install slirp4netns (or tools/install-deps --bench)"
@@ -196,6 +196,8 @@ def places(sdk: Path, kvm: str | None, qemu: str | None, tcg: bool,
            Place("slirp4netns", "Linux native in a netns, slirp4netns", slirp or unshare,
                  kind="slirp4netns"),
            Place("uhyve", "uhyve, user-mode network", kvm or "", uh),
+           *([Place("uhyve-py", "uhyve, user-mode network, nic.py's loop", kvm or "",
+                    dict(uh, HERMIT_NIC_PUMP="python"))] if python_pump else []),
            Place("qemu-kvm", "QEMU microvm + KVM, user-mode network", kvm or qemu or "", qk)]
     if tcg:
         out.append(Place("qemu-tcg", "QEMU microvm (TCG), user-mode network", qemu or "",

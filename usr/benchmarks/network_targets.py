@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--netio-bytes", type=int, default=32 << 20, help="netio's stream")
     p.add_argument("--rr", type=int, default=1000, help="connect+request+close samples")
     p.add_argument("--tcg", action="store_true", help="also QEMU without KVM (slow)")
+    p.add_argument("--python-pump", action="store_true",
+                   help="also uhyve with nic.py's own loop (HERMIT_NIC_PUMP=python)")
     p.add_argument("--only", help="comma-separated configuration keys (and the baselines)")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
@@ -260,7 +262,7 @@ def bench(a: argparse.Namespace) -> int:
     kvm = kvm_problem_from(sdk)
     qemu = None if shutil.which(QEMU) else f"{QEMU} not found: apt-get install qemu-system-x86"
     base = dict(clean_environment(), HERMIT_CPUS="2", HERMIT_TIMEOUT="900")
-    cfgs = places(sdk, kvm, qemu, a.tcg, base)
+    cfgs = places(sdk, kvm, qemu, a.tcg, base, a.python_pump)
     if a.only:
         keep = {"native", "slirp4netns", *a.only.split(",")}
         cfgs = [c for c in cfgs if c.key in keep]
