@@ -47,6 +47,15 @@ def _run(a: argparse.Namespace) -> int:
         if a.host_ports is not None:
             cfg.host_ports = options.parse_host_ports(a.host_ports, "--host-ports")
     cfg.capture_net |= a.capture_net
+    flags = {f"HERMIT_{k.upper()}": (f"--{k}", v) for k, v in
+             (("netif", a.netif), ("ip", a.ip), ("gateway", a.gateway), ("mask", a.mask),
+              ("dns", a.dns)) if v is not None}
+    if flags:
+        from .net import tap
+
+        values = {k: env.get(k, "") for k in tap.VARIABLES}
+        values.update({k: v for k, (_n, v) in flags.items()})
+        cfg.tap = tap.from_settings(values, {k: n for k, (n, _v) in flags.items()})
     return launch(cfg, isle_explicit=isle_explicit, kvm_explicit=kvm_explicit)
 
 
@@ -130,6 +139,14 @@ def parser() -> argparse.ArgumentParser:
                    help="forward the host's loopback port to the guest (HERMIT_APP_PORT)")
     r.add_argument("--host-ports", metavar="PORT,...|all",
                    help="host loopback ports the guest reaches at 10.0.2.2 (HERMIT_HOST_PORTS)")
+    r.add_argument("--netif", metavar="TAP",
+                   help="root: the guest on this tap device, at --ip (HERMIT_NETIF)")
+    r.add_argument("--ip", help="the guest's address with --netif (HERMIT_IP)")
+    r.add_argument("--gateway", help="with --netif; default: the subnet's first address "
+                   "(HERMIT_GATEWAY)")
+    r.add_argument("--mask", help="with --netif; default: 255.255.255.0 (HERMIT_MASK)")
+    r.add_argument("--dns", help="with --netif: the guest's name server; default: the "
+                   "host's (HERMIT_DNS)")
     r.add_argument("--capture-net", action="store_true",
                    help="write the guest's frames to hermit-net.pcap (HERMIT_CAPTURE_NET)")
     r.add_argument("--no-landlock", action="store_true",

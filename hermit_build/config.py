@@ -44,6 +44,8 @@ class RunConfig:
         self.host_ports: frozenset[int] | str = frozenset()
         self.capture_net = False  # HERMIT_CAPTURE_NET: a pcap of the guest's frames
         self.net = True  # offer the guest a NIC (HERMIT_NET=0: none)
+        # HERMIT_NETIF and the static address (net/tap.py's Tap); None: user-mode network
+        self.tap = None
         self.machine: str | None = None  # QEMU machine type; None: the fastest that serves
         self.uart = False  # also copy kernel messages to the serial console
         # serve file calls from a polling thread, without a VM exit or doorbell each
@@ -237,6 +239,12 @@ def from_environment(image: str, argv: list[str], environ: dict[str, str]) -> Ru
             cfg.host_ports = options.parse_host_ports(environ["HERMIT_HOST_PORTS"])
     cfg.capture_net = parse_bool(environ.get("HERMIT_CAPTURE_NET", "0"))
     cfg.net = parse_bool(environ.get("HERMIT_NET", "1"))
+    # net/tap.py's VARIABLES (not imported here: the boot path of a run without them)
+    if any(environ.get(k, "").strip() for k in ("HERMIT_NETIF", "HERMIT_IP", "HERMIT_GATEWAY",
+                                                "HERMIT_MASK", "HERMIT_DNS")):
+        from .net import tap
+
+        cfg.tap = tap.from_settings(environ)
     if "HERMIT_TIMEOUT" in environ:
         cfg.timeout = parse_timeout(environ["HERMIT_TIMEOUT"])
     cfg.machine = environ.get("HERMIT_MACHINE") or None

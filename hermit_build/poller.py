@@ -20,11 +20,11 @@ steals the guest's time), and only with the compiled module.  One implementation
 serves both loaders; each gives it how a protocol error ends its VM (`fail`).
 """
 
-import _signal as signal
 import os
 import threading
 import time
 
+from . import threadstart
 from .abi import HC, C, S
 from .guestmem import GuestFault
 from .hostcalls import GuestError, HostServices
@@ -100,13 +100,7 @@ class Poller:
                 return
             self.thread = threading.Thread(target=self._loop, name="hermit-poller",
                                            daemon=True)
-            # signals are the main thread's: blocked from the first instruction
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM,
-                                                             signal.SIGALRM, *self.blocked})
-            try:
-                self.thread.start()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            threadstart.start(self.thread, also=self.blocked)
         self.doorbell.set()
 
     def close(self) -> None:
@@ -221,8 +215,8 @@ class Poller:
         if other >= 0:
             extra = mb.take(other, HC.SYSCALL)
             if extra is not None:
-                threading.Thread(target=self._answer, args=(other, extra), daemon=True,
-                                 name="hermit-poller-extra").start()
+                threadstart.start(threading.Thread(target=self._answer, args=(other, extra),
+                                                   daemon=True, name="hermit-poller-extra"))
         self._answer(slot, call, flag=True)
 
     def _answer(self, slot: int, call: tuple[int, int, int], flag: bool = False) -> None:

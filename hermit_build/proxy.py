@@ -18,6 +18,7 @@ Runs the hermit image APP in a VM; the guest's output and exit status are the pr
 Environment: HERMIT_ISLE=uhyve|qemu  HERMIT_CPUS=N  HERMIT_MEM=512M|2G  HERMIT_KVM=0
   HERMIT_VERBOSE=1  HERMIT_DEBUG=1  HERMIT_MONITOR=1  HERMIT_PORT=N  HERMIT_TIMEOUT=SECONDS
   HERMIT_APP_PORT=HOST[:GUEST],...  HERMIT_HOST_PORTS=PORT,...|all  HERMIT_CAPTURE_NET=1
+  HERMIT_NETIF=TAP HERMIT_IP=A [HERMIT_GATEWAY=A HERMIT_MASK=M HERMIT_DNS=A] (root)
   HERMIT_NET=0  HERMIT_STRACE=1|FILE  HERMIT_STATS=1|FILE  HERMIT_GDB_PORT=N
   HERMIT_PROFILE=1|HZ  HERMIT_HC_POLL=0|1|always"""
 
@@ -30,7 +31,11 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
     """Boot cfg.image under the chosen loader; return the guest's exit status."""
     check_args(cfg.argv, cfg.env)
     check_ports(cfg)
-    if cfg.forwards:
+    if cfg.tap is not None and cfg.net:
+        from .net import tap
+
+        tap.check_combination(cfg.tap, cfg.forwards, cfg.host_ports)
+    elif cfg.forwards:
         from .net.options import check_forwards_free, raise_fd_limit
 
         check_forwards_free(cfg.forwards)  # before a VM: a port in use is one line
@@ -40,6 +45,15 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
         from .hostfs.policy import MountTable
 
         MountTable.default(cfg.mounts).close()  # a bad --mount fails here, before a VM
+    if cfg.tap is not None and cfg.net:
+        # before a VM: a missing device, no permission or a busy one is one line; QEMU
+        # opens the device itself, uhyve's NIC keeps this fd
+        cfg.tap.fd = tap.open_device(cfg.tap.ifname)
+        notice = tap.down_notice(cfg.tap.ifname)
+        if notice:
+            say(f"proxy: {notice}")
+        if cfg.isle != "uhyve":
+            cfg.tap.close()
     if cfg.isle == "uhyve":
         problem = kvm_problem()
         if problem:

@@ -11,7 +11,7 @@ trace with one line, never the loader.
 import sys
 import threading
 
-from . import strace_fmt
+from . import strace_fmt, threadstart
 from .abi import C, S
 from .guestmem import GuestFault, GuestMemory
 from .kernlog import boot_info
@@ -45,7 +45,7 @@ class Tracer:
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._poll, name="hermit-strace", daemon=True)
-        self.thread.start()
+        threadstart.start(self.thread)
 
     def _poll(self) -> None:
         while not self.stop.wait(INTERVAL):

@@ -7,13 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
 #include <hermit/fd.h>
 #include <hermit/poll.h>
-#include <hermit/poll_host.h>
 #include <hermit/syscalls.h>
 #include <hermit/task.h>
 
@@ -116,6 +114,18 @@ static int scan(struct epoll *e, struct epoll_event *out, int max)
 			e->start = (i + 1) % e->n;
 	}
 	return got;
+}
+
+struct wait_args {
+	struct epoll *e;
+	struct epoll_event *out;
+	int max;
+};
+
+static long look(void *arg)
+{
+	struct wait_args *w = arg;
+	return scan(w->e, w->out, w->max);
 }
 
 static unsigned ep_poll(struct file *f)
@@ -249,7 +259,7 @@ long sys_epoll_pwait(SYSCALL_PARAMS)
 	struct file *ef = fd_file((int)a0);
 	struct epoll_event *out = (struct epoll_event *)a1;
 	int max = (int)a2, ms = (int)a3;
-	uint64_t old = current->sigmask;
+	uint64_t old;
 
 	if (!ef)
 		return -EBADF;
@@ -257,32 +267,15 @@ long sys_epoll_pwait(SYSCALL_PARAMS)
 		return -EINVAL;
 	if (!user_ok((uint64_t)out, (uint64_t)max * sizeof(*out)))
 		return -EFAULT;
-	if (a4) {
-		if ((uint64_t)a5 != sizeof(uint64_t))
-			return -EINVAL;
-		if (!user_ok((uint64_t)a4, 8))
-			return -EFAULT;
-		current->sigmask = *(const volatile uint64_t *)a4 &
-				   ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
-	}
+	if (a4 && (uint64_t)a5 != sizeof(uint64_t))
+		return -EINVAL;
+	long r = poll_mask_swap((const uint64_t *)a4, &old);
+	if (r)
+		return r;
 	uint64_t deadline = ms < 0 ? NO_DEADLINE : time_monotonic_ns() + (uint64_t)ms * 1000000ULL;
-	long r;
+	struct wait_args w = { ef->obj, out, max };
 	file_get(ef); /* a close meanwhile leaves the instance until we are done */
-	struct host_watch hw;
-	host_watch_begin(&hw);
-	net_pump();
-	for (;;) {
-		r = scan(ef->obj, out, max);
-		if (!r && host_watch_look())
-			continue;
-		if (r || time_monotonic_ns() >= deadline)
-			break;
-		if (poll_block(deadline) == -EINTR) {
-			r = -EINTR;
-			break;
-		}
-	}
-	host_watch_end(&hw);
+	r = poll_wait(look, &w, deadline);
 	file_put(ef);
 	current->sigmask = old;
 	return r;

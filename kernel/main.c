@@ -14,10 +14,18 @@ noreturn void kernel_main(void)
 	if (boot_info->magic != HERMIT_BOOT_INFO_MAGIC) /* then nothing else in it means anything */
 		arch_abi_mismatch(hermit_abi_version);
 	boot_info->tsc_entry = tsc_entry;
+	/* First: until then kvm_pvm emulates every instruction (~5k cycles each; the
+	 * command line and the log's set-up alone took ~60 us emulated).  uhyve says
+	 * so in a boot_info of this ABI, QEMU on the command line (hermit.pvm=1). */
+	int early = boot_info->abi_version == hermit_abi_version && boot_info->pvm;
+	if (early)
+		arch_pvm_native(0);
 	if (boot_info->cmdline_len)
 		cmdline_parse((const char *)boot_info->cmdline_addr, boot_info->cmdline_len);
 	if (boot_info->abi_version != hermit_abi_version) /* QEMU's comes on the command line */
 		arch_abi_mismatch(hermit_abi_version);
+	if (!early)
+		arch_pvm_native(0);
 	log_init();
 	arch_hypercall_init();
 

@@ -60,6 +60,28 @@ int poll_block(uint64_t deadline)
 	return r;
 }
 
+long poll_wait(long (*look)(void *arg), void *arg, uint64_t deadline)
+{
+	struct host_watch hw;
+	long r;
+
+	host_watch_begin(&hw);
+	net_pump();
+	for (;;) {
+		r = look(arg);
+		if (!r && host_watch_look())
+			continue; /* the host's answer for its files */
+		if (r || time_monotonic_ns() >= deadline)
+			break;
+		if (poll_block(deadline) == -EINTR) {
+			r = -EINTR;
+			break;
+		}
+	}
+	host_watch_end(&hw);
+	return r;
+}
+
 unsigned file_poll(struct file *f)
 {
 	return file_poll_for(f, POLLIN | POLLOUT | POLLPRI);
@@ -99,6 +121,17 @@ static long poll_scan(struct pollfd *fds, unsigned long n)
 	return ready;
 }
 
+struct poll_args {
+	struct pollfd *fds;
+	unsigned long n;
+};
+
+static long poll_look(void *arg)
+{
+	struct poll_args *a = arg;
+	return poll_scan(a->fds, a->n);
+}
+
 /* A relative timeout as a deadline (monotonic ns); 0: none. */
 static long ts_deadline(const struct timespec *ts, uint64_t *deadline)
 {
@@ -117,7 +150,7 @@ static long ts_deadline(const struct timespec *ts, uint64_t *deadline)
 /* The signal mask of ppoll/pselect6 for the wait; the old one back afterwards
  * (a signal it let through is delivered on the way out, under the wait's mask
  * already restored: the handler runs, the call says EINTR). */
-static long mask_swap(const uint64_t *set, uint64_t *old)
+long poll_mask_swap(const uint64_t *set, uint64_t *old)
 {
 	*old = current->sigmask;
 	if (!set)
@@ -136,25 +169,11 @@ static long do_poll(struct pollfd *fds, unsigned long n, uint64_t deadline, cons
 		return -EINVAL;
 	if (!user_ok((uint64_t)fds, n * sizeof(*fds)))
 		return -EFAULT;
-	long r = mask_swap(set, &old);
+	long r = poll_mask_swap(set, &old);
 	if (r)
 		return r;
-	struct host_watch hw;
-	host_watch_begin(&hw);
-	net_pump();
-	for (;;) {
-		r = poll_scan(fds, n);
-		if (!r && host_watch_look())
-			continue; /* the host's answer for its files */
-		if (r || time_monotonic_ns() >= deadline)
-			break;
-		int w = poll_block(deadline);
-		if (w == -EINTR) {
-			r = -EINTR;
-			break;
-		}
-	}
-	host_watch_end(&hw);
+	struct poll_args a = { fds, n };
+	r = poll_wait(poll_look, &a, deadline);
 	current->sigmask = old;
 	return r;
 }
@@ -211,6 +230,18 @@ static long select_scan(int n, const struct fdsets *want, struct fdsets *got)
 	return ready;
 }
 
+struct select_args {
+	int n;
+	const struct fdsets *want;
+	struct fdsets *got;
+};
+
+static long select_look(void *arg)
+{
+	struct select_args *a = arg;
+	return select_scan(a->n, a->want, a->got);
+}
+
 static long copy_set(uint64_t *dst, uint64_t user, size_t bytes, int in)
 {
 	if (!user)
@@ -240,24 +271,11 @@ static long do_select(int n, uint64_t rd, uint64_t wr, uint64_t ex, uint64_t dea
 	    copy_set(want.ex, ex, bytes, 1))
 		return -EFAULT;
 	uint64_t old;
-	long r = mask_swap(set, &old);
+	long r = poll_mask_swap(set, &old);
 	if (r)
 		return r;
-	struct host_watch hw;
-	host_watch_begin(&hw);
-	net_pump();
-	for (;;) {
-		r = select_scan(n, &want, &got);
-		if (!r && host_watch_look())
-			continue;
-		if (r || time_monotonic_ns() >= deadline)
-			break;
-		if (poll_block(deadline) == -EINTR) {
-			r = -EINTR;
-			break;
-		}
-	}
-	host_watch_end(&hw);
+	struct select_args a = { n, &want, &got };
+	r = poll_wait(select_look, &a, deadline);
 	current->sigmask = old;
 	if (r >= 0 && (copy_set(got.in, rd, bytes, 0) || copy_set(got.out, wr, bytes, 0) ||
 		       copy_set(got.ex, ex, bytes, 0)))

@@ -203,7 +203,7 @@ static void idle_poll(struct cpu *c)
 		uint64_t now = time_monotonic_ns();
 		uint64_t due = __atomic_load_n(&next_deadline, __ATOMIC_RELAXED);
 		uint64_t net = __atomic_load_n(&net_background_due, __ATOMIC_RELAXED);
-		if (now >= due || now >= net)
+		if (now >= due || now >= net || net_rx_pending())
 			return;
 		if (now < spin_end || !can_block() || due - now <= IDLE_EARLY_NS + IDLE_SPIN_NS) {
 			arch_relax();

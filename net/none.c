@@ -27,6 +27,11 @@ void net_pump(void)
 {
 }
 
+int net_rx_pending(void)
+{
+	return 0;
+}
+
 void net_linger(void)
 {
 }

@@ -74,8 +74,9 @@ void netdev_rx(struct netdev *dev, const void *frame, size_t len)
 		pbuf_free(p);
 }
 
-/* The address: DHCP from the user-mode network, else QEMU's and slirp's default
- * (10.0.2.15/24, gateway 10.0.2.2) when no answer came within 3 s. */
+/* The address: the loader's static one (a tap device: boot_info.net_*), else DHCP
+ * from the user-mode network, else QEMU's and slirp's default (10.0.2.15/24, gateway
+ * 10.0.2.2) when no answer came within 3 s. */
 static void nic_start(void)
 {
 	ip4_addr_t any = { 0 };
@@ -83,6 +84,15 @@ static void nic_start(void)
 	if (!netif_add(&nic_netif, &any, &any, &any, nic, nic_init, ethernet_input))
 		return;
 	netif_set_default(&nic_netif);
+	if (boot_info->net_ip) {
+		ip4_addr_t ip = { (u32_t)boot_info->net_ip };
+		ip4_addr_t mask = { (u32_t)boot_info->net_mask };
+		ip4_addr_t gw = { (u32_t)boot_info->net_gw };
+
+		netif_set_addr(&nic_netif, &ip, &mask, &gw);
+		netif_set_up(&nic_netif); /* after the address: announced by gratuitous ARP */
+		return;
+	}
 	netif_set_up(&nic_netif);
 	dhcp_start(&nic_netif);
 	uint64_t until = time_monotonic_ns() + DHCP_WAIT_NS;
@@ -111,7 +121,8 @@ int net_start(void)
 	net_heap = (void *)heap;
 	lwip_init(); /* with the loopback interface, 127.0.0.1 */
 	started = 1;
-	nic = netdev_first();
+	/* published for net_rx_pending()'s lockless look, rings set up by the probe */
+	__atomic_store_n(&nic, netdev_first(), __ATOMIC_RELEASE);
 	if (nic)
 		nic_start();
 	return 0;
@@ -162,8 +173,15 @@ void net_pump(void)
 
 void net_background(void)
 {
-	if (time_monotonic_ns() >= net_background_due)
+	if (time_monotonic_ns() >= net_background_due || net_rx_pending())
 		net_pump();
+}
+
+int net_rx_pending(void)
+{
+	struct netdev *d = __atomic_load_n(&nic, __ATOMIC_ACQUIRE);
+
+	return d && d->pending && d->pending(d);
 }
 
 uint64_t net_wait_deadline(uint64_t deadline)

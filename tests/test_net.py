@@ -86,3 +86,15 @@ def test_net_auto_without_lwip_says_once_how_to_fetch_it(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     said = [ln for ln in r.stdout.splitlines() if "tools/debsrc lwip" in ln]
     assert len(said) == 1 and "WARNING: net:" in said[0], r.stdout
+
+
+@pytest.mark.parametrize("net", ["1", "0"])
+def test_resolv_conf_names_the_user_networks_dns_relay(sdk, loader, tmp_path, net):
+    """With user-mode networking the guest's resolver asks its DNS relay (10.0.2.3 under
+    both loaders); without a network the file says there is none."""
+    env = dict(loader, HERMIT_TIMEOUT=GUEST_TIMEOUT, HERMIT_NET=net)
+    r = run(sdk, "extra/tests/cat", "/etc/resolv.conf", env=env, cwd=tmp_path,
+            timeout=RUN_TIMEOUT)
+    assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
+    servers = re.findall(r"^nameserver (\S+)$", r.stdout, re.M)
+    assert servers == (["10.0.2.3"] if net == "1" else []), r.stdout

@@ -65,7 +65,7 @@ void apic_init(void)
 	int first = timer_mode == TIMER_UNKNOWN;
 
 	if (first) {
-		cpuid(1, 0, r);
+		x86_cpuid1(&r[2], &r[3]); /* asked once, at boot */
 		if (boot_info->pvm) {
 			/* kvm_pvm delivers no interrupts to a guest running natively (measured):
 			 * idle cores poll their deadlines instead, and the loader may deliver

@@ -61,6 +61,11 @@ static struct idt_entry idt[256];
 static struct percpu cpus[MAX_CPUS];
 static uint64_t hwcap;
 static int fsgsbase, has_xsave;
+/* What the boot cpu's cpuid said, for every later question: under kvm_pvm each
+ * cpuid is a VM exit (~7 us), and a thread's start or a signal asks for the FPU
+ * area's size. */
+static uint32_t leaf1_ecx, leaf1_edx, xsave_size;
+static uint64_t xcr0;
 
 static struct percpu *me(void)
 {
@@ -159,22 +164,34 @@ static void fpu_init(void)
 {
 	uint32_t r[4];
 
+	int first = !leaf1_edx;
+
 	write_cr0((read_cr0() & ~(uint64_t)(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
 	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	cpuid(1, 0, r);
-	hwcap = r[3];
-	int xsave = has_xsave = (r[2] >> 26) & 1;
-	if (xsave)
+	if (first) {
+		cpuid(1, 0, r);
+		leaf1_ecx = r[2];
+		leaf1_edx = r[3] | 1; /* FPU: always there on x86_64; marks "asked" */
+		hwcap = r[3];
+		has_xsave = (r[2] >> 26) & 1;
+		cpuid(7, 0, r);
+		fsgsbase = r[1] & 1;
+		if (has_xsave) {
+			cpuid(0xd, 0, r);
+			xcr0 = r[0] & 0x7; /* x87, SSE, AVX */
+		}
+	}
+	if (has_xsave)
 		cr4 |= CR4_OSXSAVE;
-	cpuid(7, 0, r);
-	fsgsbase = r[1] & 1;
 	if (fsgsbase)
 		cr4 |= CR4_FSGSBASE;
 	write_cr4(cr4);
-	if (xsave) {
-		cpuid(0xd, 0, r);
-		uint64_t xcr0 = r[0] & 0x7; /* x87, SSE, AVX */
+	if (has_xsave) {
 		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		if (first) {
+			cpuid(0xd, 0, r);
+			xsave_size = r[1]; /* for the features just enabled in XCR0 */
+		}
 	}
 	__asm__ volatile("fninit"); /* MXCSR keeps its reset value 0x1f80 */
 }
@@ -224,7 +241,6 @@ void arch_init_cpu(uint32_t id, uint64_t kstack_top)
 
 void arch_init(void)
 {
-	arch_pvm_native(0); /* first: until then kvm_pvm emulates every instruction (~5k cycles) */
 	/* Mask the legacy PICs: nothing may arrive on the exception vectors.  uhyve
 	 * has no PIT and no device on them (each outb is a VM exit of ~12 us on
 	 * kvm_pvm); QEMU has both. */
@@ -268,6 +284,17 @@ int arch_has_xsave(void)
 	return has_xsave;
 }
 
+uint64_t arch_fpu_size(void)
+{
+	return has_xsave ? xsave_size : 512; /* xsave's area, or fxsave's */
+}
+
+void x86_cpuid1(uint32_t *ecx, uint32_t *edx)
+{
+	*ecx = leaf1_ecx;
+	*edx = leaf1_edx;
+}
+
 uint64_t arch_hwcap(void)
 {
 	return hwcap;
@@ -304,11 +331,9 @@ noreturn void arch_halt(void)
 
 int arch_hw_random(uint64_t *out)
 {
-	uint32_t r[4];
 	unsigned char ok;
 
-	cpuid(1, 0, r);
-	if (!((r[2] >> 30) & 1))
+	if (!((leaf1_ecx >> 30) & 1))
 		return 0;
 	for (int i = 0; i < 10; i++) {
 		__asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok));

@@ -4,16 +4,6 @@
 
 extern char boot_stack_top[];
 
-uint64_t arch_fpu_size(void)
-{
-	uint32_t r[4];
-
-	if (!arch_has_xsave())
-		return 512; /* fxsave */
-	cpuid(0xd, 0, r);
-	return r[1]; /* for the features enabled in XCR0 */
-}
-
 void arch_fpu_save(void *area)
 {
 	if (arch_has_xsave())

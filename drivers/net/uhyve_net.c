@@ -49,6 +49,14 @@ static int uhyve_xmit(struct netdev *dev, const void *frame, size_t len)
 	return 0;
 }
 
+static int uhyve_pending(struct netdev *dev)
+{
+	struct uhyve_net *n = dev->priv;
+	volatile struct net_ring *r = n->rx.hdr;
+
+	return __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail;
+}
+
 static int uhyve_poll(struct netdev *dev)
 {
 	struct uhyve_net *n = dev->priv;
@@ -116,6 +124,7 @@ struct netdev *uhyve_net_probe(void)
 	nic.dev.name = "uhyve-net";
 	nic.dev.xmit = uhyve_xmit;
 	nic.dev.poll = uhyve_poll;
+	nic.dev.pending = uhyve_pending;
 	nic.dev.priv = &nic;
 	return &nic.dev;
 }

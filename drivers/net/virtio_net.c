@@ -157,6 +157,14 @@ static int virtio_poll(struct netdev *dev)
 	return n;
 }
 
+static int virtio_pending(struct netdev *dev)
+{
+	struct vq *q = &vn.q[RXQ];
+
+	(void)dev;
+	return __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) != q->last_used;
+}
+
 static int setup(void)
 {
 	const struct virtio_transport *t = vn.t;
@@ -199,6 +207,7 @@ struct netdev *virtio_net_probe(void)
 	vn.dev.name = "virtio-net";
 	vn.dev.xmit = virtio_xmit;
 	vn.dev.poll = virtio_poll;
+	vn.dev.pending = virtio_pending;
 	vn.dev.priv = &vn;
 	return &vn.dev;
 }

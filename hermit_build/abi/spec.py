@@ -17,7 +17,8 @@ through padding rules.
 #    (HC_NET_OPEN, HC_NET_KICK, struct hc_net, struct net_ring); the system-call
 #    trace and run statistics (boot_info.trace*, stats*; HC_TRACE)
 # 7: poll forwarded (pollfds of handles: the host's readiness for poll/select/epoll)
-ABI_VERSION = 7
+# 8: boot_info.net_ip, net_mask, net_gw (a static address: the tap backend)
+ABI_VERSION = 8
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -127,6 +128,9 @@ CMDLINE: dict[str, str] = {
     "pvm": "pvm",
     "trace": "trace",
     "stats": "stats",
+    "ip": "net_ip",
+    "mask": "net_mask",
+    "gw": "net_gw",
 }
 
 # Strings both sides know.
@@ -228,6 +232,12 @@ STRUCTS: dict[str, list[str]] = {
         "stats",
         "stats_addr",
         "pages_peak",
+        # HERMIT_NETIF (a tap device): the guest's static IPv4 address, netmask and
+        # gateway, each its 4 bytes in network order read as a little-endian number;
+        # net_ip 0: ask DHCP (the user-mode network).
+        "net_ip",
+        "net_mask",
+        "net_gw",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

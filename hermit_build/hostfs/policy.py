@@ -152,6 +152,13 @@ class MountTable:
         image = os.path.realpath(image) if image else None
         return cls(mounts, cwd, image)
 
+    def replace_file(self, gpath: str, data: bytes) -> None:
+        """Another content for a synthetic file (the tap network's /etc/resolv.conf),
+        unless a mount hides it."""
+        s = self.overlay.get(gpath)
+        if isinstance(s, Synth) and s.kind == "file":
+            s.data = data
+
     def close(self) -> None:
         for m in self.mounts:
             if m.fd >= 0:

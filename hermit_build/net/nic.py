@@ -1,6 +1,9 @@
 """uhyve's NIC: the host side of the rings the kernel's drivers/net/uhyve_net.c shares
 (struct net_ring, hermit_build/abi/spec.py), served by one thread of its own that also
-drives libslirp.
+drives the network behind it: a backend (libslirp's user-mode network, or a tap device)
+made by a factory at the guest's first HC_NET_OPEN, with `input(frame)` for the guest's
+frames, `pump(timeout_ms, extra_fds)` that waits for the network or one of the extra fds,
+hands the network's frames to the NIC and returns the readable extras, and `close()`.
 
 Receiving costs the guest no VM exit: this thread writes frames into the rx ring and,
 when the kernel said it may sleep (rx.wait), ends the vCPUs' HC_IDLE.  Sending costs
@@ -21,6 +24,7 @@ import struct
 import threading
 import time
 
+from .. import threadstart
 from ..abi import C, S
 from ..guestmem import GuestFault, GuestMemory
 from .hostfilter import allowed
@@ -63,13 +67,17 @@ class Nic:
     """One per uhyve guest; `wake()` ends every vCPU's HC_IDLE."""
 
     def __init__(self, mem: GuestMemory, wake, forwards=(), host_ports=frozenset(),
-                 capture=None):
+                 capture=None, backend=None, mac: bytes = MAC):
+        """backend(send) makes the network, `send` its way to the guest; None: libslirp
+        with `forwards` and `host_ports` (UserMode)."""
         self.mem, self.wake = mem, wake
-        self.forwards, self.host_ports, self.capture = list(forwards), host_ports, capture
-        self.served = frozenset(guest for _host, guest in self.forwards)
+        self.make_backend = backend or (lambda send: UserMode(send, forwards, host_ports))
+        self.user_mode = backend is None  # libslirp: the compiled loop can serve it
+        self.forwards, self.host_ports = list(forwards), host_ports
+        self.capture, self.mac = capture, mac
         self.rx: Ring | None = None
         self.tx: Ring | None = None
-        self.slirp: Slirp | None = None
+        self.backend = None  # made at HC_NET_OPEN
         self.pump = None  # _hermit_fastio.NicPump when the compiled loop serves
         self.kick_fd = -1
         self.thread: threading.Thread | None = None
@@ -104,12 +112,15 @@ class Nic:
             raise_fd_limit()  # libslirp holds a host socket per connection
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self.pump = self._compiled()  # SlirpMissing: one line
-            self.slirp = Slirp(self._to_guest, self.forwards,  # HermitError: one line
-                               self.pump.slirp_new if self.pump else None)
+            if self.pump is not None:  # HermitError: one line
+                self.backend = UserMode(self._to_guest, self.forwards, self.host_ports,
+                                        self.pump.slirp_new)
+            else:
+                self.backend = self.make_backend(self._to_guest)  # HermitError: one line
             serve = self._serve_compiled if self.pump else self._serve
             self.thread = threading.Thread(target=serve, name="hermit-nic", daemon=True)
-            self.thread.start()
-        out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(MAC, "little"),
+            threadstart.start(self.thread)
+        out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(self.mac, "little"),
                             mtu=MTU, ret=ret)
         self.mem.write(gpa, out)
 
@@ -125,7 +136,8 @@ class Nic:
 
     def _compiled(self):
         """The compiled loop over these rings, or None for this module's."""
-        if self.capture or os.environ.get("HERMIT_NIC_PUMP") == "python":
+        if (not self.user_mode or self.capture
+                or os.environ.get("HERMIT_NIC_PUMP") == "python"):
             return None
         try:
             from _hermit_fastio import NicPump
@@ -136,8 +148,9 @@ class Nic:
         layout = (_HEAD, _TAIL, _WAIT, C.NET_RING_SLOTS, C.NET_SLOTS, C.NET_SLOT_SIZE,
                   C.NET_FRAME_MAX)
         ports = None if self.host_ports == "all" else self.host_ports
+        served = frozenset(guest for _host, guest in self.forwards)
         return NicPump(library()._handle, self.rx.view, self.tx.view, layout, self.wake,
-                       self.kick_fd, ports, self.served)
+                       self.kick_fd, ports, served)
 
     def kick(self) -> None:
         """HC_NET_KICK: the kernel queued frames while this thread slept."""
@@ -160,9 +173,9 @@ class Nic:
             os.eventfd_write(self.kick_fd, 1)  # not a kick the guest sent: uncounted
             self.thread.join(2)
         if self.thread and self.thread.is_alive():
-            return  # stuck in slirp: leave it all to the process's end
-        if self.slirp is not None:
-            self.slirp.close()
+            return  # stuck in the backend: leave it all to the process's end
+        if self.backend is not None:
+            self.backend.close()
         if self.pump is not None:
             self.summary()  # the counters, before the pump goes
             self.pump.close()  # its hold on the rings
@@ -187,7 +200,7 @@ class Nic:
                 if self._from_guest():
                     awake_until = time.monotonic() + LINGER
                 if time.monotonic() < awake_until:
-                    self.slirp.pump(0)
+                    self.backend.pump(0)
                     continue
                 self.tx.set(_WAIT, 1)
                 with self.fence:  # wait stored before head is read (the kernel: the reverse)
@@ -195,7 +208,7 @@ class Nic:
                 if self._pending():
                     self.tx.set(_WAIT, 0)
                     continue
-                if self.slirp.pump(MAX_SLEEP_MS, [self.kick_fd]):
+                if self.backend.pump(MAX_SLEEP_MS, [self.kick_fd]):
                     try:
                         os.eventfd_read(self.kick_fd)
                     except BlockingIOError:
@@ -228,8 +241,7 @@ class Nic:
                 frame = bytes(tx.view[at + 8 : at + 8 + length])
                 if self.capture:
                     self.capture.frame(frame)
-                if allowed(frame, self.host_ports, self.served):
-                    self.slirp.input(frame)
+                self.backend.input(frame)
             else:
                 self.dropped += 1
             tail = (tail + 1) & _MASK
@@ -239,7 +251,7 @@ class Nic:
         return n
 
     def _to_guest(self, frame: bytes) -> None:
-        """slirp's send_packet: one frame into the rx ring (dropped when it is full, as a
+        """The backend's frames: one into the rx ring (dropped when it is full, as a
         NIC drops: TCP sends again)."""
         if self.capture:
             self.capture.frame(frame)
@@ -259,3 +271,23 @@ class Nic:
             rx.set(_WAIT, 0)
             self.wakes += 1
             self.wake()
+
+
+class UserMode:
+    """The default backend: libslirp (slirp.py), the guest's TCP and UDP to the host's
+    loopback filtered (hostfilter.py)."""
+
+    def __init__(self, send, forwards=(), host_ports=frozenset(), make=None):
+        """make: slirp_new with the compiled loop's callbacks (slirp.py's Slirp)."""
+        forwards = list(forwards)
+        self.host_ports = host_ports
+        self.served = frozenset(guest for _host, guest in forwards)
+        self.slirp = Slirp(send, forwards, make)
+        self.pump = self.slirp.pump
+
+    def input(self, frame: bytes) -> None:
+        if allowed(frame, self.host_ports, self.served):
+            self.slirp.input(frame)
+
+    def close(self) -> None:
+        self.slirp.close()

@@ -9,12 +9,13 @@ import select
 import time
 
 from ..errors import HermitError
+from . import USER_DNS
 from .backlog import lowest_free_fd, widen_own
 
 LIBRARY = "libslirp.so.0"
 # The addresses QEMU's user networking uses too, so guests behave the same under both.
 NETWORK, NETMASK, HOST, DHCP_START, DNS = "10.0.2.0", "255.255.255.0", "10.0.2.2", \
-    "10.0.2.15", "10.0.2.3"
+    "10.0.2.15", USER_DNS
 GUEST = DHCP_START  # the first (only) DHCP lease; HERMIT_APP_PORT forwards to it
 MTU = 1500
 _POLL_IN, _POLL_OUT, _POLL_PRI, _POLL_ERR, _POLL_HUP = 1, 2, 4, 8, 16

@@ -10,6 +10,7 @@ from ..abi import C
 from ..abi.spec import CMDLINE
 from ..config import RunConfig, check_mem, kvm_is_pvm
 from ..errors import HermitError
+from ..net import USER_DNS
 
 QEMU = "qemu-system-x86_64"
 MIB = 1 << 20
@@ -137,6 +138,9 @@ def kernel_cmdline(cfg: RunConfig, tsc: int, tty: int, pvm: bool = False) -> str
               "tty": str(tty), "uart_port": f"{COM1:#x}" if cfg.uart else "0",
               "pvm": "1" if pvm else None, "trace": "1" if cfg.strace else None,
               "stats": "1" if cfg.stats else None}  # boot_info fields; keys: spec.CMDLINE's
+    tap = cfg.tap.boot_info() if cfg.tap is not None and cfg.net else {}
+    for field in ("net_ip", "net_mask", "net_gw"):
+        values[field] = str(tap[field]) if tap else None
     return " ".join(f"hermit.{key}={values[field]}"
                     for key, field in CMDLINE.items() if values[field] is not None)
 
@@ -147,26 +151,39 @@ NIC_MAC = "52:54:00:12:34:56"
 
 
 def netdev_args(cfg: RunConfig, machine: Machine) -> list[str]:
-    """`-netdev user` and a virtio-net: on microvm's virtio-mmio, on pc and q35 a
-    modern-only virtio-net-pci without its option ROM.  QEMU's user networking cannot
-    open the host's loopback port by port: `restrict=on` (no host, no outside;
-    forwards still work) unless HERMIT_HOST_PORTS=all, and a list of ports is refused."""
+    """`-netdev user` (`-netdev tap` with HERMIT_NETIF) and a virtio-net: on microvm's
+    virtio-mmio, on pc and q35 a modern-only virtio-net-pci without its option ROM.
+    QEMU's user networking cannot open the host's loopback port by port: `restrict=on`
+    (no host, no outside; forwards still work) unless HERMIT_HOST_PORTS=all, and a list
+    of ports is refused."""
     if not cfg.net:
         return []
-    if cfg.host_ports and cfg.host_ports != "all":
+    mac = NIC_MAC
+    if cfg.tap is not None:
+        from ..net.tap import vhost_usable
+
+        # QEMU opens the device (the loader checked it can, net/tap.py); vhost-net keeps
+        # the frames in the host kernel where /dev/vhost-net is there and usable
+        opts = f"tap,id=net0,ifname={cfg.tap.ifname},script=no,downscript=no"
+        opts += ",vhost=on" if vhost_usable() else ""
+        # QEMU's filter-dump writes tap's virtio-net header before each frame
+        opts += ",vnet_hdr=off" if cfg.capture_net else ""
+        mac = cfg.tap.mac_text
+    elif cfg.host_ports and cfg.host_ports != "all":
         raise QemuError("HERMIT_HOST_PORTS lists ports, but QEMU's user networking cannot "
                         "open the host's loopback port by port: run under uhyve "
                         "(HERMIT_ISLE=uhyve), or give the guest every port with "
                         "HERMIT_HOST_PORTS=all")
-    opts = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns=10.0.2.3"
-    opts += ",restrict=off" if cfg.host_ports == "all" else ",restrict=on"
-    opts += "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in cfg.forwards)
+    else:
+        opts = f"user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dhcpstart=10.0.2.15,dns={USER_DNS}"
+        opts += ",restrict=off" if cfg.host_ports == "all" else ",restrict=on"
+        opts += "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in cfg.forwards)
     if machine.name == "microvm":
         args = ["-global", "virtio-mmio.force-legacy=false", "-netdev", opts,
-                "-device", f"virtio-net-device,netdev=net0,mac={NIC_MAC}"]
+                "-device", f"virtio-net-device,netdev=net0,mac={mac}"]
     else:
         args = ["-netdev", opts, "-device",
-                f"virtio-net-pci,netdev=net0,mac={NIC_MAC},disable-legacy=on,romfile="]
+                f"virtio-net-pci,netdev=net0,mac={mac},disable-legacy=on,romfile="]
     if cfg.capture_net:
         from ..net.options import CAPTURE_FILE
 

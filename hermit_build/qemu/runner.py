@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .. import memlayout
+from .. import memlayout, net
 from ..abi import HC, C
 from ..config import RunConfig, check_mem, kvm_is_pvm, kvm_problem
 from ..elfload import Image, check
@@ -329,6 +329,8 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             widen_in_child(qemu.pid, [h for h, _g in cfg.forwards])  # libslirp's backlog: 1
         services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts,
                                 strace=cfg.strace, ring="doorbell")
+        if cfg.net:  # the name server of the guest's network
+            services.files.mounts.replace_file("/etc/resolv.conf", net.resolv_conf(cfg.tap))
         if cfg.landlock:
             services.confine()  # QEMU runs already, unconfined by it (its own process)
         session = Session(qemu, hc, con, services, cfg.timeout, machine.split(cfg.mem))

@@ -19,7 +19,8 @@ import queue
 import signal
 import threading
 
-MAIN_ONLY = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
+from .. import threadstart
+
 TYPE_CHECKING = False  # typing costs start-up time; type checkers see True
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,12 +47,8 @@ class Workers:
         q = self.queues.get(key)
         if q is None:
             q = self.queues[key] = queue.SimpleQueue()
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)  # the thread inherits it
-            try:
-                threading.Thread(target=self._loop, args=(q,), name=f"hypercalls-{key}",
-                                 daemon=True).start()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            threadstart.start(threading.Thread(target=self._loop, args=(q,), daemon=True,
+                                               name=f"hypercalls-{key}"))
         q.put(job)
 
     def backlog(self, key: int) -> int:

@@ -20,6 +20,7 @@ import threading
 import time
 from fcntl import ioctl
 
+from .. import threadstart
 from ..abi import S
 from ..guestmem import GuestFault, GuestMemory
 from ..kernlog import boot_info
@@ -61,7 +62,7 @@ class Events:
         self.thread = threading.Thread(target=self._loop, name="events", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        threadstart.start(self.thread)
 
     def stop(self) -> None:
         """No kick and no look at guest memory after this returns (each vCPU thread

@@ -23,6 +23,7 @@ import socket
 import threading
 from fcntl import ioctl
 
+from .. import threadstart
 from ..abi import C, S
 from ..guestmem import GuestFault
 from . import kvm
@@ -79,12 +80,7 @@ class Debugger:
 
     def start(self) -> None:
         self.mem.write_u64(DEBUG_FLAG, 1)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM,
-                                                         signal.SIGALRM, self.kick})
-        try:
-            self.thread.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        threadstart.start(self.thread, also={self.kick})
 
     # -- the vCPU threads' side ----------------------------------------------------
 

@@ -5,6 +5,7 @@ import os
 import threading
 import time
 
+from .. import net
 from ..abi import C, S
 from ..config import RunConfig, kvm_is_pvm
 from ..elfload import Image
@@ -56,9 +57,12 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             loader_events=pvm,
             trace=bool(cfg.strace),
             stats=bool(cfg.stats),
+            net=cfg.tap.boot_info() if cfg.tap is not None and cfg.net else None,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts,
                                 strace=cfg.strace)
+        if cfg.net:  # the name server of the guest's network
+            services.files.mounts.replace_file("/etc/resolv.conf", net.resolv_conf(cfg.tap))
         if cfg.net:
             services.nic_factory = _nic_factory(vm, cfg)
         if cfg.stats:
@@ -169,8 +173,9 @@ def _write_profile(sampler, image: str) -> None:
     say(f"hermit: profile: wrote {profile.FOLDED} (folded stacks) and {profile.SVG} "
         "(flame graph)")
 def _nic_factory(vm: Vm, cfg: RunConfig):
-    """What makes the NIC at the guest's first HC_NET_OPEN (net/nic.py, libslirp); only
-    the capture file is opened now, before the loader confines itself."""
+    """What makes the NIC at the guest's first HC_NET_OPEN (net/nic.py: libslirp, or
+    the tap device's fd); only the capture file is opened now, before the loader
+    confines itself."""
     capture = None
     if cfg.capture_net:
         from ..net.options import CAPTURE_FILE
@@ -185,6 +190,12 @@ def _nic_factory(vm: Vm, cfg: RunConfig):
             for e in vm.wake:
                 e.set()
 
+        if cfg.tap is not None:
+            from ..net.tap import TapNet
+
+            fd = cfg.tap.take()  # opened by launch(), before the VM (proxy.py)
+            return Nic(vm.mem, wake, capture=capture, mac=cfg.tap.mac,
+                       backend=lambda send: TapNet(send, fd))
         return Nic(vm.mem, wake, cfg.forwards, cfg.host_ports, capture)
 
     return make

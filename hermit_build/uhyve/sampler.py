@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from fcntl import ioctl
 
+from .. import threadstart
 from ..abi import HC_NAMES, S
 from ..guestmem import GuestFault
 from ..kernlog import boot_info
@@ -65,12 +66,7 @@ class Sampler:
         self.stopped = 0.0
 
     def start(self) -> None:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM,
-                                                         signal.SIGALRM, self.kick})
-        try:
-            self.thread.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        threadstart.start(self.thread, also={self.kick})
 
     def stop(self) -> None:
         with self.lock:

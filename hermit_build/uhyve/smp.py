@@ -12,11 +12,11 @@ is a daemon thread, and leaves its run loop if that call ever returns.
 import _signal as signal  # the C module: `signal` adds enums, ~5 ms at start-up
 import threading
 
+from .. import threadstart
 from ..hostcalls import HostServices
 from .vcpu import Vcpu, VcpuStopped
 
 KICK = signal.SIGUSR1
-MAIN_ONLY = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
 
 
 def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
@@ -52,12 +52,7 @@ def run_all(vcpus: list[Vcpu], services: HostServices, uart: bool) -> int:
     over = False
     previous = signal.signal(KICK, kicked)
     threads = [threading.Thread(target=body, args=(v,), daemon=True) for v in vcpus[1:]]
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_ONLY)  # from their first instruction
-    try:
-        for t in threads:
-            t.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    threadstart.start(*threads)
     try:
         try:
             outcome.setdefault("status", vcpus[0].run(services, uart))

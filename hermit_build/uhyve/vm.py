@@ -195,8 +195,9 @@ class Vm:
 
     def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int,
                         pvm: bool = False, loader_events: bool = False, trace: bool = False,
-                        stats: bool = False) -> None:
-        """The loader's half of the boot-info block; kernel-owned fields stay 0."""
+                        stats: bool = False, net: dict[str, int] | None = None) -> None:
+        """The loader's half of the boot-info block; kernel-owned fields stay 0.  net:
+        boot_info.net_* (a static address), else DHCP."""
         info = S.boot_info.pack(
             magic=C.BOOT_INFO_MAGIC,
             abi_version=C.ABI_VERSION,
@@ -211,6 +212,7 @@ class Vm:
             loader_events=int(loader_events),
             trace=int(trace),
             stats=int(stats),
+            **(net or {}),
         )
         self.mem.write(C.BOOT_INFO_ADDR, info)
 

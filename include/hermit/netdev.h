@@ -12,6 +12,9 @@ struct netdev {
 	int (*xmit)(struct netdev *dev, const void *frame, size_t len);
 	/* hand every frame received since the last call to netdev_rx(); the count */
 	int (*poll)(struct netdev *dev);
+	/* whether frames wait for poll(): a look without the kernel lock and without
+	 * side effects, for cpus that spin idle (no interrupts on kvm_pvm) */
+	int (*pending)(struct netdev *dev);
 	void *priv;
 };
 

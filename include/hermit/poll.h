@@ -15,6 +15,13 @@ struct file;
 void poll_notify(struct file *f);
 /* Wait for a poll_notify, the deadline (-ETIMEDOUT) or a signal (-EINTR); 0. */
 int poll_block(uint64_t deadline);
+/* The wait of poll, select and epoll: look(arg) until it finds something ready
+ * (its count), the deadline passes (0) or a signal comes (-EINTR), the host's
+ * files watched meanwhile and the network pumped. */
+long poll_wait(long (*look)(void *arg), void *arg, uint64_t deadline);
+/* ppoll/pselect6/epoll_pwait's mask (set: user memory, or 0 for none) for the
+ * wait; the caller puts *old back afterwards.  -EFAULT for a bad set. */
+long poll_mask_swap(const uint64_t *set, uint64_t *old);
 /* f's POLL* bits now (a file without a poll op: POLLIN | POLLOUT). */
 unsigned file_poll(struct file *f);
 /* The same for a wait that wants `want` (POLL* bits): a host file is watched for
@@ -35,5 +42,9 @@ uint64_t net_wait_deadline(uint64_t deadline);
  * (kernel/sched.c: on the way back to the application, and in the idle loop). */
 extern uint64_t net_background_due;
 void net_background(void);
+/* Frames wait in the NIC (a look without the kernel lock): an idle cpu stops
+ * spinning and net_background() takes them at once, instead of at its next 1 ms
+ * poll, where no interrupt says they came (kvm_pvm). */
+int net_rx_pending(void);
 
 #endif

@@ -43,6 +43,9 @@ void arch_syscall_mode_init(void);
 #define KICK_VECTOR 33
 #define SPURIOUS_VECTOR 0xff
 
+/* cpuid leaf 1's ecx and edx as the boot cpu read them (cpu.c, fpu_init) */
+void x86_cpuid1(uint32_t *ecx, uint32_t *edx);
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
