@@ -78,6 +78,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "usr/benchmarks/profile.py"), "--sdk", str(sdk))
     # the network stack (issue 12): tcp_loopback and netio over 127.0.0.1 against Linux
     session.run("python", str(ROOT / "usr/benchmarks/network.py"), "--sdk", str(sdk))
+    # issue 12's targets: the servers reached from the host through the NIC, against the
+    # same native servers on loopback and behind slirp4netns (wrk, netio, latency)
+    out = BUILD / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    session.run("python", str(ROOT / "usr/benchmarks/network_targets.py"), "--sdk", str(sdk),
+                "--json", str(out / "network_targets.json"),
+                "--svg", str(out / "network_targets.svg"))
 
 
 @nox.session

@@ -36,9 +36,10 @@ def launch(cfg: RunConfig, isle_explicit: bool = True, kvm_explicit: bool = Fals
 
         tap.check_combination(cfg.tap, cfg.forwards, cfg.host_ports)
     elif cfg.forwards:
-        from .net.options import check_forwards_free
+        from .net.options import check_forwards_free, raise_fd_limit
 
         check_forwards_free(cfg.forwards)  # before a VM: a port in use is one line
+        raise_fd_limit()  # a host socket per forwarded connection (QEMU inherits it)
     image = load(cfg.image, cfg.mem)  # before any VM or QEMU: a bad image costs nothing
     if cfg.mounts:
         from .hostfs.policy import MountTable

@@ -21,6 +21,10 @@
  *     Sampler(...)
  *
  * The profiler's sampling thread and its vCPUs' KVM_RUN loop (sample.c).
+ *
+ *     NicPump(...)
+ *
+ * uhyve's NIC between its rings and libslirp (netpump.c).
  */
 #include "fastio.h"
 
@@ -182,7 +186,9 @@ PyMODINIT_FUNC PyInit__hermit_fastio(void)
 		  PyType_Ready(&fastio_server_type) < 0 ||
 		  PyModule_AddObjectRef(m, "Server", (PyObject *)&fastio_server_type) < 0 ||
 		  PyType_Ready(&fastio_sampler_type) < 0 ||
-		  PyModule_AddObjectRef(m, "Sampler", (PyObject *)&fastio_sampler_type) < 0)) {
+		  PyModule_AddObjectRef(m, "Sampler", (PyObject *)&fastio_sampler_type) < 0 ||
+		  PyType_Ready(&fastio_pump_type) < 0 ||
+		  PyModule_AddObjectRef(m, "NicPump", (PyObject *)&fastio_pump_type) < 0)) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -65,5 +65,6 @@ static inline char *fastio_at(const struct guest *g, uint64_t gpa, uint64_t len)
 }
 
 extern PyTypeObject fastio_server_type, fastio_sampler_type;
+extern PyTypeObject fastio_pump_type;
 
 #endif

@@ -29,3 +29,34 @@ def test_a_chart_shows_each_figure_and_target(tmp_path):
     assert len(ticks) == 2
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "write 1 MiB" in labels and "1×" in labels
+
+
+def test_network_targets_are_ratios_of_each_round_and_gaps_are_said():
+    """network_targets.py: a target's ratio is the median of the rounds' own ratios
+    (not the ratio of the medians), a miss is FAIL with its gap, and a configuration
+    without its baseline is N/A."""
+    from netplaces import Place
+    from network_targets import summarize, targets
+
+    cfgs = [Place("native", "native", kind="native"),
+            Place("slirp4netns", "slirp4netns", kind="slirp4netns"),
+            Place("uhyve", "uhyve"), Place("qemu-kvm", "qemu", "no KVM"),
+            Place("uhyve-tap", "uhyve tap", "skipped: no tap backend", kind="tap"),
+            Place("qemu-kvm-tap", "qemu tap", "skipped", kind="tap")]
+    fig = {"rps": 100.0, "tx": 10.0, "rx": 10.0, "p50": 50.0, "p99": 90.0}
+    rounds = {"native": [dict(fig, rps=1000.0)] * 3,
+              "slirp4netns": [dict(fig, rps=r) for r in (100.0, 200.0, 400.0)],
+              "uhyve": [dict(fig, rps=r, tx=5.0) for r in (110.0, 210.0, 410.0)],
+              "qemu-kvm": [], "uhyve-tap": [], "qemu-kvm-tap": []}
+    s = summarize(cfgs, rounds, {})
+    assert s["uhyve"]["rps_x_slirp4netns_rounds"] == [1.1, 1.05, 410.0 / 400.0]
+    assert s["uhyve"]["rps_x_slirp4netns"] == 1.05
+    checked = targets(cfgs, s)
+
+    def verdict(config: str, what: str) -> dict:
+        return next(t for t in checked if t["config"] == config and what in t["target"])
+
+    assert verdict("uhyve", "requests/s")["verdict"] == "PASS"
+    tx = verdict("uhyve", "host to guest")
+    assert tx["verdict"] == "FAIL" and "gap 0.50x" in tx["detail"]
+    assert {t["verdict"] for t in checked if t["config"] != "uhyve"} == {"N/A"}

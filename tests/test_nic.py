@@ -3,6 +3,8 @@ host-port filter and captures, driven by a stand-in kernel (netframes.Guest) wit
 a VM; the guest's side under every loader is test_net_guest.py."""
 
 import ctypes.util
+import os
+import re
 import shutil
 import socket
 import struct
@@ -29,8 +31,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def guest():
+@pytest.fixture(params=["compiled", "python"])
+def guest(request, monkeypatch):
+    """The stand-in kernel, its NIC served by the compiled loop (pyext/netpump.c, the
+    SDK's module) or by nic.py's own (HERMIT_NIC_PUMP=python)."""
+    if request.param == "python":
+        monkeypatch.setenv("HERMIT_NIC_PUMP", "python")
+    else:
+        sdk = os.environ.get("HERMIT_SDK")
+        if not sdk:
+            pytest.skip("HERMIT_SDK is not set: the compiled loop is the SDK's")
+        monkeypatch.syspath_prepend(os.path.join(sdk, "lib/hermit/python"))
     g = Guest()
     woken = []
     nics = []
@@ -40,7 +51,7 @@ def guest():
         nics.append(nic)
         return nic
 
-    g.make, g.woken = make, woken
+    g.make, g.woken, g.loop = make, woken, request.param
     yield g
     for n in nics:
         n.close()
@@ -56,6 +67,17 @@ def test_open_answers_mac_and_mtu(guest):
     assert a["ret"] == 0 and a["mtu"] == 1500
     assert a["mac"].to_bytes(6, "little") == MAC
     assert guest.open(nic)["ret"] != 0  # once
+
+
+def test_the_loop_is_the_one_asked_for(guest):
+    nic = guest.make()
+    guest.open(nic)
+    assert (nic.pump is not None) == (guest.loop == "compiled")
+    guest.send(nic, arp_request())
+    assert guest.wait_for(is_arp_reply) is not None
+    sent, received = map(int, re.search(r"(\d+) frames sent .* (\d+) received",
+                                        nic.summary()).groups())
+    assert sent >= 1 and received >= 1, nic.summary()
 
 
 def test_open_refuses_rings_outside_memory(guest):

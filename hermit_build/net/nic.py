@@ -11,6 +11,11 @@ one (HC_NET_KICK) only while this thread sleeps (tx.wait): after frames it stays
 for LINGER seconds, looking at the tx ring without sleeping.  Everything from the guest
 is checked: a frame length outside [14, NET_FRAME_MAX] or a ring whose counters went
 wrong drops frames, never the loader.
+
+The loop runs in compiled code when it can (_hermit_fastio.NicPump, pyext/netpump.c:
+the same steps without the GIL, ~10x the frames a second); this module's loop is the
+reference, and the path with a capture file, without the compiled module, or with
+HERMIT_NIC_PUMP=python.
 """
 
 import errno
@@ -67,17 +72,29 @@ class Nic:
         with `forwards` and `host_ports` (UserMode)."""
         self.mem, self.wake = mem, wake
         self.make_backend = backend or (lambda send: UserMode(send, forwards, host_ports))
+        self.user_mode = backend is None  # libslirp: the compiled loop can serve it
+        self.forwards, self.host_ports = list(forwards), host_ports
         self.capture, self.mac = capture, mac
         self.rx: Ring | None = None
         self.tx: Ring | None = None
         self.backend = None  # made at HC_NET_OPEN
+        self.pump = None  # _hermit_fastio.NicPump when the compiled loop serves
         self.kick_fd = -1
         self.thread: threading.Thread | None = None
         self.stopping = False
         self.fence = threading.Lock()  # acquire+release: a locked instruction, a full fence
-        self.dropped = 0
+        self._dropped = 0
         self.sent = self.received = self.kicks = self.wakes = 0  # frames from/to the guest
         self.error: BaseException | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped (bad lengths, a broken ring, a full rx ring)."""
+        return self.pump.stats()[2] if self.pump is not None else self._dropped
+
+    @dropped.setter
+    def dropped(self, value: int) -> None:
+        self._dropped = value
 
     # -- the hypercalls (a vCPU thread) ---------------------------------------------------
 
@@ -90,9 +107,18 @@ class Nic:
         elif not self._rings(a["rx"], a["tx"]):
             ret = -errno.EFAULT
         else:
-            self.backend = self.make_backend(self._to_guest)  # HermitError: one line
+            from .options import raise_fd_limit
+
+            raise_fd_limit()  # libslirp holds a host socket per connection
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            self.thread = threading.Thread(target=self._serve, name="hermit-nic", daemon=True)
+            self.pump = self._compiled()  # SlirpMissing: one line
+            if self.pump is not None:  # HermitError: one line
+                self.backend = UserMode(self._to_guest, self.forwards, self.host_ports,
+                                        self.pump.slirp_new)
+            else:
+                self.backend = self.make_backend(self._to_guest)  # HermitError: one line
+            serve = self._serve_compiled if self.pump else self._serve
+            self.thread = threading.Thread(target=serve, name="hermit-nic", daemon=True)
             threadstart.start(self.thread)
         out = S.hc_net.pack(rx=a["rx"], tx=a["tx"], mac=int.from_bytes(self.mac, "little"),
                             mtu=MTU, ret=ret)
@@ -108,6 +134,24 @@ class Nic:
             return False
         return True
 
+    def _compiled(self):
+        """The compiled loop over these rings, or None for this module's."""
+        if (not self.user_mode or self.capture
+                or os.environ.get("HERMIT_NIC_PUMP") == "python"):
+            return None
+        try:
+            from _hermit_fastio import NicPump
+        except ImportError:
+            return None
+        from .slirp import library
+
+        layout = (_HEAD, _TAIL, _WAIT, C.NET_RING_SLOTS, C.NET_SLOTS, C.NET_SLOT_SIZE,
+                  C.NET_FRAME_MAX)
+        ports = None if self.host_ports == "all" else self.host_ports
+        served = frozenset(guest for _host, guest in self.forwards)
+        return NicPump(library()._handle, self.rx.view, self.tx.view, layout, self.wake,
+                       self.kick_fd, ports, served)
+
     def kick(self) -> None:
         """HC_NET_KICK: the kernel queued frames while this thread slept."""
         self.kicks += 1
@@ -115,12 +159,16 @@ class Nic:
             os.eventfd_write(self.kick_fd, 1)
 
     def summary(self) -> str:
+        if self.pump is not None:
+            self.sent, self.received, self._dropped, self.wakes = self.pump.stats()
         return (f"uhyve: NIC: {self.sent} frames sent ({self.kicks} HC_NET_KICK exits), "
                 f"{self.received} received ({self.wakes} idle wake-ups), {self.dropped} dropped"
                 + (f"; the NIC thread failed: {self.error!r}" if self.error else ""))
 
     def close(self) -> None:
         self.stopping = True
+        if self.pump is not None:
+            self.pump.stop()
         if self.thread is not None and self.kick_fd >= 0:
             os.eventfd_write(self.kick_fd, 1)  # not a kick the guest sent: uncounted
             self.thread.join(2)
@@ -128,6 +176,10 @@ class Nic:
             return  # stuck in the backend: leave it all to the process's end
         if self.backend is not None:
             self.backend.close()
+        if self.pump is not None:
+            self.summary()  # the counters, before the pump goes
+            self.pump.close()  # its hold on the rings
+            self.pump = None
         for ring in (self.rx, self.tx):
             if ring is not None:
                 ring.words.release()
@@ -162,6 +214,12 @@ class Nic:
                     except BlockingIOError:
                         pass
                 self.tx.set(_WAIT, 0)
+        except BaseException as e:  # noqa: BLE001 - a dead NIC must not end the loader
+            self.error = e
+
+    def _serve_compiled(self) -> None:
+        try:
+            self.pump.run()
         except BaseException as e:  # noqa: BLE001 - a dead NIC must not end the loader
             self.error = e
 
@@ -219,11 +277,12 @@ class UserMode:
     """The default backend: libslirp (slirp.py), the guest's TCP and UDP to the host's
     loopback filtered (hostfilter.py)."""
 
-    def __init__(self, send, forwards=(), host_ports=frozenset()):
+    def __init__(self, send, forwards=(), host_ports=frozenset(), make=None):
+        """make: slirp_new with the compiled loop's callbacks (slirp.py's Slirp)."""
         forwards = list(forwards)
         self.host_ports = host_ports
         self.served = frozenset(guest for _host, guest in forwards)
-        self.slirp = Slirp(send, forwards)
+        self.slirp = Slirp(send, forwards, make)
         self.pump = self.slirp.pump
 
     def input(self, frame: bytes) -> None:

@@ -55,6 +55,22 @@ def parse_host_ports(text: str, name: str = "HERMIT_HOST_PORTS") -> frozenset[in
     return frozenset(ports)
 
 
+def raise_fd_limit(cap: int = 1 << 20) -> None:
+    """Each connection through the user-mode network holds a host socket in the loader
+    (libslirp) or in QEMU, so a guest serving 1,000 connections needs more than the
+    usual soft RLIMIT_NOFILE of 1024: raise it to the hard limit (as far as `cap`), as
+    servers do.  QEMU inherits it.  Nothing here ever lowers a limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = cap if hard == resource.RLIM_INFINITY else min(hard, cap)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass  # as many connections as the old limit allows
+
+
 def check_forwards_free(forwards: list[tuple[int, int]]) -> None:
     """Each forwarded host port must be free on the host's loopback now (both loaders
     bind 127.0.0.1:H); a port in use is one line naming it, before the guest starts."""

@@ -10,6 +10,7 @@ import time
 
 from ..errors import HermitError
 from . import USER_DNS
+from .backlog import lowest_free_fd, widen_own
 
 LIBRARY = "libslirp.so.0"
 # The addresses QEMU's user networking uses too, so guests behave the same under both.
@@ -111,7 +112,9 @@ class Slirp:
     """One user-mode network.  `send(frame)` receives each frame for the guest, from
     within input() and pump(), on the caller's thread."""
 
-    def __init__(self, send, forwards: list[tuple[int, int]] = ()):
+    def __init__(self, send, forwards: list[tuple[int, int]] = (), make=None):
+        """make(config address): slirp_new with the caller's own callbacks (the
+        compiled NIC loop's), instead of `send` and this class's."""
         lib = library()
         self.lib = lib
         self.send = send
@@ -133,14 +136,17 @@ class Slirp:
         self._add_poll = _ADD_POLL(self._add)
         self._get_revents = _REVENTS(lambda idx, _o: self.revents.get(idx, 0))
         self._cfg = cfg
-        self.slirp = lib.slirp_new(ctypes.byref(cfg), ctypes.byref(self._cb), None)
+        self.slirp = make(ctypes.addressof(cfg)) if make else \
+            lib.slirp_new(ctypes.byref(cfg), ctypes.byref(self._cb), None)
         if not self.slirp:
             raise HermitError("libslirp could not set up the guest's network")
         try:
             for host, guest in forwards:
+                hint = lowest_free_fd()
                 if lib.slirp_add_hostfwd(self.slirp, 0, in_addr("127.0.0.1"), host,
                                          in_addr(GUEST), guest) < 0:
                     raise ForwardError(port_in_use(host))
+                widen_own(host, hint)  # slirp listens with a backlog of 1
         except BaseException:
             self.close()
             raise

@@ -323,6 +323,10 @@ def run(cfg: RunConfig, image: Image, kvm_required: bool = False) -> int:
             os.close(ram_fd)
             for s in peers:
                 s.close()
+        if cfg.forwards and cfg.net:
+            from ..net.backlog import widen_in_child
+
+            widen_in_child(qemu.pid, [h for h, _g in cfg.forwards])  # libslirp's backlog: 1
         services = HostServices(mem, cfg.argv, cfg.env, image.path, cfg.mounts,
                                 strace=cfg.strace, ring="doorbell")
         if cfg.net:  # the name server of the guest's network

@@ -8,7 +8,7 @@ checked) natively as static musl binaries and under every loader this host can r
 HERMIT_CPUS=2.  Every figure is the median over --runs runs beside its ratio to the
 native figure of the same session (x = hermit / native; for latencies lower is
 better).  Both ends run in one process, so this measures the stack, not a NIC; the
-issue's targets (host to guest through a forwarded port) need the NIC.  A run that
+issue's targets (host to guest through a forwarded port) are network_targets.py's.  A run that
 fails is reported as `fails: <reason>` and the rest goes on.  Exit status: 0, 1 when
 the SDK is unusable, 2 for bad arguments.
 """

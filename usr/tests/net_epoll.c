@@ -3,6 +3,10 @@
  * each client writes a message once connected (edge-triggered EPOLLOUT), the
  * server side echoes it (level-triggered), the client checks it and closes.
  *   net_epoll [N]   (default 1000)
+ *   net_epoll serve PORT N   the server side only, for clients on the host through a
+ *                    forwarded port: listen on 0.0.0.0:PORT ("listening PORT"), echo
+ *                    every connection until its EOF, end after N connections
+ *                    ("served N most_open_at_once=M")
  * One line per check, then "net_epoll: N checks, M failed"; the exit status is M.
  * Runs natively too. */
 #define _GNU_SOURCE
@@ -60,15 +64,73 @@ static void refused(void)
 	close(s);
 }
 
-int main(int argc, char **argv)
+static void raise_nofile(int n)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 1000;
-	setvbuf(stdout, 0, _IOLBF, 0);
-
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
-	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= (rlim_t)(2 * n + 16));
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= (rlim_t)(n + 16));
+}
+
+/* Echo whatever each connection sends (level-triggered, non-blocking) until it
+ * closes; the listener stays open until N connections came and went. */
+static int serve(int port, int n)
+{
+	raise_nofile(n);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), on = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	CHECK(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, n) == 0);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = l }, evs[256];
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == 0);
+	printf("listening %d\n", port);
+
+	int accepted = 0, closed = 0, open_now = 0, most_open = 0, errors = 0;
+	long long bytes = 0;
+	while (closed < n) {
+		int k = epoll_wait(ep, evs, 256, -1);
+		if (k < 0 && errno != EINTR)
+			break;
+		for (int e = 0; e < k; e++) {
+			int fd = evs[e].data.fd, c;
+			if (fd == l) {
+				while ((c = accept4(l, 0, 0, SOCK_NONBLOCK)) >= 0) {
+					ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = c };
+					errors += epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev) != 0;
+					accepted++;
+					if (++open_now > most_open)
+						most_open = open_now;
+				}
+				continue;
+			}
+			char buf[4096];
+			ssize_t r = read(fd, buf, sizeof(buf));
+			if (r > 0) { /* the host sends a little: the echo fits the send buffer */
+				errors += write(fd, buf, (size_t)r) != r;
+				bytes += r;
+			} else if (r == 0 || errno != EAGAIN) {
+				errors += r < 0;
+				close(fd);
+				open_now--;
+				closed++;
+			}
+		}
+	}
+	check(accepted == n && closed == n, "every connection accepted and closed by its client");
+	check(errors == 0, "every echo written whole");
+	printf("served %d most_open_at_once=%d bytes=%lld\n", closed, most_open, bytes);
+	printf("net_epoll: ");
+	return check_summary();
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, 0, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "serve"))
+		return serve(atoi(argv[2]), atoi(argv[3]));
+	int n = argc > 1 ? atoi(argv[1]) : 1000;
+	raise_nofile(2 * n);
 
 	refused();
 
