@@ -61,20 +61,22 @@ def test_crash_reports_and_profiles_name_shared_functions_as_the_source_does(sdk
 
 @pytest.fixture(scope="module")
 def net_link(sdk, tmp_path_factory) -> Path:
-    """net_link.c three ways: calling socket(), making the system call itself, and
-    that with -Wl,-u,__hermit_net."""
+    """net_link.c four ways: calling socket() (also with -lc named before the SDK's
+    libraries), making the system call itself, and that with -Wl,-u,__hermit_net."""
     if not has_network(sdk):
         pytest.skip("built without the network (Meson option net)")
     work = tmp_path_factory.mktemp("net_link")
     copy_fixture("net_link.c", work)
     hcc(sdk, "-O2", "net_link.c", "-o", "socket", cwd=work)
+    hcc(sdk, "-O2", "net_link.c", "-lc", "-o", "socket-lc", cwd=work)  # libc named first
     hcc(sdk, "-O2", "-DRAW_SOCKET", "net_link.c", "-o", "raw", cwd=work)
     hcc(sdk, "-O2", "-DRAW_SOCKET", "-Wl,-u,__hermit_net", "net_link.c", "-o", "raw-net",
         cwd=work)
     return work
 
 
-@pytest.mark.parametrize("image,linked", [("socket", True), ("raw", False), ("raw-net", True)])
+@pytest.mark.parametrize("image,linked", [("socket", True), ("socket-lc", True), ("raw", False),
+                                          ("raw-net", True)])
 def test_socket_works_where_the_network_is_linked(sdk, loader, net_link, image, linked):
     assert (LWIP in symbols(sdk, net_link / image)) == linked
     r = run(sdk, str(net_link / image), env=dict(loader, HERMIT_TIMEOUT="60",
