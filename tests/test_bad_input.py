@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -227,21 +228,51 @@ def patched(sdk, tmp_path, offset: int, value: int, size: int = 8) -> str:
     return str(path)
 
 
-PHDR0 = 64  # hello's program headers follow the ELF header; 56 bytes each
+def load_headers(sdk) -> list[tuple[int, int, int]]:
+    """hello's PT_LOAD program headers as (file offset of the header, paddr, memsz):
+    found, not assumed, so a change of the link layout cannot point a patch elsewhere."""
+    data = (sdk / "extra/tests/hello").read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    heads = []
+    for i in range(phnum):
+        at = phoff + i * 56
+        ptype, = struct.unpack_from("<I", data, at)
+        paddr, _filesz, memsz = struct.unpack_from("<3Q", data, at + 24)
+        if ptype == 1 and memsz:
+            heads.append((at, paddr, memsz))
+    assert len(heads) >= 2, heads
+    return heads
+
+
+def bad_segment(sdk, what: str) -> tuple[int, int, str]:
+    """(offset, value, needle) that break one check of hello's loadable segments."""
+    heads = load_headers(sdk)
+    last_at, last_paddr, _ = heads[-1]
+    if what == "segment-beyond-ram":  # the last segment's memsz
+        memsz = 0x8000000
+        need = (last_paddr + memsz + (1 << 20) - 1) >> 20
+        return (last_at + 40, memsz,
+                f"needs {need} MiB of guest memory but HERMIT_MEM is 64 MiB: raise HERMIT_MEM")
+    if what == "segment-beyond-the-boot-map":
+        return last_at + 40, 0x7F000000, "beyond the 1024 MiB the boot page tables map"
+    (_, first_paddr, first_memsz), (second_at, _, _) = heads[0], heads[1]
+    assert first_memsz > 0x1000
+    return second_at + 24, first_paddr + 0x1000, "loadable segments overlap"  # its paddr
 
 
 @pytest.mark.parametrize("isle", BOTH)
 @pytest.mark.parametrize("what,offset,value,needle", [
     ("entry", 24, 0x100000000, "entry point 0x100000000 lies in no loaded segment"),
-    ("segment-beyond-ram", PHDR0 + 3 * 56 + 40, 0x8000000,  # segment 3's memsz
-     "needs 131 MiB of guest memory but HERMIT_MEM is 64 MiB: raise HERMIT_MEM"),
-    ("segment-beyond-the-boot-map", PHDR0 + 3 * 56 + 40, 0x7F000000,
-     "beyond the 1024 MiB the boot page tables map"),
-    ("overlapping-segments", PHDR0 + 2 * 56 + 24, 0x201000, "loadable segments overlap"),
+    ("segment-beyond-ram", None, None, None),
+    ("segment-beyond-the-boot-map", None, None, None),
+    ("overlapping-segments", None, None, None),
     ("elf-flags", 48, 1 | 0x40 << 32 | 56 << 48, "ELF flags 0x1"),  # e_ehsize, e_phentsize kept
 ])
 def test_one_check_of_the_image_for_both_loaders(sdk, tmp_path, isle, what, offset, value,
                                                  needle):
+    if offset is None:
+        offset, value, needle = bad_segment(sdk, what)
     r = run(sdk, patched(sdk, tmp_path, offset, value), env=isle_env(isle, HERMIT_MEM="64M"),
             timeout=30)
     one_line(r, 1, needle)
