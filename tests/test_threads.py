@@ -58,7 +58,7 @@ APPS = {
                           ["test-malloc-mt: ok", "corrupt=0"]),
     "signals": App("extra/tests/signals", ["{threads}"],
                    ["Receive signal with number 10", "Receive signal with number 12",
-                    "signals: 27 checks, 0 failed"]),
+                    "signals: 28 checks, 0 failed"]),
     "jacobi": App("extra/tests/jacobi", ["{threads}", "256"], ["jacobi: ok"], ["sweeps"]),
     "stress_sync": App("extra/tests/stress_sync", ["{threads}"],
                        ["stress_sync: 14 checks, 0 failed"], fixed_threads=256),

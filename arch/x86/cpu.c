@@ -65,7 +65,7 @@ static int fsgsbase, has_xsave;
  * cpuid is a VM exit (~7 us), and a thread's start or a signal asks for the FPU
  * area's size. */
 static uint32_t leaf1_ecx, leaf1_edx, xsave_size;
-static uint64_t xcr0;
+static uint64_t xcr0, xsave_mask;
 
 static struct percpu *me(void)
 {
@@ -179,6 +179,8 @@ static void fpu_init(void)
 		if (has_xsave) {
 			cpuid(0xd, 0, r);
 			xcr0 = r[0] & 0x7; /* x87, SSE, AVX */
+			xsave_mask = r[0] | (uint64_t)r[3] << 32; /* what leaf 0xd describes */
+			xsave_size = r[2]; /* the area of all of them: an upper bound */
 		}
 	}
 	if (has_xsave)
@@ -188,9 +190,15 @@ static void fpu_init(void)
 	write_cr4(cr4);
 	if (has_xsave) {
 		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		/* kvm_pvm's native mode keeps the host's XCR0 whatever xsetbv said, and its
+		 * leaf 0xd hides some of it (measured on a Xeon: XCR0 0x600e7, AMX's 8 KiB of
+		 * tile data undescribed): xsave and xrstor name the components that are both
+		 * enabled and described, so the area never outgrows xsave_size, and AVX-512
+		 * state that the application can use there is kept across switches. */
 		if (first) {
-			cpuid(0xd, 0, r);
-			xsave_size = r[1]; /* for the features just enabled in XCR0 */
+			uint32_t lo, hi;
+			__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+			xsave_mask &= lo | (uint64_t)hi << 32;
 		}
 	}
 	__asm__ volatile("fninit"); /* MXCSR keeps its reset value 0x1f80 */
@@ -282,6 +290,11 @@ uint64_t arch_user_sp(void)
 int arch_has_xsave(void)
 {
 	return has_xsave;
+}
+
+uint64_t x86_xsave_mask(void)
+{
+	return xsave_mask;
 }
 
 uint64_t arch_fpu_size(void)

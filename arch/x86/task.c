@@ -6,16 +6,22 @@ extern char boot_stack_top[];
 
 void arch_fpu_save(void *area)
 {
-	if (arch_has_xsave())
-		__asm__ volatile("xsave (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
+	if (arch_has_xsave()) {
+		uint64_t m = x86_xsave_mask();
+		__asm__ volatile("xsave (%0)" ::"r"(area), "a"((uint32_t)m), "d"((uint32_t)(m >> 32))
+				 : "memory");
+	}
 	else
 		__asm__ volatile("fxsave (%0)" ::"r"(area) : "memory");
 }
 
 void arch_fpu_restore(const void *area)
 {
-	if (arch_has_xsave())
-		__asm__ volatile("xrstor (%0)" ::"r"(area), "a"(~0u), "d"(~0u) : "memory");
+	if (arch_has_xsave()) {
+		uint64_t m = x86_xsave_mask();
+		__asm__ volatile("xrstor (%0)" ::"r"(area), "a"((uint32_t)m), "d"((uint32_t)(m >> 32))
+				 : "memory");
+	}
 	else
 		__asm__ volatile("fxrstor (%0)" ::"r"(area) : "memory");
 }
