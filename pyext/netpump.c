@@ -1,7 +1,7 @@
 /*
  * NicPump: uhyve's NIC frames between the guest's rings and libslirp in compiled code
- * (hermit_build/net/fastpump.py drives it; net/nic.py's Python loop stays the
- * reference and the path for captures and other backends).  run() holds no GIL: it
+ * (hermit_build/net/nic.py drives it; its Python loop stays the reference and the
+ * path for captures and the tap backend).  run() holds no GIL: it
  * takes the guest's frames from the tx ring into slirp_input, polls slirp's sockets,
  * runs its timers and writes slirp's frames into the rx ring, as nic.py's _serve does,
  * and takes the GIL only to call wake() when the guest sleeps waiting for rx.
