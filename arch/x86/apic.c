@@ -70,6 +70,8 @@ void apic_init(void)
 			/* kvm_pvm delivers no interrupts to a guest running natively (measured):
 			 * idle cores poll their deadlines instead, and the loader may deliver
 			 * the timer and kicks to cpus that run the application (event.c). */
+			kprintf("hermit: kvm_pvm: a privileged instruction traps for %lu us\n",
+				(unsigned long)(x86_trap_cycles() * 1000 / (boot_info->tsc_khz | 1)));
 			if (arch_events_init())
 				kprintf("hermit: kvm_pvm: no interrupts, the loader delivers timer and kick events\n");
 			else

@@ -65,7 +65,7 @@ static int fsgsbase, has_xsave;
  * cpuid is a VM exit (~7 us), and a thread's start or a signal asks for the FPU
  * area's size. */
 static uint32_t leaf1_ecx, leaf1_edx, xsave_size;
-static uint64_t xcr0, xsave_mask;
+static uint64_t xcr0, xsave_mask, trap_cycles;
 
 static struct percpu *me(void)
 {
@@ -140,10 +140,9 @@ static void set_gate(int v, uint64_t h)
 				     (uint32_t)(h >> 32), 0 };
 }
 
+/* The IDT's gates; each cpu loads it in arch_init_cpu (one lidt: a trap on kvm_pvm). */
 void trap_init(void)
 {
-	struct table_desc d = { sizeof(idt) - 1, (uint64_t)idt };
-
 	for (int v = 0; v < 32; v++) {
 		uint64_t h = isr_table[v];
 		/* IST1 for exceptions; own stacks for #DF, NMI and #MC. */
@@ -157,7 +156,6 @@ void trap_init(void)
 	set_gate(TIMER_VECTOR, (uint64_t)irq_timer);
 	set_gate(SPURIOUS_VECTOR, (uint64_t)irq_spurious);
 	set_gate(KICK_VECTOR, (uint64_t)irq_kick);
-	__asm__ volatile("lidt %0" ::"m"(d));
 }
 
 static void fpu_init(void)
@@ -174,7 +172,9 @@ static void fpu_init(void)
 		leaf1_edx = r[3] | 1; /* FPU: always there on x86_64; marks "asked" */
 		hwcap = r[3];
 		has_xsave = (r[2] >> 26) & 1;
-		cpuid(7, 0, r);
+		uint64_t t0 = rdtsc();
+		cpuid(7, 0, r); /* on a page that just ran: the trap alone is timed */
+		trap_cycles = rdtsc() - t0;
 		fsgsbase = r[1] & 1;
 		if (has_xsave) {
 			cpuid(0xd, 0, r);
@@ -290,6 +290,13 @@ uint64_t arch_user_sp(void)
 int arch_has_xsave(void)
 {
 	return has_xsave;
+}
+
+/* TSC cycles one cpuid took at boot: under kvm_pvm what any privileged instruction
+ * costs, a trap to the hypervisor (boot's figures are multiples of it). */
+uint64_t x86_trap_cycles(void)
+{
+	return trap_cycles;
 }
 
 uint64_t x86_xsave_mask(void)

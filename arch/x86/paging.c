@@ -112,11 +112,13 @@ void arch_paging_init(void)
 	struct ram_range r[RAM_RANGES_MAX];
 	uint32_t id[4];
 
-	cpuid(0x80000000, 0, id);
 	int gib_pages = 0;
-	if (id[0] >= 0x80000001 && !boot_info->pvm) {
-		cpuid(0x80000001, 0, id);
-		gib_pages = (id[3] >> 26) & 1; /* EDX: Page1GB */
+	if (!boot_info->pvm) { /* there a cpuid is a trap, and the answer is not used */
+		cpuid(0x80000000, 0, id);
+		if (id[0] >= 0x80000001) {
+			cpuid(0x80000001, 0, id);
+			gib_pages = (id[3] >> 26) & 1; /* EDX: Page1GB */
+		}
 	}
 	pml4 = table_alloc();
 	for (unsigned i = 0, n = ram_ranges(r); i < n; i++)

@@ -115,6 +115,7 @@ void trap_init(void);
 void arch_set_kernel_stack(uint64_t top);
 int arch_has_xsave(void);
 uint64_t x86_xsave_mask(void); /* the components xsave and xrstor name */
+uint64_t x86_trap_cycles(void);
 /* arch/x86/apic.c */
 void apic_init(void);
 void apic_eoi(void);
