@@ -1,5 +1,6 @@
 /*
- * Per-cpu run queues: where a runnable task goes (its last cpu while that one
+ * Per-cpu run queues: where a runnable task goes (the waking cpu when that one is
+ * idle and the task's own sleeps in the loader; else its last cpu while that one
  * is free, else a free cpu, else the least loaded one it may use) and what an
  * idle cpu takes from busy ones.  All of it runs under the kernel lock.
  */
@@ -74,7 +75,15 @@ uint32_t sched_pick_cpu(const struct task *t)
 {
 	uint64_t ok = allowed(t);
 	uint32_t n = boot_info->cpus, best = t->cpu, best_load = ~0u;
+	struct cpu *me = this_cpu();
 
+	/* Woken by an idle cpu (its idle loop: the network, expired timers) while its
+	 * own cpu sleeps in the loader: it runs here.  Waking that cpu costs a VM exit
+	 * on each side (HC_WAKE, the end of its HC_IDLE; ~100 us on some kvm_pvm hosts)
+	 * and this one has nothing else to do; the next wake-up finds it busy. */
+	if (t->cpu != me->id && ((ok >> me->id) & 1) && is_free(me) &&
+	    __atomic_load_n(&cpu_get(t->cpu)->sleeping, __ATOMIC_RELAXED))
+		return me->id;
 	if ((ok >> t->cpu) & 1) {
 		if (is_free(cpu_get(t->cpu)))
 			return t->cpu;

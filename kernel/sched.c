@@ -86,9 +86,13 @@ void sched_add(struct task *t)
 			c->need_resched = 1; /* acted on before returning to the application */
 		timer_update();
 	} else if (preempts(c, t, 1)) {
-		/* It halts with nothing to do, or must arm its slice timer, or give way. */
-		arch_kick_cpu(id);
-		if (c->running == c->idle && can_block())
+		/* It halts with nothing to do, or must arm its slice timer, or give way.  An
+		 * idle cpu without a timer (kvm_pvm) looks at its queue itself, or sleeps in
+		 * the loader until woken: a kick there would only be delivered later, as a
+		 * needless exit once it runs the task. */
+		if (c->running != c->idle || arch_timer_available())
+			arch_kick_cpu(id);
+		else if (can_block())
 			wake_sleeper(c);
 	}
 }
@@ -213,7 +217,7 @@ static void idle_poll(struct cpu *c)
 		if (net < c->sleep_until)
 			c->sleep_until = net; /* no precision needed: no early wake */
 		__atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST); /* then look: see wake_sleeper */
-		if (!__atomic_load_n(&c->rq.head, __ATOMIC_SEQ_CST)) {
+		if (!__atomic_load_n(&c->rq.head, __ATOMIC_SEQ_CST) && !net_idle_arm()) {
 			struct hc_idle i = { .ns = c->sleep_until - now };
 			arch_hypercall(HC_IDLE, &i);
 		}

@@ -44,6 +44,11 @@ WEAK int net_rx_pending(void)
 	return 0;
 }
 
+WEAK int net_idle_arm(void)
+{
+	return 0;
+}
+
 WEAK void net_linger(void)
 {
 }

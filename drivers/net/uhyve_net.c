@@ -57,6 +57,17 @@ static int uhyve_pending(struct netdev *dev)
 	return __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail;
 }
 
+/* The loader ends the cpus' HC_IDLE at the next frame while rx.wait is set. */
+static int uhyve_arm(struct netdev *dev)
+{
+	struct uhyve_net *n = dev->priv;
+	volatile struct net_ring *r = n->rx.hdr;
+
+	r->wait = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* wait stored, then head read: see poll */
+	return __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail;
+}
+
 static int uhyve_poll(struct netdev *dev)
 {
 	struct uhyve_net *n = dev->priv;
@@ -125,6 +136,7 @@ struct netdev *uhyve_net_probe(void)
 	nic.dev.xmit = uhyve_xmit;
 	nic.dev.poll = uhyve_poll;
 	nic.dev.pending = uhyve_pending;
+	nic.dev.arm = uhyve_arm;
 	nic.dev.priv = &nic;
 	return &nic.dev;
 }

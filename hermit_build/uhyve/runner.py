@@ -64,7 +64,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         if cfg.net:  # the name server of the guest's network
             services.files.mounts.replace_file("/etc/resolv.conf", net.resolv_conf(cfg.tap))
         if cfg.net:
-            services.nic_factory = _nic_factory(vm, cfg)
+            services.nic_factory = _nic_factory(vm, cfg, vcpus)
         if cfg.stats:
             from .. import stats
 
@@ -175,7 +175,7 @@ def _write_profile(sampler, image: str) -> None:
         return
     say(f"hermit: profile: wrote {profile.FOLDED} (folded stacks) and {profile.SVG} "
         "(flame graph)")
-def _nic_factory(vm: Vm, cfg: RunConfig):
+def _nic_factory(vm: Vm, cfg: RunConfig, vcpus: list[Vcpu]):
     """What makes the NIC at the guest's first HC_NET_OPEN (net/nic.py: libslirp, or
     the tap device's fd); only the capture file is opened now, before the loader
     confines itself."""
@@ -190,6 +190,13 @@ def _nic_factory(vm: Vm, cfg: RunConfig):
         from ..net.nic import Nic
 
         def wake() -> None:
+            # One sleeping vCPU takes the frames (its idle loop); waking every one
+            # would set them all spinning, taking the host's cpus from this thread.
+            # None asleep yet: the one about to sleep (it armed rx.wait) must not.
+            for v in vcpus:
+                if v.idle:
+                    vm.wake[v.index].set()
+                    return
             for e in vm.wake:
                 e.set()
 

@@ -15,6 +15,10 @@ struct netdev {
 	/* whether frames wait for poll(): a look without the kernel lock and without
 	 * side effects, for cpus that spin idle (no interrupts on kvm_pvm) */
 	int (*pending)(struct netdev *dev);
+	/* optional: ask the device to end the cpus' idle wait in the loader (HC_IDLE)
+	 * at its next frame, like an interrupt; then whether frames wait already.  A
+	 * device that has it needs no waiter to poll it (net_wait_deadline). */
+	int (*arm)(struct netdev *dev);
 	void *priv;
 };
 

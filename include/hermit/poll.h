@@ -46,5 +46,8 @@ void net_background(void);
  * spinning and net_background() takes them at once, instead of at its next 1 ms
  * poll, where no interrupt says they came (kvm_pvm). */
 int net_rx_pending(void);
+/* An idle cpu about to sleep in the loader (HC_IDLE): 1 when frames wait (do not
+ * sleep), else 0 with the NIC asked to end the sleep at its next frame. */
+int net_idle_arm(void);
 
 #endif
