@@ -2,7 +2,7 @@
 what users run instead, all in the same run.
 
     python usr/benchmarks/network_targets.py --sdk build/stage/opt/hermit [--rounds N]
-        [--wrk-seconds S] [--tcg] [--json FILE] [--svg FILE]
+        [--wrk-seconds S] [--cpus N] [--tcg] [--json FILE] [--svg FILE]
 
 Baselines: the same servers (usr/tests/server.c, usr/benchmarks/netio.c) built natively
 (static musl) on loopback, and in a network namespace of their own behind slirp4netns
@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wrk-seconds", type=int, default=10, help="wrk's duration")
     p.add_argument("--netio-bytes", type=int, default=32 << 20, help="netio's stream")
     p.add_argument("--rr", type=int, default=1000, help="connect+request+close samples")
+    p.add_argument("--cpus", type=int, default=1,
+                   help="the guests' HERMIT_CPUS (1, hermit's default: the servers are "
+                        "single-threaded, as their native builds)")
     p.add_argument("--tcg", action="store_true", help="also QEMU without KVM (slow)")
     p.add_argument("--python-pump", action="store_true",
                    help="also uhyve with nic.py's own loop (HERMIT_NIC_PUMP=python)")
@@ -66,8 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--svg", type=Path, help="also draw them (one chart) into this file")
     p.add_argument("--debug", action="store_true", help="tracebacks for errors")
     a = p.parse_args(argv)
-    if a.rounds < 1 or a.wrk_seconds < 1 or a.netio_bytes < 1 or a.rr < 1:
-        p.error("--rounds, --wrk-seconds, --netio-bytes and --rr must be positive")
+    if a.rounds < 1 or a.wrk_seconds < 1 or a.netio_bytes < 1 or a.rr < 1 or a.cpus < 1:
+        p.error("--rounds, --wrk-seconds, --netio-bytes, --rr and --cpus must be positive")
     return a
 
 
@@ -265,7 +268,7 @@ def bench(a: argparse.Namespace) -> int:
         raise BenchError(f"no bin/proxy under {a.sdk} (build and install first: nox -s bench)")
     kvm = kvm_problem_from(sdk)
     qemu = None if shutil.which(QEMU) else f"{QEMU} not found: apt-get install qemu-system-x86"
-    base = dict(clean_environment(), HERMIT_CPUS="2", HERMIT_TIMEOUT="900")
+    base = dict(clean_environment(), HERMIT_CPUS=str(a.cpus), HERMIT_TIMEOUT="900")
     cfgs = places(sdk, kvm, qemu, a.tcg, base, a.python_pump)
     if a.only:
         keep = {"native", "slirp4netns", *a.only.split(",")}
@@ -285,7 +288,7 @@ def bench(a: argparse.Namespace) -> int:
     s = summarize(cfgs, rounds, failed)
     checked = targets(cfgs, s)
     out = ["## The network through the NIC: issue 12's targets", "",
-           f"Servers reached from the host; HERMIT_CPUS=2; {a.rounds} rounds, each running "
+           f"Servers reached from the host; HERMIT_CPUS={a.cpus}; {a.rounds} rounds, each running "
            "every configuration in turn; figures are medians, (× slirp4netns / × native) "
            "the medians of each round's own ratio (latency: lower is better).", ""]
     out += [f"- {n}" for n in notes] + noise(cfgs, rounds)
