@@ -213,6 +213,8 @@ def targets(cfgs, s: dict) -> list[dict]:
     for keys, metric, base, bound in TARGETS:
         name = f"{dict((m[0], m[1]) for m in METRICS)[metric]} >= {bound:g}x {labels[base]}"
         for k in keys:
+            if k not in s or base not in s:
+                continue  # not measured in this run (--only, or not offered here)
             e, b = s[k], s[base]
             if "error" in e or "error" in b:
                 detail = e.get("error") or f"no baseline: {b['error']}"
