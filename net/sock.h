@@ -34,6 +34,7 @@ struct sock {
 	/* TCP: bytes received, not yet read (lwIP's window holds it under 64 KiB) */
 	struct pbuf *rx;
 	size_t rx_len;
+	uint64_t rx_total;     /* bytes ever received: quick ACKs while it is small */
 	int eof;               /* the peer's FIN */
 	int err;               /* SO_ERROR: a positive errno, taken once */
 	int reset;             /* the connection ended with an error (reads: 0 after err) */

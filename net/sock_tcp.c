@@ -25,6 +25,13 @@ static void keep_addrs(struct sock *s)
 	s->peer_port = s->tcp->remote_port;
 }
 
+/* Quick ACKs at a connection's start, as Linux's: lwIP delays the ACK of a lone
+ * segment to its next fast timer (up to 250 ms), and a peer in slow start waits
+ * for it (the loaders' libslirp sends one segment first: the first MiB from the
+ * host took ~250 ms).  Over the first QUICK_ACK_BYTES every segment is ACKed at
+ * once; later, delayed ACKs ride on replies or go every second segment. */
+#define QUICK_ACK_BYTES (16 * TCP_MSS)
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct sock *s = arg;
@@ -37,6 +44,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 		return ERR_OK;
 	} else {
+		if (s->rx_total < QUICK_ACK_BYTES)
+			pcb->flags |= TF_ACK_NOW; /* tcp_input sends it when it is done */
+		s->rx_total += p->tot_len;
 		s->rx_len += p->tot_len;
 		if (s->rx)
 			pbuf_cat(s->rx, p);
