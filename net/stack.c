@@ -160,6 +160,8 @@ void net_pump(void)
 {
 	if (!started)
 		return;
+	if (nic && nic->flush)
+		nic->hold = 1;
 	for (int round = 0; round < 64; round++) {
 		if (nic)
 			nic->poll(nic);
@@ -167,6 +169,10 @@ void net_pump(void)
 		sys_check_timeouts();
 		if (!loop_pending())
 			break;
+	}
+	if (nic && nic->flush) {
+		nic->hold = 0;
+		nic->flush(nic);
 	}
 	background_update();
 }

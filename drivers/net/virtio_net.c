@@ -55,6 +55,7 @@ static struct virtio_net {
 	struct netdev dev;
 	const struct virtio_transport *t;
 	struct vq q[2];
+	int tx_held; /* frames queued without a doorbell (dev.hold) */
 } vn;
 
 static void notify(unsigned q)
@@ -106,7 +107,6 @@ static void tx_reclaim(struct vq *q)
 static int virtio_xmit(struct netdev *dev, const void *frame, size_t len)
 {
 	struct vq *q = &vn.q[TXQ];
-	(void)dev;
 
 	if (len > BUF_SIZE - HDR_LEN || len < 14)
 		return -EINVAL;
@@ -123,10 +123,26 @@ static int virtio_xmit(struct netdev *dev, const void *frame, size_t len)
 	q->avail->ring[d] = d;
 	__atomic_store_n(&q->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
 	q->free--;
+	if (dev->hold && q->free) { /* a full ring rings at once */
+		vn.tx_held = 1; /* virtio_flush rings once for the batch */
+		return 0;
+	}
+	vn.tx_held = 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!(q->used->flags & VRING_USED_F_NO_NOTIFY))
 		notify(TXQ);
 	return 0;
+}
+
+static void virtio_flush(struct netdev *dev)
+{
+	(void)dev;
+	if (!vn.tx_held)
+		return;
+	vn.tx_held = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(vn.q[TXQ].used->flags & VRING_USED_F_NO_NOTIFY))
+		notify(TXQ);
 }
 
 static int virtio_poll(struct netdev *dev)
@@ -208,6 +224,7 @@ struct netdev *virtio_net_probe(void)
 	vn.dev.xmit = virtio_xmit;
 	vn.dev.poll = virtio_poll;
 	vn.dev.pending = virtio_pending;
+	vn.dev.flush = virtio_flush;
 	vn.dev.priv = &vn;
 	return &vn.dev;
 }

@@ -19,6 +19,11 @@ struct netdev {
 	 * at its next frame, like an interrupt; then whether frames wait already.  A
 	 * device that has it needs no waiter to poll it (net_wait_deadline). */
 	int (*arm)(struct netdev *dev);
+	/* optional: ring the doorbell for frames xmit queued while `hold` was set
+	 * (net_pump sets it: the frames one batch of received ones makes, ACKs mostly,
+	 * then cost one doorbell, a VM exit, instead of one each) */
+	void (*flush)(struct netdev *dev);
+	int hold;
 	void *priv;
 };
 
