@@ -196,9 +196,7 @@ int net_idle_arm(void)
 {
 	struct netdev *d = __atomic_load_n(&nic, __ATOMIC_ACQUIRE);
 
-	if (!d)
-		return 0;
-	return d->arm ? d->arm(d) : d->pending && d->pending(d);
+	return d && d->arm ? d->arm(d) : net_rx_pending();
 }
 
 uint64_t net_wait_deadline(uint64_t deadline)
@@ -209,12 +207,10 @@ uint64_t net_wait_deadline(uint64_t deadline)
 	u32_t ms = sys_timeouts_sleeptime();
 	uint64_t d = ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? NO_DEADLINE : now + (uint64_t)ms * 1000000ULL;
 	/* Without interrupts a waiter polls the NIC, unless the NIC wakes idle cpus
-	 * (arm: uhyve's, whose cpus sleep in the loader).  A polling deadline would
-	 * keep idle cpus spinning (kernel/sched.c: idle_poll), taking the host's cpus
-	 * from the loader's NIC thread. */
-	int woken = nic && nic->arm && !arch_timer_available() &&
-		    boot_info->loader == HERMIT_LOADER_UHYVE;
-	if (nic && !woken && d > now + NIC_POLL_NS)
+	 * (arm: uhyve's on kvm_pvm, whose cpus sleep in the loader).  A polling deadline
+	 * would keep idle cpus spinning (kernel/sched.c: idle_poll), taking the host's
+	 * cpus from the loader's NIC thread. */
+	if (nic && !nic->arm && d > now + NIC_POLL_NS)
 		d = now + NIC_POLL_NS;
 	return d < deadline ? d : deadline;
 }

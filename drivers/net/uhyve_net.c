@@ -136,7 +136,8 @@ struct netdev *uhyve_net_probe(void)
 	nic.dev.xmit = uhyve_xmit;
 	nic.dev.poll = uhyve_poll;
 	nic.dev.pending = uhyve_pending;
-	nic.dev.arm = uhyve_arm;
+	if (!arch_timer_available()) /* kvm_pvm: idle cpus sleep in HC_IDLE, else they halt */
+		nic.dev.arm = uhyve_arm;
 	nic.dev.priv = &nic;
 	return &nic.dev;
 }

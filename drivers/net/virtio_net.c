@@ -104,6 +104,15 @@ static void tx_reclaim(struct vq *q)
 	q->last_used = used;
 }
 
+/* Ring tx's doorbell for what is queued, unless the device said it needs none. */
+static void tx_doorbell(void)
+{
+	vn.tx_held = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(vn.q[TXQ].used->flags & VRING_USED_F_NO_NOTIFY))
+		notify(TXQ);
+}
+
 static int virtio_xmit(struct netdev *dev, const void *frame, size_t len)
 {
 	struct vq *q = &vn.q[TXQ];
@@ -127,22 +136,15 @@ static int virtio_xmit(struct netdev *dev, const void *frame, size_t len)
 		vn.tx_held = 1; /* virtio_flush rings once for the batch */
 		return 0;
 	}
-	vn.tx_held = 0;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(q->used->flags & VRING_USED_F_NO_NOTIFY))
-		notify(TXQ);
+	tx_doorbell();
 	return 0;
 }
 
 static void virtio_flush(struct netdev *dev)
 {
 	(void)dev;
-	if (!vn.tx_held)
-		return;
-	vn.tx_held = 0;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(vn.q[TXQ].used->flags & VRING_USED_F_NO_NOTIFY))
-		notify(TXQ);
+	if (vn.tx_held)
+		tx_doorbell();
 }
 
 static int virtio_poll(struct netdev *dev)

@@ -15,9 +15,9 @@ struct netdev {
 	/* whether frames wait for poll(): a look without the kernel lock and without
 	 * side effects, for cpus that spin idle (no interrupts on kvm_pvm) */
 	int (*pending)(struct netdev *dev);
-	/* optional: ask the device to end the cpus' idle wait in the loader (HC_IDLE)
-	 * at its next frame, like an interrupt; then whether frames wait already.  A
-	 * device that has it needs no waiter to poll it (net_wait_deadline). */
+	/* optional, where idle cpus sleep in the loader (HC_IDLE): ask the device to end
+	 * that sleep at its next frame, like an interrupt; then whether frames wait
+	 * already.  A device that has it needs no waiter to poll it (net_wait_deadline). */
 	int (*arm)(struct netdev *dev);
 	/* optional: ring the doorbell for frames xmit queued while `hold` was set
 	 * (net_pump sets it: the frames one batch of received ones makes, ACKs mostly,
