@@ -45,12 +45,26 @@ class Segment:
         self.filesz, self.memsz, self.data = filesz, memsz, data
 
 
+class CpuState:
+    """Where the kernel keeps each cpu's descriptor tables and its system call entry
+    (its NOTE_CPU_STATE), so that uhyve can load the registers before boot."""
+
+    __slots__ = ("percpu", "percpu_size", "gdt_off", "gdt_size", "tss_off", "tss_size",
+                 "idt", "idt_size", "syscall_entry", "star", "fmask", "cs", "ds", "tr")
+    FORMAT = struct.Struct("<14Q")
+
+    def __init__(self, desc: bytes):
+        for name, value in zip(self.__slots__, self.FORMAT.unpack(desc), strict=True):
+            setattr(self, name, value)
+
+
 class Image:
-    __slots__ = ("path", "entry", "segments", "pvh_entry")
+    __slots__ = ("path", "entry", "segments", "pvh_entry", "cpu_state")
 
     def __init__(self, path: str, entry: int, segments: list[Segment],
-                 pvh_entry: int | None = None):
+                 pvh_entry: int | None = None, cpu_state: CpuState | None = None):
         self.path, self.entry, self.segments, self.pvh_entry = path, entry, segments, pvh_entry
+        self.cpu_state = cpu_state  # the kernel's NOTE_CPU_STATE: uhyve sets the registers
 
     @property
     def end(self) -> int:
@@ -143,20 +157,28 @@ def _pvh_entry(notes: bytes, align: int) -> int | None:
     return None
 
 
-def abi_note(data: bytes, off: int, size: int) -> int | None:
-    """The loader ABI version in the notes at data[off:off+size], None without one."""
+def hermit_notes(data: bytes, off: int, size: int) -> dict[int, bytes]:
+    """The descriptors of the notes named NOTE_NAME in data[off:off+size], by type; a
+    malformed note ends the list (what the loader does not understand it does not
+    use)."""
     end = min(off + size, len(data))
+    found: dict[int, bytes] = {}
     while off + _NHDR.size <= end:
         namesz, descsz, ntype = _NHDR.unpack_from(data, off)
         name = off + _NHDR.size
         desc = name + (namesz + 3 & ~3)
         if desc + descsz > end:
-            return None  # malformed: what the loader does not understand it does not check
-        if (ntype == C.NOTE_ABI_VERSION and descsz == 4
-                and data[name : name + namesz] == _NOTE_NAME):
-            return int.from_bytes(data[desc : desc + 4], "little")
+            break
+        if data[name : name + namesz] == _NOTE_NAME:
+            found.setdefault(ntype, data[desc : desc + descsz])
         off = desc + (descsz + 3 & ~3)
-    return None
+    return found
+
+
+def abi_note(data: bytes, off: int, size: int) -> int | None:
+    """The loader ABI version in the notes at data[off:off+size], None without one."""
+    desc = hermit_notes(data, off, size).get(C.NOTE_ABI_VERSION)
+    return int.from_bytes(desc, "little") if desc is not None and len(desc) == 4 else None
 
 
 def _check_abi_note(data: bytes, off: int, size: int, path: str) -> None:
@@ -201,7 +223,7 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
     table = _pread(fd, path, phnum * phentsize, phoff)
     if len(table) < phnum * phentsize:
         raise ImageError(f"{where}: corrupt ELF program headers (truncated file?)")
-    loads, pvh, total = [], None, 0
+    loads, pvh, total, cpu = [], None, 0, None
     for i in range(phnum):
         ptype, _flags, off, vaddr, paddr, filesz, memsz, align = _PHDR.unpack_from(
             table, i * phentsize)
@@ -210,6 +232,9 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         if ptype == PT_NOTE and 0 < filesz <= MAX_NOTES:
             notes = _pread(fd, path, filesz, off)
             _check_abi_note(notes, 0, len(notes), path)
+            desc = hermit_notes(notes, 0, len(notes)).get(C.NOTE_CPU_STATE)
+            if desc is not None and len(desc) == CpuState.FORMAT.size:
+                cpu = CpuState(desc)
             # notes are 4- or 8-aligned; QEMU pads by any p_align, we refuse the rest
             if pvh is None and align in (4, 8):
                 pvh = _pvh_entry(notes, align)
@@ -242,7 +267,7 @@ def _parse(fd: int, path: str, size: int, mem: int | None) -> Image:
         if len(data) < filesz:  # the file shrank while we read it
             raise ImageError(f"{where}: corrupt ELF segment at {paddr:#x} (truncated file?)")
         segments.append(Segment(off, vaddr, paddr, filesz, memsz, data))
-    return Image(path, entry, segments, pvh)
+    return Image(path, entry, segments, pvh, cpu)
 
 
 def mib(n: int) -> str:

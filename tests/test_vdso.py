@@ -87,8 +87,9 @@ def test_every_image_carries_the_vdso_page_aligned_and_executable(sdk, vdso):
 # --- the vvar page in the ABI ------------------------------------------------------------------
 
 def test_vvar_page_has_a_place_of_its_own():
-    taken = [C.BOOT_GDT_ADDR, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR, C.BOOT_PD_ADDR,
+    taken = [C.BOOT_GDT_ADDR, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR, C.BOOT_PT_ADDR,
              C.BOOT_INFO_ADDR, 0x8000]  # 0x8000: the other cpus' trampoline under QEMU
+    taken += range(C.BOOT_PD_ADDR, C.BOOT_PD_ADDR + C.BOOT_PD_GIBS * 4096, 4096)
     assert C.VVAR_ADDR % 4096 == 0 and C.VVAR_ADDR not in taken
     assert 0 < C.VVAR_ADDR < C.KERNEL_BASE  # mapped (page 0 is not), below the image
     assert S.vvar.size <= 4096
@@ -151,3 +152,10 @@ def test_app_with_its_own_getpid_keeps_it(sdk, tmp_path):
     r = run(sdk, str(tmp_path / "own"), env={"HERMIT_ISLE": "qemu", "HERMIT_KVM": "0"},
             cwd=tmp_path)
     assert (r.stdout, r.returncode) == (f"getpid=4242 syscall={C.APP_PID}\n", 0), r.stderr
+
+
+def test_uhyve_page_directories_fit_in_the_low_mib_the_kernel_keeps():
+    """vm.write_boot_tables puts GiB g's directory at BOOT_PD_ADDR + g * 4 KiB: room for
+    the most RAM, above the trampoline, below 1 MiB (page_init reserves that)."""
+    assert C.BOOT_PD_GIBS << 30 >= C.HIGH_MEM_BASE + C.MAX_MEM
+    assert 0x8000 < C.BOOT_PD_ADDR and C.BOOT_PD_ADDR + C.BOOT_PD_GIBS * 4096 <= 1 << 20

@@ -98,7 +98,9 @@ uint32_t this_cpu_id(void)
 	return gs_ready ? me()->cpu.id : 0;
 }
 
-static void gdt_init(struct percpu *p, uint64_t kstack_top)
+/* The tables' contents are the kernel's to write; loading them (lgdt, a far return,
+ * segment loads, ltr) is the loader's when `ready`. */
+static void gdt_init(struct percpu *p, uint64_t kstack_top, int ready)
 {
 	uint64_t *gdt = p->gdt;
 	struct tss *tss = &p->tss;
@@ -118,6 +120,8 @@ static void gdt_init(struct percpu *p, uint64_t kstack_top)
 		tss->ist[i] = (uint64_t)p->ist_stacks[i] + IST_STACK_SIZE;
 	tss->rsp[0] = kstack_top; /* interrupts from the application */
 	tss->iomap_base = sizeof(*tss);
+	if (ready)
+		return;
 
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq %1\n\t"
@@ -158,14 +162,23 @@ void trap_init(void)
 	set_gate(KICK_VECTOR, (uint64_t)irq_kick);
 }
 
-static void fpu_init(void)
+static uint64_t xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return lo | (uint64_t)hi << 32;
+}
+
+/* ready: the loader set CR0 and CR4 as the boot would leave them before this
+ * (CR4: PAE, OSFXSR, OSXMMEXCPT); what depends on CPUID is set here, since under
+ * kvm_pvm the guest's cpuid is the host cpu's, not the table the loader gave KVM. */
+static void fpu_init(int ready)
 {
 	uint32_t r[4];
 
 	int first = !leaf1_edx;
 
-	write_cr0((read_cr0() & ~(uint64_t)(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
-	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	if (first) {
 		cpuid(1, 0, r);
 		leaf1_ecx = r[2];
@@ -183,39 +196,53 @@ static void fpu_init(void)
 			xsave_size = r[2]; /* the area of all of them: an upper bound */
 		}
 	}
+	uint64_t cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	if (!ready) {
+		write_cr0((read_cr0() & ~(uint64_t)(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+		cr4 |= read_cr4();
+	}
 	if (has_xsave)
 		cr4 |= CR4_OSXSAVE;
 	if (fsgsbase)
 		cr4 |= CR4_FSGSBASE;
 	write_cr4(cr4);
 	if (has_xsave) {
-		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
-		/* kvm_pvm's native mode keeps the host's XCR0 whatever xsetbv said, and its
+		/* xgetbv is no trap; kvm_pvm's XCR0 (the host's) already has all three */
+		uint64_t now = xgetbv0();
+		if ((now & xcr0) != xcr0) {
+			__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+			now = xgetbv0();
+		}
+		/* kvm_pvm's native mode keeps the host's XCR0 whatever xsetbv says, and its
 		 * leaf 0xd hides some of it (measured on a Xeon: XCR0 0x600e7, AMX's 8 KiB of
 		 * tile data undescribed): xsave and xrstor name the components that are both
 		 * enabled and described, so the area never outgrows xsave_size, and AVX-512
 		 * state that the application can use there is kept across switches. */
-		if (first) {
-			uint32_t lo, hi;
-			__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-			xsave_mask &= lo | (uint64_t)hi << 32;
-		}
+		if (first)
+			xsave_mask &= now;
 	}
 	__asm__ volatile("fninit"); /* MXCSR keeps its reset value 0x1f80 */
 }
 
-static void syscall_init(struct percpu *p, uint64_t kstack_top)
+#define STAR (((uint64_t)KERNEL_CS << 32) | ((uint64_t)USER32_CS << 48))
+#define FMASK 0x47700 /* clear TF, IF, DF, IOPL, AC on entry */
+
+static void syscall_init(struct percpu *p, uint64_t kstack_top, int ready)
 {
 	p->self = p;
 	p->kstack_top = kstack_top;
+	if (ready) { /* the loader wrote these MSRs with the same values */
+		gs_ready = 1;
+		return;
+	}
 	wrmsr(MSR_GS_BASE, (uint64_t)p);
 	/* kvm_pvm loads GS from KERNEL_GS_BASE when the application enters the kernel. */
 	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)p);
 	gs_ready = 1;
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-	wrmsr(MSR_STAR, ((uint64_t)KERNEL_CS << 32) | ((uint64_t)USER32_CS << 48));
+	wrmsr(MSR_STAR, STAR);
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-	wrmsr(MSR_FMASK, 0x47700); /* clear TF, IF, DF, IOPL, AC on entry */
+	wrmsr(MSR_FMASK, FMASK);
 }
 
 /*
@@ -239,12 +266,38 @@ void arch_init_cpu(uint32_t id, uint64_t kstack_top)
 {
 	struct percpu *p = &cpus[id];
 
+	/* uhyve set this cpu's control, segment and descriptor-table registers and the
+	 * syscall MSRs before boot, from the note below: each is a trap on kvm_pvm */
+	int ready = boot_info->cpu_ready != 0;
+
 	p->cpu.id = id;
 	p->cpu_id = id;
-	gdt_init(p, kstack_top);
-	__asm__ volatile("lidt %0" ::"m"((struct table_desc){ sizeof(idt) - 1, (uint64_t)idt }));
-	fpu_init();
-	syscall_init(p, kstack_top);
+	gdt_init(p, kstack_top, ready);
+	if (!ready)
+		__asm__ volatile("lidt %0" ::"m"((struct table_desc){ sizeof(idt) - 1, (uint64_t)idt }));
+	fpu_init(ready);
+	syscall_init(p, kstack_top, ready);
+}
+
+/* What a loader needs to set those registers itself (NOTE_CPU_STATE in
+ * hermit_build/abi/spec.py; read by hermit_build/elfload.py).  In a function so that
+ * the compiler gives the addresses and offsets; the note is kept by itself. */
+__attribute__((used)) static void cpu_note(void)
+{
+	__asm__(".pushsection .note.hermit, \"a\", @note\n\t"
+		".balign 4\n\t"
+		".long 7, 112, %P0\n\t"
+		".asciz \"" HERMIT_NOTE_NAME "\"\n\t"
+		".balign 4\n\t"
+		".quad %P1, %P2, %P3, %P4, %P5, %P6, %P7\n\t"
+		".quad %P8, %P9, %P10, %P11, %P12, %P13, %P14\n\t"
+		".popsection"
+		:
+		: "i"(HERMIT_NOTE_CPU_STATE), "i"(cpus), "i"(sizeof(struct percpu)),
+		  "i"(offsetof(struct percpu, gdt)), "i"(sizeof(cpus[0].gdt)),
+		  "i"(offsetof(struct percpu, tss)), "i"(sizeof(struct tss)), "i"(idt),
+		  "i"(sizeof(idt)), "i"(syscall_entry), "i"(STAR), "i"(FMASK), "i"(KERNEL_CS),
+		  "i"(KERNEL_DS), "i"(TSS_SEL));
 }
 
 void arch_init(void)

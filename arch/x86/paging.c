@@ -7,6 +7,9 @@
  * CPUID its guests see offers them: there 2 MiB pages map everything.
  * One address space: every page is user-accessible, the application (ring 3)
  * and the kernel see the same memory.
+ * uhyve builds this map before boot (boot_info.page_tables, hermit_build/uhyve/vm.py)
+ * and the kernel keeps it: a new CR3 would make kvm_pvm's shadow paging fault in
+ * every page touched so far once more (~30 us each).
  */
 #include <hermit/arch.h>
 #include <asm/x86.h>
@@ -112,6 +115,10 @@ void arch_paging_init(void)
 	struct ram_range r[RAM_RANGES_MAX];
 	uint32_t id[4];
 
+	if (boot_info->page_tables) { /* uhyve's: this very map, and every cpu's CR3 */
+		pml4 = (uint64_t *)boot_info->page_tables;
+		return;
+	}
 	int gib_pages = 0;
 	if (!boot_info->pvm) { /* there a cpuid is a trap, and the answer is not used */
 		cpuid(0x80000000, 0, id);
@@ -150,10 +157,11 @@ void arch_virtio_mmio(uint64_t *base, unsigned *count, uint64_t *stride)
 	*stride = 0x200;
 }
 
-/* Another cpu joins: it still runs on its loader's boot page tables. */
+/* Another cpu joins: under QEMU it still runs on the PVH entry's page tables. */
 void arch_paging_load(void)
 {
-	write_cr3((uint64_t)pml4);
+	if (!boot_info->page_tables)
+		write_cr3((uint64_t)pml4);
 }
 
 /* Each invlpg is a VM exit under kvm_pvm (~8 us): flush only what a TLB may

@@ -18,7 +18,9 @@ through padding rules.
 #    trace and run statistics (boot_info.trace*, stats*; HC_TRACE)
 # 7: poll forwarded (pollfds of handles: the host's readiness for poll/select/epoll)
 # 8: boot_info.net_ip, net_mask, net_gw (a static address: the tap backend)
-ABI_VERSION = 8
+# 9: boot_info.page_tables, cpu_ready (uhyve sets up the kernel's page tables and
+#    registers before boot); NOTE_CPU_STATE
+ABI_VERSION = 9
 MAX_CPUS = 64
 
 # Numbers both sides know: addresses, limits, marks.
@@ -29,6 +31,11 @@ CONSTANTS: dict[str, int] = {
     # this type, a u32): the loader refuses a mismatch before it boots, the kernel
     # compares it with what the loader put in boot_info (QEMU: hermit.abi=).
     "NOTE_ABI_VERSION": 1,
+    # The kernel's own layout for a loader that sets the cpus' registers before boot
+    # (uhyve), u64 each: address and size of the per-cpu blocks, the GDT's offset in one
+    # and size, the TSS's offset and size, the IDT's address and size, the system call
+    # entry, STAR, FMASK, and the kernel's CS, DS and TR selectors.
+    "NOTE_CPU_STATE": 2,
     # A kernel that finds a boot_info it does not understand (magic or abi_version) ends
     # with hc_exit.code = this | its own ABI version, sent the way every ABI version
     # sends it (uhyve: `rep outsl` to HC_PORT_BASE + HC_EXIT; QEMU: a frame on
@@ -43,9 +50,15 @@ CONSTANTS: dict[str, int] = {
     "TRAMPOLINE_ADDR": 0x8000,
     "COM1_PORT": 0x3F8,  # the kernel's serial console (boot_info.uart_port when asked)
     "BOOT_GDT_ADDR": 0x1000,  # uhyve: GDT it loads before the 64-bit entry
-    "BOOT_PML4_ADDR": 0x2000,  # uhyve: boot page tables (first 1 GiB, 2 MiB pages)
+    # uhyve: the kernel's identity map, built before boot (boot_info.page_tables): all
+    # RAM in 2 MiB pages, the first 2 MiB in 4 KiB pages (BOOT_PT_ADDR) with page 0
+    # absent, the LAPIC and IOAPIC uncached; the page directory of GiB g at
+    # BOOT_PD_ADDR + g * 4096, up to the end of the most RAM a guest can have.
+    "BOOT_PML4_ADDR": 0x2000,
     "BOOT_PDPT_ADDR": 0x3000,
-    "BOOT_PD_ADDR": 0x4000,
+    "BOOT_PT_ADDR": 0x4000,
+    "BOOT_PD_ADDR": 0x10000,
+    "BOOT_PD_GIBS": 68,  # HIGH_MEM_BASE + MAX_MEM: to 0x54000, in the kernel's low MiB
     "BOOT_INFO_ADDR": 0x5000,  # the boot-info block (one page)
     # The kernel's clock parameters (struct vvar, one page), read by the vDSO in the
     # application's ring 3; the kernel fills it, everyone else only reads it.
@@ -242,6 +255,16 @@ STRUCTS: dict[str, list[str]] = {
         "net_ip",
         "net_mask",
         "net_gw",
+        # uhyve: GPA of the PML4 of the identity map the kernel would build itself
+        # (BOOT_PML4_ADDR), which every vCPU starts on: the kernel keeps it; writing
+        # another to CR3 would drop what kvm_pvm's shadow paging learnt so far (a trap
+        # of ~30 us for every page touched again).  0: the kernel builds its own.
+        "page_tables",
+        # uhyve: 1 when it loaded each cpu's CR0, CR4 (PAE, OSFXSR, OSXMMEXCPT), EFER,
+        # segment registers, GDTR, IDTR, TR and the syscall and GS MSRs as the kernel
+        # would (from the image's NOTE_CPU_STATE): the kernel then fills the tables in
+        # memory and sets only what its CPUID decides (CR4's other bits, XCR0).
+        "cpu_ready",
     ],
     "hc_write": ["fd", "buf", "len", "ret"],
     "hc_exit": ["code"],

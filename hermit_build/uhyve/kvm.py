@@ -92,7 +92,13 @@ SET_SREGS = _iow(0x84, SREGS_SIZE)
 MSRS = struct.Struct("<II")  # struct kvm_msrs: nmsrs, pad; then the entries
 MSR_ENTRY = struct.Struct("<IIQ")  # index, reserved, data
 GET_MSRS = _iowr(0x88, MSRS.size)
+SET_MSRS = _iow(0x89, MSRS.size)
 MSR_TSC = 0x10
+MSR_STAR = 0xC0000081
+MSR_LSTAR = 0xC0000082
+MSR_FMASK = 0xC0000084
+MSR_GS_BASE = 0xC0000101
+MSR_KERNEL_GS_BASE = 0xC0000102
 SET_CPUID2 = _iow(0x90, CPUID2.size)
 GET_MP_STATE = _ior(0x98, 4)
 SET_MP_STATE = _iow(0x99, 4)
@@ -150,6 +156,7 @@ CR0_PG = 1 << 31
 CR4_PAE = 1 << 5
 CR4_OSFXSR = 1 << 9
 CR4_OSXMMEXCPT = 1 << 10
+EFER_SCE = 1 << 0
 EFER_LME = 1 << 8
 EFER_LMA = 1 << 10
 RFLAGS_RESERVED = 1 << 1
@@ -158,7 +165,11 @@ RFLAGS_IF = 1 << 9
 PTE_PRESENT = 1 << 0
 PTE_WRITABLE = 1 << 1
 PTE_USER = 1 << 2  # kvm_pvm runs supervisor code natively only on user-accessible pages
+PTE_PWT = 1 << 3
+PTE_PCD = 1 << 4  # with PWT: uncached (the APIC's registers)
 PTE_HUGE = 1 << 7
+LAPIC_BASE = 0xFEE00000
+IOAPIC_BASE = 0xFEC00000
 
 # The TSS the VMX backend needs somewhere in guest-physical space (3 pages), far
 # above any RAM we map (RAM stays below 3 GiB for now).

@@ -44,9 +44,11 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
         for i in range(cfg.cpus):
             vcpus.append(Vcpu(vm, i))
         vm.wake = [threading.Event() for _ in vcpus]
+        ready = image.cpu_state is not None
         for vcpu in vcpus:
             vcpu.set_cpuid()
-            vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE, vcpu.index)
+            ready &= vcpu.enter_long_mode(image.entry, C.BOOT_INFO_ADDR, C.LOADER_UHYVE,
+                                          vcpu.index, image.cpu_state)
         pvm, tsc_khz = kvm_is_pvm(), vcpus[0].tsc_khz()
         vm.write_boot_info(
             cpus=len(vcpus),
@@ -58,6 +60,7 @@ def boot(vm: Vm, cfg: RunConfig, image: Image, timings: dict[str, float], t0: fl
             trace=bool(cfg.strace),
             stats=bool(cfg.stats),
             net=cfg.tap.boot_info() if cfg.tap is not None and cfg.net else None,
+            cpu_ready=ready,
         )
         services = HostServices(vm.mem, cfg.argv, cfg.env, image.path, cfg.mounts,
                                 strace=cfg.strace)

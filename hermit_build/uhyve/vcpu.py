@@ -12,10 +12,11 @@ from fcntl import ioctl
 
 from .. import memlayout
 from ..abi import HC, C, S
+from ..elfload import CpuState
 from ..errors import say
 from ..guestmem import GuestFault
 from ..hostcalls import GuestError, HostServices
-from . import kvm
+from . import cpustate, kvm
 from .errors import UhyveError
 from .events import Events
 from .vm import Vm, _check
@@ -93,8 +94,11 @@ class Vcpu:
             kvm.CPUID_ENTRY.pack_into(buf, off, function, index, flags, eax, ebx, ecx, edx)
         _check(self.fd, kvm.SET_CPUID2, buf, "KVM_SET_CPUID2")
 
-    def enter_long_mode(self, entry: int, rdi: int, rsi: int, rdx: int = 0) -> None:
-        """64-bit mode with the boot GDT and page tables; rip at the image entry."""
+    def enter_long_mode(self, entry: int, rdi: int, rsi: int, rdx: int = 0,
+                        cpu: CpuState | None = None) -> bool:
+        """64-bit mode with the boot GDT and page tables; rip at the image entry.  With
+        the image's `cpu` state, also the kernel's own descriptor tables, control
+        registers and MSRs (cpustate.py); True when KVM took all of them."""
         sregs = bytearray(kvm.SREGS_SIZE)
         _check(self.fd, kvm.GET_SREGS, sregs, "KVM_GET_SREGS")
         kvm.SEGMENT.pack_into(sregs, kvm.SREG_SEGMENT_OFF["cs"], *_CODE64)
@@ -108,7 +112,9 @@ class Vcpu:
         kvm.SREG_CONTROL.pack_into(
             sregs, kvm.SREG_CONTROL_OFF, cr0, 0, C.BOOT_PML4_ADDR, cr4, 0, efer, apic_base
         )
-        _check(self.fd, kvm.SET_SREGS, sregs, "KVM_SET_SREGS")
+        ready = cpu is not None and self._kernel_state(sregs, cpu)
+        if not ready:
+            _check(self.fd, kvm.SET_SREGS, sregs, "KVM_SET_SREGS")
         regs = [0] * len(kvm.REG_NAMES)
         regs[kvm.REG["rip"]] = entry
         regs[kvm.REG["rflags"]] = kvm.RFLAGS_RESERVED
@@ -118,6 +124,20 @@ class Vcpu:
         if self.index:  # with the in-kernel LAPIC the others would wait for INIT/SIPI
             _check(self.fd, kvm.SET_MP_STATE, _U32.pack(kvm.MP_STATE_RUNNABLE), "KVM_SET_MP_STATE")
         _check(self.fd, kvm.SET_REGS, kvm.REGS.pack(*regs), "KVM_SET_REGS")
+        return ready
+
+    def _kernel_state(self, boot: bytearray, cpu: CpuState) -> bool:
+        """Load the kernel's registers (cpustate.apply) over the boot state `boot`; False
+        where KVM refuses one: the caller loads `boot`, the kernel the rest itself."""
+        sregs = bytearray(boot)
+        msrs = cpustate.apply(sregs, cpu, self.index)
+        try:
+            ioctl(self.fd, kvm.SET_SREGS, sregs)
+            if ioctl(self.fd, kvm.SET_MSRS, cpustate.msrs_struct(msrs)) == len(msrs):
+                return True
+        except OSError:
+            pass
+        return False
 
     def tsc_khz(self) -> int:
         try:

@@ -26,6 +26,7 @@ _U64 = struct.Struct("<Q")
 GDT_CODE64 = 0x00AF9A000000FFFF  # present, ring 0, execute/read, long mode, 4 KiB granular
 GDT_DATA = 0x00CF92000000FFFF  # present, ring 0, read/write, 32-bit default, 4 KiB granular
 HUGE_PAGE = 2 << 20
+PAGE = 4096
 
 
 def open_kvm(path: str = kvm.DEVICE) -> int:
@@ -179,23 +180,39 @@ class Vm:
                 self.ram[seg.paddr : seg.paddr + seg.filesz] = seg.data
 
     def write_boot_tables(self) -> None:
-        """GDT (null, code 0x08, data 0x10) and identity page tables for the first GiB."""
+        """GDT (null, code 0x08, data 0x10) and the identity map the kernel keeps
+        (boot_info.page_tables; arch/x86/paging.c builds the same under QEMU): RAM in
+        2 MiB pages, the first 2 MiB in 4 KiB pages without page 0, the LAPIC and
+        IOAPIC uncached.  A page directory per GiB at BOOT_PD_ADDR + GiB * 4 KiB, so
+        the entry of every 2 MiB page sits at BOOT_PD_ADDR + (address >> 21) * 8."""
         ram = self.ram
         assert ram is not None
         _GDT.pack_into(ram, C.BOOT_GDT_ADDR, 0, GDT_CODE64, GDT_DATA)
         table = kvm.PTE_PRESENT | kvm.PTE_WRITABLE | kvm.PTE_USER
-        _U64.pack_into(ram, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR | table)
-        _U64.pack_into(ram, C.BOOT_PDPT_ADDR, C.BOOT_PD_ADDR | table)
-        pages = C.BOOT_MAPPED_BYTES // HUGE_PAGE
-        assert pages <= 512, "the boot page directory maps at most 1 GiB"
         leaf = table | kvm.PTE_HUGE
-        struct.pack_into(
-            f"<{pages}Q", ram, C.BOOT_PD_ADDR, *[i * HUGE_PAGE | leaf for i in range(pages)]
-        )
+        _U64.pack_into(ram, C.BOOT_PML4_ADDR, C.BOOT_PDPT_ADDR | table)
+        gibs = set()
+        for start, size, _ in memlayout.regions(self.mem_low, self.mem_high):
+            end = -(-(start + size) // HUGE_PAGE) * HUGE_PAGE
+            n = (end - start) // HUGE_PAGE
+            struct.pack_into(f"<{n}Q", ram, C.BOOT_PD_ADDR + (start >> 21) * 8,
+                             *range(start | leaf, end, HUGE_PAGE))
+            gibs.update(range(start >> 30, (end - 1 >> 30) + 1))
+        for mmio in (kvm.LAPIC_BASE, kvm.IOAPIC_BASE):
+            _U64.pack_into(ram, C.BOOT_PD_ADDR + (mmio >> 21) * 8,
+                           mmio | leaf | kvm.PTE_PWT | kvm.PTE_PCD)
+            gibs.add(mmio >> 30)
+        assert max(gibs) < C.BOOT_PD_GIBS, "beyond the page directories' room"
+        for g in gibs:
+            _U64.pack_into(ram, C.BOOT_PDPT_ADDR + g * 8, (C.BOOT_PD_ADDR + g * PAGE) | table)
+        # the first 2 MiB in 4 KiB pages: page 0 absent, so null pointers fault
+        struct.pack_into("<511Q", ram, C.BOOT_PT_ADDR + 8, *range(PAGE | table, HUGE_PAGE, PAGE))
+        _U64.pack_into(ram, C.BOOT_PD_ADDR, C.BOOT_PT_ADDR | table)
 
     def write_boot_info(self, cpus: int, tsc_khz: int, tty: int, uart_port: int,
                         pvm: bool = False, loader_events: bool = False, trace: bool = False,
-                        stats: bool = False, net: dict[str, int] | None = None) -> None:
+                        stats: bool = False, net: dict[str, int] | None = None,
+                        cpu_ready: bool = False) -> None:
         """The loader's half of the boot-info block; kernel-owned fields stay 0.  net:
         boot_info.net_* (a static address), else DHCP."""
         info = S.boot_info.pack(
@@ -212,6 +229,8 @@ class Vm:
             loader_events=int(loader_events),
             trace=int(trace),
             stats=int(stats),
+            page_tables=C.BOOT_PML4_ADDR,
+            cpu_ready=int(cpu_ready),
             **(net or {}),
         )
         self.mem.write(C.BOOT_INFO_ADDR, info)

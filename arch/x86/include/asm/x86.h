@@ -19,6 +19,7 @@
 #define CR0_EM (1u << 2)
 #define CR0_TS (1u << 3)
 #define CR0_NE (1u << 5)
+#define CR4_PAE (1u << 5)
 #define CR4_OSFXSR (1u << 9)
 #define CR4_OSXMMEXCPT (1u << 10)
 #define CR4_FSGSBASE (1u << 16)
