@@ -577,3 +577,21 @@ def test_python_dependencies_are_listed_once():
     # besides the interpreter and the C library (the compiled transfers, pyext/)
     assert [d for d in loader if not d.startswith(("python3 ", "libc6"))] == \
         [debian[d] for d in deps]
+
+
+# --- the poller's cost test ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ran_ms, pays", [(7.0, True), (3.0, False)])
+def test_the_poller_stands_aside_when_it_shares_a_cpu(ran_ms, pays):
+    """10 ms spinning: on a cpu for 7 of them (the host's own threads took the rest)
+    it goes on; for 3 (it shares a cpu with the vCPU it serves) it stands aside."""
+    import time
+
+    from hermit_build.poller import BACKOFF_S, Poller
+
+    p = Poller(services=None, cpus=1, fail=None)
+    p._cpu_free = lambda: True
+    start, cpu = time.monotonic() - 0.010, time.thread_time() - ran_ms / 1e3
+    assert p._pays(start, cpu) is pays
+    assert (p.busy_until > time.monotonic() + BACKOFF_S / 2) is not pays
