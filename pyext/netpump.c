@@ -1,14 +1,17 @@
 /*
- * NicPump: uhyve's NIC frames between the guest's rings and libslirp in compiled code
- * (hermit_build/net/nic.py drives it; its Python loop stays the reference and the
- * path for captures and the tap backend).  run() holds no GIL: it
- * takes the guest's frames from the tx ring into slirp_input, polls slirp's sockets,
- * runs its timers and writes slirp's frames into the rx ring, as nic.py's _serve does,
- * and takes the GIL only to call wake() when the guest sleeps waiting for rx.
+ * NicPump: uhyve's NIC frames between the guest's rings and libslirp or a tap device
+ * in compiled code (hermit_build/net/nic.py drives it; its Python loop stays the
+ * reference and the path for captures).  run() holds no GIL: it takes the guest's
+ * frames from the tx ring into slirp_input (or writes them to the tap device), polls
+ * slirp's sockets and runs its timers (or reads the tap device) and writes the
+ * network's frames into the rx ring, as nic.py's _serve does, and takes the GIL only
+ * to call wake() when the guest sleeps waiting for rx.
  *
- *     NicPump(lib_handle, rx, tx, layout, wake, kick_fd, host_ports, served)
+ *     NicPump(lib_handle, rx, tx, layout, wake, kick_fd, host_ports, served[, tap_fd])
  *
- * slirp_new(config) makes the slirp (slirp.py adds the forwards and cleans it up).
+ * slirp_new(config) makes the slirp (slirp.py adds the forwards and cleans it up);
+ * with a tap_fd (non-blocking; tap.py's TapNet owns and closes it) there is no slirp
+ * and lib_handle is not used.
  * lib_handle: dlopen's handle of libslirp (ctypes.CDLL._handle); rx, tx: writable
  * buffers of the rings (NET_RING_BYTES each, in guest RAM); layout: (head, tail and
  * wait offsets, slots offset, slots, slot size, frame max); host_ports: None for
@@ -31,6 +34,7 @@
 #define LINGER_NS 200000 /* awake after the last frame before a real sleep (nic.py) */
 #define MAX_SLEEP_MS 1000
 #define FRAME_BUF 65536
+#define TAP_DRAIN 256 /* frames read from a tap device per wake-up (tap.py's) */
 
 /* libslirp 4.x's callbacks and entry points (its header is not needed to build) */
 typedef ssize_t (*send_cb)(const void *buf, size_t len, void *opaque);
@@ -73,7 +77,7 @@ typedef struct {
 	int nfds, capfds;
 	struct timer *timers;
 	PyObject *wake;
-	int kick_fd;
+	int kick_fd, tap_fd;
 	volatile int stopping;
 	bool all_ports;
 	uint8_t ports[8192], served[8192]; /* bitmaps of TCP/UDP ports */
@@ -180,8 +184,12 @@ static int from_guest(Pump *p)
 		memcpy(&len, slot, 8);
 		if (len >= 14 && len <= p->frame_max) {
 			memcpy(p->frame, slot + 8, len); /* the guest may rewrite its slot */
-			if (allowed(p, p->frame, len))
+			if (p->tap_fd >= 0) {
+				if (write(p->tap_fd, p->frame, len) != (ssize_t)len)
+					p->dropped++; /* down, or its queue full: as a NIC drops */
+			} else if (allowed(p, p->frame, len)) {
 				p->slirp_input(p->slirp, p->frame, (int)len);
+			}
 		} else {
 			p->dropped++;
 		}
@@ -218,10 +226,37 @@ static int get_revents(int idx, void *opaque)
 	       (r & POLLERR ? SL_ERR : 0) | (r & POLLHUP ? SL_HUP : 0);
 }
 
+/* The tap device's frames into the rx ring, TAP_DRAIN at most */
+static void tap_drain(Pump *p)
+{
+	for (int i = 0; i < TAP_DRAIN; i++) {
+		ssize_t n = read(p->tap_fd, p->frame, FRAME_BUF);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				p->dropped++;
+			return;
+		}
+		to_guest(p->frame, (size_t)n, p);
+	}
+}
+
+/* Wait up to timeout_ms for the tap device (and the kick), take its frames; true when
+ * the kick fd was readable. */
+static bool pump_tap(Pump *p, uint32_t timeout_ms, bool kick)
+{
+	struct pollfd f[2] = {{.fd = p->tap_fd, .events = POLLIN}, {.fd = p->kick_fd, .events = POLLIN}};
+	int r = poll(f, kick ? 2 : 1, (int)timeout_ms);
+	if (r > 0 && (f[0].revents & POLLIN))
+		tap_drain(p);
+	return kick && r > 0 && (f[1].revents & POLLIN);
+}
+
 /* Wait up to timeout_ms for slirp's sockets (and the kick), serve slirp and its
  * timers; true when the kick fd was readable. */
 static bool pump(Pump *p, uint32_t timeout_ms, bool kick)
 {
+	if (p->tap_fd >= 0)
+		return pump_tap(p, timeout_ms, kick);
 	p->nfds = 0;
 	uint32_t t = timeout_ms;
 	p->fill(p->slirp, &t, add_poll, p);
@@ -310,22 +345,25 @@ static int pump_init(Pump *p, PyObject *args, PyObject *kw)
 	Py_ssize_t lay[7];
 	(void)kw;
 
-	if (!PyArg_ParseTuple(args, "KOO(nnnnnnn)OiOO", &handle, &rx, &tx, &lay[0], &lay[1],
+	p->tap_fd = -1;
+	if (!PyArg_ParseTuple(args, "KOO(nnnnnnn)OiOO|i", &handle, &rx, &tx, &lay[0], &lay[1],
 			      &lay[2], &lay[3], &lay[4], &lay[5], &lay[6], &wake, &p->kick_fd,
-			      &ports, &served))
+			      &ports, &served, &p->tap_fd))
 		return -1;
 	if (p->have_rx || p->have_tx) {
 		PyErr_SetString(PyExc_RuntimeError, "NicPump initialised twice");
 		return -1;
 	}
-	void *h = (void *)(uintptr_t)handle;
-	p->slirp_new = dlsym(h, "slirp_new");
-	p->slirp_input = dlsym(h, "slirp_input");
-	p->fill = dlsym(h, "slirp_pollfds_fill");
-	p->poll = dlsym(h, "slirp_pollfds_poll");
-	if (!p->slirp_new || !p->slirp_input || !p->fill || !p->poll) {
-		PyErr_SetString(PyExc_OSError, "libslirp lacks an entry point");
-		return -1;
+	if (p->tap_fd < 0) {
+		void *h = (void *)(uintptr_t)handle;
+		p->slirp_new = dlsym(h, "slirp_new");
+		p->slirp_input = dlsym(h, "slirp_input");
+		p->fill = dlsym(h, "slirp_pollfds_fill");
+		p->poll = dlsym(h, "slirp_pollfds_poll");
+		if (!p->slirp_new || !p->slirp_input || !p->fill || !p->poll) {
+			PyErr_SetString(PyExc_OSError, "libslirp lacks an entry point");
+			return -1;
+		}
 	}
 	for (int i = 0; i < 7; i++)
 		if (lay[i] < 0)
@@ -368,8 +406,8 @@ static PyObject *pump_slirp_new(Pump *p, PyObject *arg)
 	unsigned long long cfg = PyLong_AsUnsignedLongLong(arg);
 	if (PyErr_Occurred())
 		return NULL;
-	if (p->slirp) {
-		PyErr_SetString(PyExc_RuntimeError, "slirp already made");
+	if (p->slirp || p->tap_fd >= 0) {
+		PyErr_SetString(PyExc_RuntimeError, p->slirp ? "slirp already made" : "a tap pump");
 		return NULL;
 	}
 	p->slirp = p->slirp_new((const void *)(uintptr_t)cfg, &p->cb, p);
@@ -379,7 +417,7 @@ static PyObject *pump_slirp_new(Pump *p, PyObject *arg)
 static PyObject *pump_run(Pump *p, PyObject *unused)
 {
 	(void)unused;
-	if (!p->slirp) {
+	if (!p->slirp && p->tap_fd < 0) {
 		PyErr_SetString(PyExc_RuntimeError, "no slirp");
 		return NULL;
 	}
@@ -473,7 +511,8 @@ PyTypeObject fastio_pump_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_hermit_fastio.NicPump",
 	.tp_basicsize = sizeof(Pump),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "uhyve's NIC between its rings and libslirp, without the GIL (netpump.c)",
+	.tp_doc = "uhyve's NIC between its rings and libslirp or a tap device, without the GIL "
+		  "(netpump.c)",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)pump_init,
 	.tp_dealloc = (destructor)pump_dealloc,

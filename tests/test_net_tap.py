@@ -150,6 +150,18 @@ def test_guest_is_a_tcp_client_of_a_host_server(sdk, loader, host_servers):
 
 
 @needs_root
+@pytest.mark.parametrize("pump", ["compiled", "python"])
+def test_uhyve_tap_loops_move_the_same_bytes(sdk, kvm_loader, host_servers, pump):
+    """uhyve's NIC loop behind a tap device: pyext/netpump.c's (the default) and
+    nic.py's reference (HERMIT_NIC_PUMP=python) echo 8 MiB alike."""
+    env = tap_env({"HERMIT_ISLE": "uhyve"},
+                  **({"HERMIT_NIC_PUMP": "python"} if pump == "python" else {}))
+    r = host_servers.run(*proxy(sdk, ECHO, "connect", HOST, "7", str(8 << 20)), env=env)
+    assert r.returncode == 0 and r.stdout == f"echoed {8 << 20}\n", r.stdout + r.stderr
+    assert re.search(r"uhyve: NIC: [1-9]\d{3,} frames sent", r.stderr), r.stderr
+
+
+@needs_root
 def test_guest_udp_echo_and_its_name_server(sdk, loader, host_servers, tmp_path):
     env = tap_env(loader, HERMIT_DNS=HOST)
     r = host_servers.run(*proxy(sdk, ECHO, "udp", HOST, "7"), env=env)

@@ -13,9 +13,9 @@ is checked: a frame length outside [14, NET_FRAME_MAX] or a ring whose counters 
 wrong drops frames, never the loader.
 
 The loop runs in compiled code when it can (_hermit_fastio.NicPump, pyext/netpump.c:
-the same steps without the GIL, ~10x the frames a second); this module's loop is the
-reference, and the path with a capture file, without the compiled module, or with
-HERMIT_NIC_PUMP=python.
+the same steps without the GIL, ~10x the frames a second), behind libslirp or a tap
+device; this module's loop is the reference, and the path with a capture file,
+without the compiled module, or with HERMIT_NIC_PUMP=python.
 """
 
 import errno
@@ -67,12 +67,14 @@ class Nic:
     """One per uhyve guest; `wake()` ends every vCPU's HC_IDLE."""
 
     def __init__(self, mem: GuestMemory, wake, forwards=(), host_ports=frozenset(),
-                 capture=None, backend=None, mac: bytes = MAC):
+                 capture=None, backend=None, mac: bytes = MAC, tap_fd: int = -1):
         """backend(send) makes the network, `send` its way to the guest; None: libslirp
-        with `forwards` and `host_ports` (UserMode)."""
+        with `forwards` and `host_ports` (UserMode).  tap_fd: the tap device a TapNet
+        backend owns, which the compiled loop then reads and writes itself."""
         self.mem, self.wake = mem, wake
         self.make_backend = backend or (lambda send: UserMode(send, forwards, host_ports))
         self.user_mode = backend is None  # libslirp: the compiled loop can serve it
+        self.tap_fd = tap_fd
         self.forwards, self.host_ports = list(forwards), host_ports
         self.capture, self.mac = capture, mac
         self.rx: Ring | None = None
@@ -112,10 +114,10 @@ class Nic:
             raise_fd_limit()  # libslirp holds a host socket per connection
             self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self.pump = self._compiled()  # SlirpMissing: one line
-            if self.pump is not None:  # HermitError: one line
+            if self.pump is not None and self.user_mode:  # HermitError: one line
                 self.backend = UserMode(self._to_guest, self.forwards, self.host_ports,
                                         self.pump.slirp_new)
-            else:
+            else:  # the tap device's owner, or the network this module's loop drives
                 self.backend = self.make_backend(self._to_guest)  # HermitError: one line
             serve = self._serve_compiled if self.pump else self._serve
             self.thread = threading.Thread(target=serve, name="hermit-nic", daemon=True)
@@ -136,17 +138,21 @@ class Nic:
 
     def _compiled(self):
         """The compiled loop over these rings, or None for this module's."""
-        if (not self.user_mode or self.capture
+        tap = self.tap_fd >= 0
+        if (not (self.user_mode or tap) or self.capture
                 or os.environ.get("HERMIT_NIC_PUMP") == "python"):
             return None
         try:
             from _hermit_fastio import NicPump
         except ImportError:
             return None
-        from .slirp import library
-
         layout = (_HEAD, _TAIL, _WAIT, C.NET_RING_SLOTS, C.NET_SLOTS, C.NET_SLOT_SIZE,
                   C.NET_FRAME_MAX)
+        if tap:
+            return NicPump(0, self.rx.view, self.tx.view, layout, self.wake, self.kick_fd,
+                           None, frozenset(), self.tap_fd)
+        from .slirp import library
+
         ports = None if self.host_ports == "all" else self.host_ports
         served = frozenset(guest for _host, guest in self.forwards)
         return NicPump(library()._handle, self.rx.view, self.tx.view, layout, self.wake,

@@ -208,7 +208,7 @@ def _nic_factory(vm: Vm, cfg: RunConfig, vcpus: list[Vcpu]):
 
             fd = cfg.tap.take()  # opened by launch(), before the VM (proxy.py)
             return Nic(vm.mem, wake, capture=capture, mac=cfg.tap.mac,
-                       backend=lambda send: TapNet(send, fd))
+                       backend=lambda send: TapNet(send, fd), tap_fd=fd)
         return Nic(vm.mem, wake, cfg.forwards, cfg.host_ports, capture)
 
     return make
