@@ -42,8 +42,9 @@ IDLE_S = 0.1  # a sleeping poller looks at `stop` this often
 START_AFTER = 16  # file calls before the thread starts (unless asked for: at once):
 # a short program never pays it
 BUSY_S = 0.01  # a host found busy is looked at again after this long
-SHARE = 0.5  # a spinner on a cpu for less of its time spinning (preempted) ...
-BACKOFF_S = 0.1  # ... stands aside this long
+WORTH_S = 25e-6  # a spinner serving a call every this often on average pays ...
+SHARE = 0.5  # ... and else one on a cpu for this share of its time spinning at least;
+BACKOFF_S = 0.1  # others (preempted: sharing a cpu with the vCPUs) stand aside this long
 FLAG = C.BOOT_INFO_ADDR + S.boot_info.offset["hc_poll"]
 
 
@@ -73,7 +74,8 @@ class Poller:
         self.busy_until = 0.0
         self.served = 0  # calls answered without a VM exit (HERMIT_VERBOSE's report)
         self.rings = 0
-        self.window = [0.0, 0.0]  # seconds awake, and on a cpu, since the last look
+        # seconds spinning, calls served and seconds on a cpu since the last look
+        self.window = [0.0, 0, 0.0]
         self.start_after = START_AFTER
         self.always = False  # spin even when the host is busy (HERMIT_HC_POLL=always)
 
@@ -138,12 +140,14 @@ class Poller:
                 self.awake = True
                 mem.write_u64(FLAG, 1)
                 start, cpu, spin = time.monotonic(), time.thread_time(), SPIN_NS
+                served = self.served
                 while not self.stop:
                     awake = time.monotonic() - start + self.window[0]
                     if spin and awake >= BUSY_S:
-                        if not self._pays(start, cpu):  # awake BUSY_S: did it pay?
+                        if not self._pays(start, served, cpu):  # awake BUSY_S: paid?
                             spin = 0  # a last look, then sleep
                         start, cpu, awake = time.monotonic(), time.thread_time(), 0.0
+                        served = self.served
                     slot, n = self.server.serve(spin, int((BUSY_S - awake) * 1e9))
                     self.served += n
                     if slot == -2:
@@ -157,7 +161,8 @@ class Poller:
                         cpu += time.thread_time() - c
                 self.awake = False
                 self.window[0] += time.monotonic() - start
-                self.window[1] += time.thread_time() - cpu
+                self.window[1] += self.served - served
+                self.window[2] += time.thread_time() - cpu
         except BaseException as e:  # noqa: BLE001 - ends the VM (the loader's way)
             self._fail(0, f"hypercall poller: {e}")
 
@@ -174,20 +179,22 @@ class Poller:
             files.fds.server = server
         return server
 
-    def _pays(self, start: float, cpu: float) -> bool:
+    def _pays(self, start: float, served: int, cpu: float) -> bool:
         """Whether to go on spinning, once awake BUSY_S in all (bursts add up): the
-        host still free, and this thread on a cpu for SHARE of that time at least (a
-        spinner that shares a cpu with the vCPUs it serves falls behind the clock).
-        Measured on 2 cpus with one vCPU: ~70% (the host's own threads take the
-        rest), against 50% or less when the two share one.  Not a cost per call: a
-        guest that computes between its calls (a checksum of each MiB it reads)
-        leaves the spinner idle on a cpu of its own, and each of those calls would
-        cost an exit.  When not, the poller stands aside for BACKOFF_S (the vCPU
+        host still free, and either a call served every WORTH_S on average or this
+        thread on a cpu for SHARE of that time at least.  A spinner that shares a
+        cpu with the vCPUs it serves fails both: its calls wait for it to run, its
+        cpu time falls behind the clock (measured on 2 cpus with one vCPU: ~70%
+        when on a cpu of its own, the host's threads taking the rest).  A guest that
+        computes between its calls (a checksum of each MiB it reads) leaves a
+        spinner idle on a cpu of its own, and each of those calls would cost an
+        exit.  When neither, the poller stands aside for BACKOFF_S (the vCPU
         threads serve)."""
         wall = self.window[0] + time.monotonic() - start
-        ran = self.window[1] + time.thread_time() - cpu
-        self.window = [0.0, 0.0]
-        if self.always or ran >= SHARE * wall and self._cpu_free():
+        calls = self.window[1] + self.served - served
+        ran = self.window[2] + time.thread_time() - cpu
+        self.window = [0.0, 0, 0.0]
+        if self.always or (calls * WORTH_S >= wall or ran >= SHARE * wall) and self._cpu_free():
             return True
         self.busy_until = max(self.busy_until, time.monotonic() + BACKOFF_S)
         return False
