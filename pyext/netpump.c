@@ -10,8 +10,11 @@
  *     NicPump(lib_handle, rx, tx, layout, wake, kick_fd, host_ports, served[, tap_fd])
  *
  * slirp_new(config) makes the slirp (slirp.py adds the forwards and cleans it up);
- * with a tap_fd (non-blocking; tap.py's TapNet owns and closes it) there is no slirp
- * and lib_handle is not used.
+ * with a tap_fd (non-blocking, IFF_VNET_HDR; tap.py's TapNet owns and closes it) there
+ * is no slirp and lib_handle is not used: each frame carries a virtio_net_hdr, and
+ * where tap.py turned the device's offloads on, the host hands over TCP segments of up
+ * to 64 KiB and checksums left to fill, which this loop cuts to the guest's MTU and
+ * completes (the host's stack then passes one skb where it would pass 45).
  * lib_handle: dlopen's handle of libslirp (ctypes.CDLL._handle); rx, tx: writable
  * buffers of the rings (NET_RING_BYTES each, in guest RAM); layout: (head, tail and
  * wait offsets, slots offset, slots, slot size, frame max); host_ports: None for
@@ -28,13 +31,19 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define LINGER_NS 200000 /* awake after the last frame before a real sleep (nic.py) */
 #define MAX_SLEEP_MS 1000
-#define FRAME_BUF 65536
+#define FRAME_BUF (65536 + 64) /* a tap's 64 KiB segment, its headers and virtio's */
 #define TAP_DRAIN 256 /* frames read from a tap device per wake-up (tap.py's) */
+#define VNET_HDR 10 /* struct virtio_net_hdr before each frame of an IFF_VNET_HDR tap */
+#define VNET_F_NEEDS_CSUM 1
+#define VNET_GSO_TCPV4 1
+#define VNET_GSO_ECN 0x80
+#define SEG_BUF 4096 /* one segment cut from a tap's large one (the ring's slots are 2 KiB) */
 
 /* libslirp 4.x's callbacks and entry points (its header is not needed to build) */
 typedef ssize_t (*send_cb)(const void *buf, size_t len, void *opaque);
@@ -83,6 +92,7 @@ typedef struct {
 	uint8_t ports[8192], served[8192]; /* bitmaps of TCP/UDP ports */
 	unsigned long long sent, received, dropped, wakes;
 	uint8_t frame[FRAME_BUF];
+	uint8_t seg[SEG_BUF];
 	PyObject *error; /* an exception raised by wake(), re-raised by run() */
 } Pump;
 
@@ -185,7 +195,9 @@ static int from_guest(Pump *p)
 		if (len >= 14 && len <= p->frame_max) {
 			memcpy(p->frame, slot + 8, len); /* the guest may rewrite its slot */
 			if (p->tap_fd >= 0) {
-				if (write(p->tap_fd, p->frame, len) != (ssize_t)len)
+				static const uint8_t plain[VNET_HDR]; /* no offload asked */
+				struct iovec v[2] = {{(void *)plain, VNET_HDR}, {p->frame, len}};
+				if (writev(p->tap_fd, v, 2) != (ssize_t)(VNET_HDR + len))
 					p->dropped++; /* down, or its queue full: as a NIC drops */
 			} else if (allowed(p, p->frame, len)) {
 				p->slirp_input(p->slirp, p->frame, (int)len);
@@ -226,6 +238,101 @@ static int get_revents(int idx, void *opaque)
 	       (r & POLLERR ? SL_ERR : 0) | (r & POLLHUP ? SL_HUP : 0);
 }
 
+static inline unsigned get16(const uint8_t *b) { return (unsigned)b[0] << 8 | b[1]; }
+
+static inline void put16(uint8_t *b, unsigned v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+/* The ones'-complement sum of n bytes (big-endian words) added to sum */
+static uint64_t csum_add(uint64_t sum, const uint8_t *b, size_t n)
+{
+	for (; n > 1; b += 2, n -= 2)
+		sum += get16(b);
+	return n ? sum + ((unsigned)b[0] << 8) : sum;
+}
+
+static unsigned csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~(unsigned)sum & 0xffff;
+}
+
+/* One IPv4 TCP segment of up to 64 KiB from the host, as segments of mss bytes: each
+ * with its own IP length, id and checksum, sequence number and TCP checksum; FIN and
+ * PSH on the last only, CWR on the first only (as Linux's software GSO does). */
+static void tso4(Pump *p, const uint8_t *f, size_t len, size_t mss)
+{
+	if (len < 34 || f[12] != 8 || f[13] != 0 || f[23] != 6 || !mss)
+		goto drop;
+	size_t ihl = (f[14] & 15) * 4u, th = 14 + ihl;
+	if (ihl < 20 || len < th + 20)
+		goto drop;
+	size_t thl = (f[th + 12] >> 4) * 4u, hl = th + thl;
+	if (thl < 20 || len < hl || hl + mss > SEG_BUF)
+		goto drop;
+	size_t payload = len - hl;
+	unsigned id = get16(f + 18);
+	uint32_t seq = (uint32_t)f[th + 4] << 24 | (uint32_t)f[th + 5] << 16 |
+		       (uint32_t)f[th + 6] << 8 | f[th + 7];
+	uint8_t *o = p->seg;
+	for (size_t off = 0, i = 0; off < payload || !off; off += mss, i++) {
+		size_t chunk = payload - off < mss ? payload - off : mss;
+		memcpy(o, f, hl);
+		memcpy(o + hl, f + hl + off, chunk);
+		put16(o + 16, (unsigned)(ihl + thl + chunk));
+		put16(o + 18, (unsigned)(id + i));
+		put16(o + 24, 0);
+		put16(o + 24, csum_fold(csum_add(0, o + 14, ihl)));
+		uint32_t s = seq + (uint32_t)off;
+		o[th + 4] = (uint8_t)(s >> 24), o[th + 5] = (uint8_t)(s >> 16);
+		o[th + 6] = (uint8_t)(s >> 8), o[th + 7] = (uint8_t)s;
+		if (off + chunk < payload)
+			o[th + 13] &= (uint8_t)~0x09; /* FIN, PSH */
+		if (off)
+			o[th + 13] &= (uint8_t)~0x80; /* CWR */
+		put16(o + th + 16, 0);
+		uint64_t sum = csum_add(6 + thl + chunk, o + 26, 8); /* the pseudo-header */
+		put16(o + th + 16, csum_fold(csum_add(sum, o + th, thl + chunk)));
+		to_guest(o, hl + chunk, p);
+		if (!payload)
+			break;
+	}
+	return;
+drop:
+	p->dropped++;
+}
+
+/* One read of the tap device (virtio_net_hdr, frame) to the guest */
+static void tap_frame(Pump *p, uint8_t *b, size_t n)
+{
+	uint8_t flags = b[0], gso = b[1];
+	unsigned gso_size = b[4] | (unsigned)b[5] << 8, start = b[6] | (unsigned)b[7] << 8,
+		 at = b[8] | (unsigned)b[9] << 8; /* the header is little-endian */
+	uint8_t *f = b + VNET_HDR;
+	size_t len = n - VNET_HDR;
+
+	if ((gso & ~VNET_GSO_ECN) == VNET_GSO_TCPV4) {
+		tso4(p, f, len, gso_size); /* the TCP checksum is made anew */
+		return;
+	}
+	if (gso) { /* a kind not offered */
+		p->dropped++;
+		return;
+	}
+	if (flags & VNET_F_NEEDS_CSUM) { /* the field holds the pseudo-header's sum */
+		if ((size_t)start + at + 2 > len) {
+			p->dropped++;
+			return;
+		}
+		put16(f + start + at, csum_fold(csum_add(0, f + start, len - start)));
+	}
+	to_guest(f, len, p);
+}
+
 /* The tap device's frames into the rx ring, TAP_DRAIN at most */
 static void tap_drain(Pump *p)
 {
@@ -236,7 +343,10 @@ static void tap_drain(Pump *p)
 				p->dropped++;
 			return;
 		}
-		to_guest(p->frame, (size_t)n, p);
+		if ((size_t)n < VNET_HDR + 14)
+			p->dropped++;
+		else
+			tap_frame(p, p->frame, (size_t)n);
 	}
 }
 

@@ -119,6 +119,11 @@ class Nic:
                                         self.pump.slirp_new)
             else:  # the tap device's owner, or the network this module's loop drives
                 self.backend = self.make_backend(self._to_guest)  # HermitError: one line
+                if self.pump is None and self.tap_fd >= 0:
+                    from .tap import offload
+
+                    offload(self.tap_fd, False)  # whole frames: a guest before may have
+                    # left the device's offloads on
             serve = self._serve_compiled if self.pump else self._serve
             self.thread = threading.Thread(target=serve, name="hermit-nic", daemon=True)
             threadstart.start(self.thread)
@@ -149,6 +154,9 @@ class Nic:
         layout = (_HEAD, _TAIL, _WAIT, C.NET_RING_SLOTS, C.NET_SLOTS, C.NET_SLOT_SIZE,
                   C.NET_FRAME_MAX)
         if tap:
+            from .tap import offload
+
+            offload(self.tap_fd, True)  # large segments from the host, cut by the loop
             return NicPump(0, self.rx.view, self.tx.view, layout, self.wake, self.kick_fd,
                            None, frozenset(), self.tap_fd)
         from .slirp import library

@@ -19,11 +19,15 @@ from ..config import ConfigError
 TUN = "/dev/net/tun"
 VHOST_NET = "/dev/vhost-net"
 TUNSETIFF = 0x400454CA
-IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
+TUNSETOFFLOAD = 0x400454D0
+IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+TUN_F_CSUM, TUN_F_TSO4 = 0x01, 0x02
+VNET_HDR = 10  # struct virtio_net_hdr before every frame (IFF_VNET_HDR)
+_PLAIN = bytes(VNET_HDR)  # no checksum to fill, no segmentation
 RESOLV_CONF = "/etc/resolv.conf"
 DEFAULT_MASK = "255.255.255.0"
 VARIABLES = ("HERMIT_NETIF", "HERMIT_IP", "HERMIT_GATEWAY", "HERMIT_MASK", "HERMIT_DNS")
-_FRAME_MAX = 65536  # a read of the device: one frame (the guest's MTU is 1500)
+_FRAME_MAX = 65536 + 64  # a read of the device: one frame and its virtio_net_hdr
 _DRAIN_MAX = 64  # frames taken at once: the NIC thread goes back to the tx ring between
 
 
@@ -172,9 +176,10 @@ def _sysfs(ifname: str, leaf: str) -> str | None:
 
 
 def open_device(ifname: str) -> int:
-    """An fd of the existing tap device `ifname` (frames without packet info,
-    non-blocking); a missing device, a tun device, no permission or a device in use
-    is one line.  Never creates a device: TUNSETIFF would, for root."""
+    """An fd of the existing tap device `ifname` (frames without packet info, each
+    after a struct virtio_net_hdr, non-blocking; offloads off until offload() asks);
+    a missing device, a tun device, no permission or a device in use is one line.
+    Never creates a device: TUNSETIFF would, for root."""
     if not os.path.exists(f"/sys/class/net/{ifname}"):
         raise ConfigError(f"HERMIT_NETIF={ifname}: no such network device; create it (as "
                           f"root): ip tuntap add dev {ifname} mode tap && ip link set "
@@ -195,7 +200,7 @@ def open_device(ifname: str) -> int:
                           f"{ifname} mode tap user $USER)") from None
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", ifname.encode(),
-                                               IFF_TAP | IFF_NO_PI))
+                                               IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
     except OSError as e:
         os.close(fd)
         if e.errno == errno.EBUSY:
@@ -209,6 +214,19 @@ def open_device(ifname: str) -> int:
         raise ConfigError(f"HERMIT_NETIF={ifname}: cannot attach to it ({e.strerror})") \
             from None
     return fd
+
+
+def offload(fd: int, on: bool) -> bool:
+    """on: let the host hand the device TCP segments of up to 64 KiB and checksums left
+    to fill (TUN_F_TSO4, TUN_F_CSUM), which the compiled NIC loop cuts and completes
+    (pyext/netpump.c; the host's stack then passes one buffer where it passed 45).
+    off: whole frames only, for TapNet's own loop; the setting is the device's and
+    outlives this fd.  False where the kernel refuses."""
+    try:
+        fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 if on else 0)
+    except OSError:
+        return False
+    return True
 
 
 def down_notice(ifname: str) -> str | None:
@@ -243,7 +261,7 @@ class TapNet:
 
     def input(self, frame: bytes) -> None:
         try:
-            os.write(self.fd, frame)
+            os.write(self.fd, _PLAIN + frame)
         except OSError:  # the device is down or its queue full: dropped, as a NIC does
             self.dropped += 1
 
@@ -268,11 +286,34 @@ class TapNet:
             except OSError:
                 self.dropped += 1
                 return
-            if not frame:
+            if len(frame) < VNET_HDR + 14:
                 return
-            self.send(frame)
+            whole = _complete(frame)
+            if whole is None:
+                self.dropped += 1
+            else:
+                self.send(whole)
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _complete(read: bytes) -> bytes | None:
+    """The frame of one read of the device, its checksum filled in where the host left
+    it (VIRTIO_NET_HDR_F_NEEDS_CSUM: the field holds the pseudo-header's sum); None for
+    a segment to cut, which this loop never asks for (offload() is the compiled one's)."""
+    flags, gso, _hl, _size, start, at = struct.unpack_from("<BBHHHH", read)
+    frame = read[VNET_HDR:]
+    if gso:
+        return None
+    if flags & 1:
+        if start + at + 2 > len(frame):
+            return None
+        data = frame[start:] + b"\0" * (len(frame[start:]) & 1)
+        total = sum(struct.unpack(f">{len(data) // 2}H", data))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        frame = frame[:start + at] + struct.pack(">H", ~total & 0xFFFF) + frame[start + at + 2:]
+    return frame
