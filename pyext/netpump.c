@@ -7,14 +7,16 @@
  * network's frames into the rx ring, as nic.py's _serve does, and takes the GIL only
  * to call wake() when the guest sleeps waiting for rx.
  *
- *     NicPump(lib_handle, rx, tx, layout, wake, kick_fd, host_ports, served[, tap_fd])
+ *     NicPump(lib_handle, rx, tx, layout, wake, kick_fd, host_ports, served[, tap_fd, gso])
  *
  * slirp_new(config) makes the slirp (slirp.py adds the forwards and cleans it up);
  * with a tap_fd (non-blocking, IFF_VNET_HDR; tap.py's TapNet owns and closes it) there
  * is no slirp and lib_handle is not used: each frame carries a virtio_net_hdr, and
  * where tap.py turned the device's offloads on, the host hands over TCP segments of up
  * to 64 KiB and checksums left to fill, which this loop cuts to the guest's MTU and
- * completes (the host's stack then passes one skb where it would pass 45).
+ * completes (the host's stack then passes one skb where it would pass 45); with gso
+ * true (those offloads on) the guest's consecutive TCP segments go out merged, as
+ * one TCPv4 GSO frame.
  * lib_handle: dlopen's handle of libslirp (ctypes.CDLL._handle); rx, tx: writable
  * buffers of the rings (NET_RING_BYTES each, in guest RAM); layout: (head, tail and
  * wait offsets, slots offset, slots, slot size, frame max); host_ports: None for
@@ -93,6 +95,14 @@ typedef struct {
 	unsigned long long sent, received, dropped, wakes;
 	uint8_t frame[FRAME_BUF];
 	uint8_t seg[SEG_BUF];
+	/* a tap with offloads: the guest's consecutive TCP segments of one stream, merged
+	 * into one write (virtio's TCPv4 GSO; the host's stack takes it as one buffer) */
+	int gso;
+	uint8_t gro[FRAME_BUF];
+	size_t gro_len, gro_hl, gro_mss;
+	unsigned gro_n;
+	uint32_t gro_next;
+	bool gro_full;
 	PyObject *error; /* an exception raised by wake(), re-raised by run() */
 } Pump;
 
@@ -177,7 +187,10 @@ static ssize_t to_guest(const void *buf, size_t len, void *opaque)
 	return (ssize_t)len;
 }
 
-/* The guest's queued frames into slirp; how many were taken */
+static void tap_out(Pump *p, const uint8_t *f, size_t len);
+static void tap_flush(Pump *p);
+
+/* The guest's queued frames into slirp (or the tap device); how many were taken */
 static int from_guest(Pump *p)
 {
 	uint64_t head = ld(&p->txb, p->o_head), tail = ld(&p->txb, p->o_tail);
@@ -194,12 +207,9 @@ static int from_guest(Pump *p)
 		memcpy(&len, slot, 8);
 		if (len >= 14 && len <= p->frame_max) {
 			memcpy(p->frame, slot + 8, len); /* the guest may rewrite its slot */
-			if (p->tap_fd >= 0) {
-				static const uint8_t plain[VNET_HDR]; /* no offload asked */
-				struct iovec v[2] = {{(void *)plain, VNET_HDR}, {p->frame, len}};
-				if (writev(p->tap_fd, v, 2) != (ssize_t)(VNET_HDR + len))
-					p->dropped++; /* down, or its queue full: as a NIC drops */
-			} else if (allowed(p, p->frame, len)) {
+			if (p->tap_fd >= 0)
+				tap_out(p, p->frame, len);
+			else if (allowed(p, p->frame, len)) {
 				p->slirp_input(p->slirp, p->frame, (int)len);
 			}
 		} else {
@@ -207,6 +217,8 @@ static int from_guest(Pump *p)
 		}
 		st(&p->txb, p->o_tail, ++tail);
 	}
+	if (p->tap_fd >= 0)
+		tap_flush(p);
 	p->sent += (unsigned)n;
 	return n;
 }
@@ -350,6 +362,82 @@ static void tap_drain(Pump *p)
 	}
 }
 
+/* One frame (and the virtio_net_hdr h, or a plain one) to the tap device */
+static void tap_write(Pump *p, const uint8_t *h, const uint8_t *f, size_t len, unsigned frames)
+{
+	static const uint8_t plain[VNET_HDR]; /* no checksum to fill, no segmentation */
+	struct iovec v[2] = {{(void *)(h ? h : plain), VNET_HDR}, {(void *)f, len}};
+	if (writev(p->tap_fd, v, 2) != (ssize_t)(VNET_HDR + len))
+		p->dropped += frames; /* down, or its queue full: as a NIC drops */
+}
+
+/* The TCP header's length when f is an IPv4 TCP segment with data that may merge
+ * with its neighbours (no IP options or fragments, only ACK and PSH), else 0 */
+static size_t mergeable(const uint8_t *f, size_t len)
+{
+	if (len < 54 || f[12] != 8 || f[13] != 0 || f[14] != 0x45 || f[23] != 6 ||
+	    get16(f + 16) != len - 14 || (get16(f + 20) & 0x3fff) || (f[47] & ~0x08) != 0x10)
+		return 0;
+	size_t hl = 34 + (f[46] >> 4) * 4u;
+	return hl >= 54 && hl < len ? hl : 0;
+}
+
+static uint32_t get32(const uint8_t *b) { return (uint32_t)get16(b) << 16 | get16(b + 2); }
+
+/* The guest's frame to the tap device: a TCP segment that continues the one before
+ * (same stream, next sequence number, same ACK, window and options, the one before
+ * of full size and without PSH) joins it; the merged run goes out at tap_flush */
+static void tap_out(Pump *p, const uint8_t *f, size_t len)
+{
+	size_t hl = p->gso ? mergeable(f, len) : 0, pay = len - hl;
+	if (p->gro_n && hl) {
+		const uint8_t *g = p->gro;
+		if (hl == p->gro_hl && p->gro_full && !(g[47] & 0x08) && pay <= p->gro_mss &&
+		    p->gro_len + pay <= 65535 + 14 && get32(f + 38) == p->gro_next &&
+		    !memcmp(g + 26, f + 26, 12) && !memcmp(g + 42, f + 42, 4) &&
+		    !memcmp(g + 48, f + 48, 2) && !memcmp(g + 54, f + 54, hl - 54)) {
+			memcpy(p->gro + p->gro_len, f + hl, pay);
+			p->gro_len += pay;
+			p->gro_n++;
+			p->gro_next += (uint32_t)pay;
+			p->gro[47] |= f[47]; /* PSH */
+			p->gro_full = pay == p->gro_mss;
+			return;
+		}
+	}
+	tap_flush(p);
+	if (!hl) {
+		tap_write(p, NULL, f, len, 1);
+		return;
+	}
+	memcpy(p->gro, f, len);
+	p->gro_len = len, p->gro_hl = hl, p->gro_mss = pay, p->gro_n = 1;
+	p->gro_next = get32(f + 38) + (uint32_t)pay;
+	p->gro_full = true;
+}
+
+/* The merged run out: one segment as it came, more as one TCPv4 GSO frame whose IP
+ * header is made anew and whose TCP checksum is the pseudo-header's sum, left to the
+ * host (VIRTIO_NET_HDR_F_NEEDS_CSUM), as a NIC with TSO receives it */
+static void tap_flush(Pump *p)
+{
+	if (!p->gro_n)
+		return;
+	uint8_t *g = p->gro;
+	if (p->gro_n == 1) {
+		tap_write(p, NULL, g, p->gro_len, 1);
+	} else {
+		put16(g + 16, (unsigned)(p->gro_len - 14));
+		put16(g + 24, 0);
+		put16(g + 24, csum_fold(csum_add(0, g + 14, 20)));
+		put16(g + 50, ~csum_fold(csum_add(6 + p->gro_len - 34, g + 26, 8)) & 0xffff);
+		uint8_t h[VNET_HDR] = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, (uint8_t)p->gro_hl, 0,
+				       (uint8_t)p->gro_mss, (uint8_t)(p->gro_mss >> 8), 34, 0, 16, 0};
+		tap_write(p, h, g, p->gro_len, p->gro_n);
+	}
+	p->gro_n = 0;
+}
+
 /* Wait up to timeout_ms for the tap device (and the kick), take its frames; true when
  * the kick fd was readable. */
 static bool pump_tap(Pump *p, uint32_t timeout_ms, bool kick)
@@ -456,9 +544,9 @@ static int pump_init(Pump *p, PyObject *args, PyObject *kw)
 	(void)kw;
 
 	p->tap_fd = -1;
-	if (!PyArg_ParseTuple(args, "KOO(nnnnnnn)OiOO|i", &handle, &rx, &tx, &lay[0], &lay[1],
+	if (!PyArg_ParseTuple(args, "KOO(nnnnnnn)OiOO|ip", &handle, &rx, &tx, &lay[0], &lay[1],
 			      &lay[2], &lay[3], &lay[4], &lay[5], &lay[6], &wake, &p->kick_fd,
-			      &ports, &served, &p->tap_fd))
+			      &ports, &served, &p->tap_fd, &p->gso))
 		return -1;
 	if (p->have_rx || p->have_tx) {
 		PyErr_SetString(PyExc_RuntimeError, "NicPump initialised twice");

@@ -14,8 +14,20 @@ import time
 
 import pytest
 from conftest import ROOT
-from netframes import GATEWAY, GUEST_IP, Guest, arp_request, checksum, dhcp_discover, ipv4, tcp_syn
+from netframes import (
+    GATEWAY,
+    GUEST_IP,
+    HEAD,
+    TX,
+    Guest,
+    arp_request,
+    checksum,
+    dhcp_discover,
+    ipv4,
+    tcp_syn,
+)
 
+from hermit_build.abi import C
 from hermit_build.config import ConfigError
 from hermit_build.net import hostfilter, options
 from hermit_build.net.nic import MAC, Nic
@@ -401,3 +413,41 @@ def test_the_guests_frames_reach_the_device_with_a_plain_header(guest):
     guest.send(nic, arp_request(HOST_IP))
     got = dev.recv(4096)
     assert got == bytes(10) + arp_request(HOST_IP)
+
+
+def guest_tcp(payload: bytes, seq: int, flags: int = 0x10) -> bytes:
+    """Guest to host, one TCP segment with its checksums, as lwIP sends it."""
+    seg = struct.pack("!HHIIBBHHH", 40000, 7, seq, 1, 5 << 4, flags, 8192, 0, 0) + payload
+    pseudo = GUEST_IP + HOST_IP + struct.pack("!BBH", 0, 6, len(seg))
+    seg = seg[:16] + struct.pack("!H", checksum(pseudo + seg)) + seg[18:]
+    return ipv4(GUEST_IP, HOST_IP, 6, seg, MAC)
+
+
+def test_the_guests_segments_go_out_merged(guest, monkeypatch):
+    """With the device's offloads on, consecutive segments of one stream that the guest
+    queued together leave as one TCPv4 GSO frame (the host's stack cuts it again if it
+    must); a segment out of sequence starts a new run."""
+    if guest.loop == "python":
+        pytest.skip("nic.py's loop writes frame by frame")
+    monkeypatch.setattr("hermit_build.net.tap.offload", lambda fd, on: True)
+    nic, dev = tap_guest(guest)
+    data = bytes(range(256)) * 17  # 4,352 bytes: 1448 + 1448 + 1448 + 8
+    frames = [guest_tcp(data[i:i + 1448], 5000 + i, 0x18 if i + 1448 >= len(data) else 0x10)
+              for i in range(0, len(data), 1448)]
+    frames.append(guest_tcp(b"late", 99999))
+    head = guest.u64(TX + HEAD)  # all queued at once: the loop sees them in one look
+    for i, f in enumerate(frames):
+        at = TX + C.NET_RING_SLOTS + (head + i) % C.NET_SLOTS * C.NET_SLOT_SIZE
+        guest.mem.write(at, struct.pack("<Q", len(f)) + f)
+    guest.set_u64(TX + HEAD, head + len(frames))
+    nic.kick()
+    merged, late = dev.recv(70000), dev.recv(70000)
+    flags, gso, hl, size, start, at = struct.unpack_from("<BBHHHH", merged)
+    assert (flags, gso, hl, size, start, at) == (1, 1, 54, 1448, 34, 16)
+    f = merged[10:]
+    assert f[54:] == data and checksum(f[14:34]) == 0
+    assert struct.unpack("!H", f[16:18])[0] == 40 + len(data)
+    assert f[47] == 0x18  # the last one's PSH
+    pseudo = GUEST_IP + HOST_IP + struct.pack("!BBH", 0, 6, 20 + len(data))
+    assert struct.unpack("!H", f[50:52])[0] == ~checksum(pseudo) & 0xFFFF  # left to the host
+    assert late == bytes(10) + frames[-1]  # alone: as it came

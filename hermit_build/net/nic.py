@@ -156,9 +156,10 @@ class Nic:
         if tap:
             from .tap import offload
 
-            offload(self.tap_fd, True)  # large segments from the host, cut by the loop
+            # large segments both ways: the loop cuts the host's, merges the guest's
+            gso = offload(self.tap_fd, True)
             return NicPump(0, self.rx.view, self.tx.view, layout, self.wake, self.kick_fd,
-                           None, frozenset(), self.tap_fd)
+                           None, frozenset(), self.tap_fd, gso)
         from .slirp import library
 
         ports = None if self.host_ports == "all" else self.host_ports
