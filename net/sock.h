@@ -31,7 +31,7 @@ struct sock {
 	int connect_seen;      /* connect() reported the outcome of a non-blocking connect */
 	struct tcp_pcb *tcp;   /* 0 once lwIP dropped it (reset, abort, closed) */
 	struct udp_pcb *udp;
-	/* TCP: bytes received, not yet read (lwIP's window holds it under 64 KiB) */
+	/* TCP: bytes received, not yet read (lwIP's window holds it to TCP_WND, 256 KiB) */
 	struct pbuf *rx;
 	size_t rx_len;
 	uint64_t rx_total;     /* bytes ever received: quick ACKs while it is small */

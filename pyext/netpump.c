@@ -266,11 +266,26 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *b, size_t n)
 	return n ? sum + ((unsigned)b[0] << 8) : sum;
 }
 
+static inline uint32_t get32(const uint8_t *b) { return (uint32_t)get16(b) << 16 | get16(b + 2); }
+
+static inline void put32(uint8_t *b, uint32_t v)
+{
+	put16(b, v >> 16);
+	put16(b + 2, v & 0xffff);
+}
+
 static unsigned csum_fold(uint64_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return ~(unsigned)sum & 0xffff;
+}
+
+/* The IPv4 header at ip (ihl bytes) gets its checksum anew */
+static void ip_checksum(uint8_t *ip, size_t ihl)
+{
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
 }
 
 /* One IPv4 TCP segment of up to 64 KiB from the host, as segments of mss bytes: each
@@ -286,22 +301,18 @@ static void tso4(Pump *p, const uint8_t *f, size_t len, size_t mss)
 	size_t thl = (f[th + 12] >> 4) * 4u, hl = th + thl;
 	if (thl < 20 || len < hl || hl + mss > SEG_BUF)
 		goto drop;
-	size_t payload = len - hl;
+	size_t payload = len - hl, off = 0;
 	unsigned id = get16(f + 18);
-	uint32_t seq = (uint32_t)f[th + 4] << 24 | (uint32_t)f[th + 5] << 16 |
-		       (uint32_t)f[th + 6] << 8 | f[th + 7];
+	uint32_t seq = get32(f + th + 4);
 	uint8_t *o = p->seg;
-	for (size_t off = 0, i = 0; off < payload || !off; off += mss, i++) {
+	do { /* one segment at least: a lone FIN or ACK passes as it is */
 		size_t chunk = payload - off < mss ? payload - off : mss;
 		memcpy(o, f, hl);
 		memcpy(o + hl, f + hl + off, chunk);
 		put16(o + 16, (unsigned)(ihl + thl + chunk));
-		put16(o + 18, (unsigned)(id + i));
-		put16(o + 24, 0);
-		put16(o + 24, csum_fold(csum_add(0, o + 14, ihl)));
-		uint32_t s = seq + (uint32_t)off;
-		o[th + 4] = (uint8_t)(s >> 24), o[th + 5] = (uint8_t)(s >> 16);
-		o[th + 6] = (uint8_t)(s >> 8), o[th + 7] = (uint8_t)s;
+		put16(o + 18, (unsigned)(id + off / mss));
+		ip_checksum(o + 14, ihl);
+		put32(o + th + 4, seq + (uint32_t)off);
 		if (off + chunk < payload)
 			o[th + 13] &= (uint8_t)~0x09; /* FIN, PSH */
 		if (off)
@@ -310,9 +321,8 @@ static void tso4(Pump *p, const uint8_t *f, size_t len, size_t mss)
 		uint64_t sum = csum_add(6 + thl + chunk, o + 26, 8); /* the pseudo-header */
 		put16(o + th + 16, csum_fold(csum_add(sum, o + th, thl + chunk)));
 		to_guest(o, hl + chunk, p);
-		if (!payload)
-			break;
-	}
+		off += chunk;
+	} while (off < payload);
 	return;
 drop:
 	p->dropped++;
@@ -382,8 +392,6 @@ static size_t mergeable(const uint8_t *f, size_t len)
 	return hl >= 54 && hl < len ? hl : 0;
 }
 
-static uint32_t get32(const uint8_t *b) { return (uint32_t)get16(b) << 16 | get16(b + 2); }
-
 /* The guest's frame to the tap device: a TCP segment that continues the one before
  * (same stream, next sequence number, same ACK, window and options, the one before
  * of full size and without PSH) joins it; the merged run goes out at tap_flush */
@@ -428,8 +436,7 @@ static void tap_flush(Pump *p)
 		tap_write(p, NULL, g, p->gro_len, 1);
 	} else {
 		put16(g + 16, (unsigned)(p->gro_len - 14));
-		put16(g + 24, 0);
-		put16(g + 24, csum_fold(csum_add(0, g + 14, 20)));
+		ip_checksum(g + 14, 20);
 		put16(g + 50, ~csum_fold(csum_add(6 + p->gro_len - 34, g + 26, 8)) & 0xffff);
 		uint8_t h[VNET_HDR] = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, (uint8_t)p->gro_hl, 0,
 				       (uint8_t)p->gro_mss, (uint8_t)(p->gro_mss >> 8), 34, 0, 16, 0};

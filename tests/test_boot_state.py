@@ -38,7 +38,7 @@ def test_a_malformed_cpu_note_is_not_used():
     assert elfload.hermit_notes(notes, 0, len(notes) - 1) == {}  # truncated
 
 
-def boot(sdk, monkeypatch, image: str, cpus: int, loader_state: bool) -> list[tuple]:
+def boot(monkeypatch, image: str, cpus: int, loader_state: bool) -> list[tuple]:
     """Run `image` under uhyve; each vCPU's registers as the guest left them."""
     seen: list[tuple] = []
     close = Vcpu.close
@@ -75,9 +75,9 @@ def boot(sdk, monkeypatch, image: str, cpus: int, loader_state: bool) -> list[tu
 def test_the_loader_leaves_the_cpus_as_the_kernel_would(sdk, kvm_loader, monkeypatch, capfd,
                                                         cpus):
     image = str(sdk / "extra/tests/thr_hello")
-    by_kernel = boot(sdk, monkeypatch, image, cpus, loader_state=False)
+    by_kernel = boot(monkeypatch, image, cpus, loader_state=False)
     monkeypatch.undo()
-    by_loader = boot(sdk, monkeypatch, image, cpus, loader_state=True)
+    by_loader = boot(monkeypatch, image, cpus, loader_state=True)
     assert len(by_loader) == cpus
     assert by_loader == by_kernel
     assert capfd.readouterr().out.count("thr_hello: ok") == 2

@@ -65,7 +65,7 @@ static int uhyve_arm(struct netdev *dev)
 
 	r->wait = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* wait stored, then head read: see poll */
-	return __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail;
+	return uhyve_pending(dev);
 }
 
 static int uhyve_poll(struct netdev *dev)

@@ -11,25 +11,20 @@ host cpu's, not the table the loader gives KVM.
 from ..elfload import CpuState
 from . import kvm
 
-# kvm_segment fields after the selector: type, present, dpl, db, s, l, g, avl, unusable
-_CODE64 = (11, 1, 0, 0, 1, 1, 1, 0, 0)  # execute/read, accessed, long mode
-_DATA = (3, 1, 0, 1, 1, 0, 1, 0, 0)  # read/write, accessed
-_TSS = (11, 1, 0, 0, 0, 0, 0, 0, 0)  # 64-bit TSS, busy (what ltr leaves)
-
 
 def apply(sregs: bytearray, cpu: CpuState, index: int) -> list[tuple[int, int]]:
     """Put vCPU `index`'s kernel state into `sregs` (a struct kvm_sregs in long mode);
     return the MSRs to set, as (index, value)."""
     base = cpu.percpu + index * cpu.percpu_size
     seg = kvm.SEGMENT
-    seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF["cs"], 0, 0xFFFFFFFF, cpu.cs, *_CODE64)
+    seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF["cs"], 0, 0xFFFFFFFF, cpu.cs, *kvm.SEG_CODE64)
     for name in ("ds", "es", "ss"):
-        seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF[name], 0, 0xFFFFFFFF, cpu.ds, *_DATA)
+        seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF[name], 0, 0xFFFFFFFF, cpu.ds, *kvm.SEG_DATA)
     gs = list(seg.unpack_from(sregs, kvm.SREG_SEGMENT_OFF["gs"]))
     gs[0] = base
     seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF["gs"], *gs)
     seg.pack_into(sregs, kvm.SREG_SEGMENT_OFF["tr"], base + cpu.tss_off, cpu.tss_size - 1,
-                  cpu.tr, *_TSS)
+                  cpu.tr, *kvm.SEG_TSS_BUSY)
     kvm.DTABLE.pack_into(sregs, kvm.SREG_GDT_OFF, base + cpu.gdt_off, cpu.gdt_size - 1)
     kvm.DTABLE.pack_into(sregs, kvm.SREG_IDT_OFF, cpu.idt, cpu.idt_size - 1)
     control = list(kvm.SREG_CONTROL.unpack_from(sregs, kvm.SREG_CONTROL_OFF))
@@ -46,4 +41,3 @@ def msrs_struct(msrs: list[tuple[int, int]]) -> bytearray:
     for index, value in msrs:
         buf += kvm.MSR_ENTRY.pack(index, 0, value)
     return buf
-

@@ -44,6 +44,11 @@ REG = {name: i for i, name in enumerate(REG_NAMES)}
 # struct kvm_segment: base, limit, selector, type, present, dpl, db, s, l, g, avl,
 # unusable, padding.
 SEGMENT = struct.Struct("<QIHBBBBBBBBBx")
+# Flat segments' kvm_segment fields after base, limit and selector: type, present,
+# dpl, db, s, l, g, avl, unusable.
+SEG_CODE64 = (11, 1, 0, 0, 1, 1, 1, 0, 0)  # execute/read, accessed, long mode
+SEG_DATA = (3, 1, 0, 1, 1, 0, 1, 0, 0)  # read/write, accessed, D/B=1
+SEG_TSS_BUSY = (11, 1, 0, 0, 0, 0, 0, 0, 0)  # a 64-bit TSS, busy (what ltr leaves)
 # struct kvm_dtable: base, limit, padding[3].
 DTABLE = struct.Struct("<QH6x")
 # struct kvm_sregs: cs ds es fs gs ss tr ldt (segments), gdt idt (dtables),

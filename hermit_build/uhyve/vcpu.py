@@ -31,8 +31,8 @@ LABEL_IDLE = 256  # _hermit_fastio.Sampler.label(): a host call's number, or idl
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_CODE64 = (0, 0xFFFFFFFF, 0x08, 11, 1, 0, 0, 1, 1, 1, 0, 0)  # execute/read, accessed, L=1
-_DATA = (0, 0xFFFFFFFF, 0x10, 3, 1, 0, 1, 1, 0, 1, 0, 0)  # read/write, accessed, D/B=1
+_CODE64 = (0, 0xFFFFFFFF, 0x08, *kvm.SEG_CODE64)  # the boot GDT's selectors (vm.py)
+_DATA = (0, 0xFFFFFFFF, 0x10, *kvm.SEG_DATA)
 INTERNAL_ERRORS = {
     1: "emulation failure",
     2: "exception during event delivery",
